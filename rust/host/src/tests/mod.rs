@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Host tests of the pure core, one file per component.
+
+mod block;
+mod compat;
+mod fdt;
+mod geometry;
+mod radix;
+mod vmalloc;

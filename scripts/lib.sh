@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared settings and helpers for the kho-rs scripts (sourced, not run).
+
+KHO_RS_CACHE=${KHO_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kho-rs}
+BINDGEN_VERSION=0.71.1
+LIBCLANG_VERSION=18.1.1
+export PATH="$HOME/.cargo/bin:$PATH"
+
+die() { echo "ERROR: $*" >&2; exit 1; }
+
+# Directory of the PyPI libclang wheel's shared library, or empty.
+libclang_dir() {
+	python3 - <<'PY' 2>/dev/null
+import importlib.util, os
+spec = importlib.util.find_spec("clang")
+if spec and spec.submodule_search_locations:
+    d = os.path.join(list(spec.submodule_search_locations)[0], "native")
+    if os.path.exists(os.path.join(d, "libclang.so")):
+        print(d)
+PY
+}
+
+# Writes $KHO_RS_CACHE/env.sh with LIBCLANG_PATH and PATH for kernel builds.
+write_env() {
+	mkdir -p "$KHO_RS_CACHE"
+	cat >"$KHO_RS_CACHE/env.sh" <<ENV
+export LIBCLANG_PATH="$(libclang_dir)"
+export PATH="$HOME/.cargo/bin:\$PATH"
+ENV
+}
+
+# Cache key for a kernel build: kernel version + config fragment + rustc.
+kernel_cache_key() {
+	local src=$1 ver
+	ver=$(make -s -C "$src" kernelversion 2>/dev/null)
+	printf '%s-%s\n' "$ver" "$(cat "$(dirname "${BASH_SOURCE[0]}")/../kernel.config" \
+		<(rustc --version) | sha256sum | cut -c1-12)"
+}
