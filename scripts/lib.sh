@@ -36,3 +36,18 @@ kernel_cache_key() {
 	printf '%s-%s\n' "$ver" "$(cat "$(dirname "${BASH_SOURCE[0]}")/../kernel.config" \
 		<(rustc --version) | sha256sum | cut -c1-12)"
 }
+
+# Accelerator for QEMU: "kvm" only if a probe boot under KVM has worked on this
+# machine (cached), else "tcg". KHO_RS_ACCEL=tcg|kvm overrides.
+qemu_accel() {
+	if [ -n "${KHO_RS_ACCEL:-}" ]; then
+		echo "$KHO_RS_ACCEL"
+		return
+	fi
+	local f="$KHO_RS_CACHE/kvm-probe"
+	if [ ! -f "$f" ]; then
+		bash "$(dirname "${BASH_SOURCE[0]}")/kvm-probe.sh" >"$f.tmp" 2>/dev/null || echo tcg >"$f.tmp"
+		mv "$f.tmp" "$f"
+	fi
+	cat "$f"
+}

@@ -1,3 +1,719 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! TODO(block): placeholder while the module is written.
+//! Linked serialization blocks ("block-v1"), wire compatible with `kho_block_*`.
+//!
+//! Mirrors `include/linux/kho/abi/block.h` and `kernel/liveupdate/kho_block.c` of Linux 7.3
+//! (reference: kho-abi-notes.md, section 1.7). A block is one preserved page:
+//!
+//! ```text
+//! +0   u64 next     physical address of the next block, 0 = end of the chain
+//! +8   u64 count    number of valid entries in this block
+//! +16  entry 0, entry 1, ...   entry i at 16 + i * entry_size, no padding
+//! ```
+//!
+//! with `(PAGE_SIZE - 16) / entry_size` entries per block. The chain head is a bare `u64`
+//! physical address stored by the user; there is no magic, size or version in the block.
+//!
+//! The C implementation keeps a list of tracking nodes; [`BlockSet`] keeps only the head,
+//! the tail and the number of blocks, and walks the chain in memory when it needs a block
+//! in the middle, so nothing here allocates. The entry type `E` of a set fixes the entry
+//! size, so entries can only be read and written with the size the set was created with.
+
+use core::marker::PhantomData;
+use core::ops::Range;
+
+use super::error::{errno, Error, Result};
+use super::geometry::{Geometry, G4K};
+use super::mem::PageMem;
+
+/// Compatible string of the block format (`KHO_BLOCK_COMPATIBLE`).
+pub(crate) const KHO_BLOCK_COMPATIBLE: &str = "block-v1";
+
+/// Safety cap on the number of blocks in a chain (`KHO_MAX_BLOCKS`).
+pub(crate) const KHO_MAX_BLOCKS: usize = 10000;
+
+/// Size of `struct kho_block_header_ser` (`u64 next; u64 count;`, packed).
+pub(crate) const BLOCK_HEADER_SIZE: usize = 16;
+
+/// Largest entry size that fits in a block of the smallest supported page size.
+pub(crate) const MAX_ENTRY_SIZE: usize = G4K.page_size - BLOCK_HEADER_SIZE;
+
+/// A fixed-size entry stored in a block.
+///
+/// `SIZE` is the `entry_size` of the C block set; it must be between 1 and
+/// [`MAX_ENTRY_SIZE`], which is checked at build time when a [`BlockSet`] of the type is
+/// created. The byte slices passed to [`BlockEntry::encode`] and [`BlockEntry::decode`] are
+/// exactly `SIZE` bytes long.
+pub(crate) trait BlockEntry: Sized {
+    /// Size of one entry on the wire, in bytes.
+    const SIZE: usize;
+
+    /// Writes the wire form of `self` into `out` (`SIZE` bytes).
+    fn encode(&self, out: &mut [u8]);
+
+    /// Reads an entry from its wire form `bytes` (`SIZE` bytes); must not panic on any input.
+    fn decode(bytes: &[u8]) -> Self;
+}
+
+/// Build-time check of [`BlockEntry::SIZE`].
+struct SizeCheck<E>(PhantomData<E>);
+
+impl<E: BlockEntry> SizeCheck<E> {
+    /// Evaluating this constant fails the build unless `1 <= E::SIZE <= MAX_ENTRY_SIZE`.
+    const OK: () = assert!(
+        E::SIZE >= 1 && E::SIZE <= MAX_ENTRY_SIZE,
+        "BlockEntry::SIZE must be between 1 and PAGE_SIZE - 16 of 4K pages"
+    );
+}
+
+impl BlockEntry for u64 {
+    const SIZE: usize = 8;
+
+    fn encode(&self, out: &mut [u8]) {
+        for (o, b) in out.iter_mut().zip(self.to_ne_bytes()) {
+            *o = b;
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> Self {
+        let mut raw = [0u8; 8];
+        for (r, b) in raw.iter_mut().zip(bytes) {
+            *r = *b;
+        }
+        u64::from_ne_bytes(raw)
+    }
+}
+
+impl<const N: usize> BlockEntry for [u8; N] {
+    const SIZE: usize = N;
+
+    fn encode(&self, out: &mut [u8]) {
+        for (o, b) in out.iter_mut().zip(self) {
+            *o = *b;
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> Self {
+        let mut raw = [0u8; N];
+        for (r, b) in raw.iter_mut().zip(bytes) {
+            *r = *b;
+        }
+        raw
+    }
+}
+
+/// Reads the `next` word of the block at `pa`.
+fn read_next<M: PageMem>(mem: &M, pa: u64) -> Option<u64> {
+    mem.page(pa)?.first().copied()
+}
+
+/// Reads the `count` word of the block at `pa`.
+fn read_count<M: PageMem>(mem: &M, pa: u64) -> Option<u64> {
+    mem.page(pa)?.get(1).copied()
+}
+
+/// Writes the `next` word of the block at `pa`; returns `None` if the page does not exist.
+fn write_next<M: PageMem>(mem: &mut M, pa: u64, next: u64) -> Option<()> {
+    *mem.page_mut(pa)?.first_mut()? = next;
+    Some(())
+}
+
+/// Writes the `count` word of the block at `pa`; returns `None` if the page does not exist.
+fn write_count<M: PageMem>(mem: &mut M, pa: u64, count: u64) -> Option<()> {
+    *mem.page_mut(pa)?.get_mut(1)? = count;
+    Some(())
+}
+
+/// Byte range of entry `index` of size `size` inside a block.
+fn entry_range(index: usize, size: usize) -> Option<Range<usize>> {
+    let start = index.checked_mul(size)?.checked_add(BLOCK_HEADER_SIZE)?;
+    Some(start..start.checked_add(size)?)
+}
+
+/// Releases one block of a set: unpreserve and free (outgoing) or free (incoming, restored).
+fn release_block<M: PageMem>(mem: &mut M, pa: u64, incoming: bool) {
+    if !incoming {
+        mem.unpreserve(pa, 1);
+    }
+    mem.free(pa);
+}
+
+/// Releases `n` blocks of a chain owned by a set, starting at `first`.
+///
+/// Reads each block's `next` before releasing it; stops early at a 0 link or a missing page
+/// (neither can happen on a chain that satisfies the [`BlockSet`] invariants).
+fn release_chain<M: PageMem>(mem: &mut M, first: u64, n: usize, incoming: bool) {
+    let mut pa = first;
+    for _ in 0..n {
+        if pa == 0 {
+            break;
+        }
+        let next = read_next(mem, pa).unwrap_or(0);
+        release_block(mem, pa, incoming);
+        pa = next;
+    }
+}
+
+/// Checks one incoming block before anything of it is trusted and returns its `next`.
+fn check_incoming_block<M: PageMem>(mem: &M, pa: u64, cap: usize) -> Result<u64> {
+    if !mem.geometry().is_page_aligned(pa) {
+        return Err(Error::inval("block: block address not page aligned", pa));
+    }
+    let page = mem.page(pa).ok_or(Error::inval(
+        "block: block address is not a page of memory",
+        pa,
+    ))?;
+    let (Some(&next), Some(&count)) = (page.first(), page.get(1)) else {
+        return Err(Error::inval("block: page too small for a block header", pa));
+    };
+    if count == 0 {
+        return Err(Error::inval("block: block with count 0", pa));
+    }
+    if count > cap as u64 {
+        return Err(Error::inval(
+            "block: block count exceeds entries per block",
+            count,
+        ));
+    }
+    Ok(next)
+}
+
+/// Read-only check of an incoming chain: addresses, counts, loops and length.
+///
+/// Runs Floyd's cycle detection like the C reader; the hare validates every block it
+/// visits. Returns the number of blocks and the tail's address.
+fn check_incoming_chain<M: PageMem>(mem: &M, head: u64, cap: usize) -> Result<(usize, u64)> {
+    // A loop over at most KHO_MAX_BLOCKS distinct blocks is found before the hare has made
+    // twice that many steps; past that bound the chain is too long whatever its shape.
+    let hop_limit = 2 * KHO_MAX_BLOCKS + 2;
+    let mut slow = head;
+    let mut fast = head;
+    let mut hops = 0usize;
+    loop {
+        for _ in 0..2 {
+            let next = check_incoming_block(mem, fast, cap)?;
+            hops += 1;
+            if next == 0 {
+                if hops > KHO_MAX_BLOCKS {
+                    return Err(Error::inval(
+                        "block: chain longer than KHO_MAX_BLOCKS",
+                        hops as u64,
+                    ));
+                }
+                return Ok((hops, fast));
+            }
+            if hops >= hop_limit {
+                return Err(Error::inval(
+                    "block: chain longer than KHO_MAX_BLOCKS",
+                    hops as u64,
+                ));
+            }
+            fast = next;
+        }
+        // `slow` trails `fast` on blocks the hare already checked.
+        slow = read_next(mem, slow).unwrap_or(0);
+        if slow == fast {
+            return Err(Error::new(errno::ELOOP, "block: chain has a loop", fast));
+        }
+    }
+}
+
+/// A chain of serialization blocks holding entries of type `E` (`struct kho_block_set`).
+///
+/// An outgoing set (created by [`BlockSet::new`]) owns blocks it allocated and preserved; an
+/// incoming set (returned by [`BlockSet::restore`]) owns blocks restored from the previous
+/// kernel. Blocks are released only by [`BlockSet::shrink`] and [`BlockSet::destroy`];
+/// dropping a set without destroying it leaks its blocks (the set cannot reach the memory
+/// on drop).
+///
+/// # Invariants
+///
+/// * `count_per_block == (page_size - 16) / E::SIZE >= 1`.
+/// * `nblocks == 0` if and only if `head_pa == 0`, and then `tail_pa == 0`.
+/// * Otherwise `head_pa` starts a chain of exactly `nblocks <= KHO_MAX_BLOCKS` distinct
+///   pages linked by their `next` words, ending at `tail_pa` whose `next` is 0. Every page is
+///   owned by the set: allocated and preserved (outgoing) or restored (incoming).
+pub(crate) struct BlockSet<E: BlockEntry> {
+    /// Physical address of the first block, 0 when empty.
+    head_pa: u64,
+    /// Physical address of the last block, 0 when empty.
+    tail_pa: u64,
+    /// Number of blocks in the chain.
+    nblocks: usize,
+    /// Entries per block, `(PAGE_SIZE - 16) / E::SIZE`.
+    count_per_block: usize,
+    /// Whether the set was restored from the previous kernel.
+    incoming: bool,
+    /// The entry type; `fn() -> E` keeps the set `Send`/`Sync` regardless of `E`.
+    _entry: PhantomData<fn() -> E>,
+}
+
+impl<E: BlockEntry> BlockSet<E> {
+    /// Creates an empty outgoing set for pages of geometry `geo` (`KHO_BLOCK_SET_INIT`).
+    pub(crate) const fn new(geo: Geometry) -> Self {
+        let () = SizeCheck::<E>::OK;
+        Self {
+            head_pa: 0,
+            tail_pa: 0,
+            nblocks: 0,
+            count_per_block: (geo.page_size - BLOCK_HEADER_SIZE) / E::SIZE,
+            incoming: false,
+            _entry: PhantomData,
+        }
+    }
+
+    /// Physical address of the first block (the value to publish), 0 when empty.
+    pub(crate) const fn head_pa(&self) -> u64 {
+        self.head_pa
+    }
+
+    /// Whether the set has no blocks.
+    pub(crate) const fn is_empty(&self) -> bool {
+        self.nblocks == 0
+    }
+
+    /// Number of blocks in the chain.
+    pub(crate) const fn nblocks(&self) -> usize {
+        self.nblocks
+    }
+
+    /// Entries per block, `(PAGE_SIZE - 16) / E::SIZE`.
+    pub(crate) const fn count_per_block(&self) -> usize {
+        self.count_per_block
+    }
+
+    /// Number of entries that fit in the blocks the set has now (`nblocks * count_per_block`).
+    pub(crate) const fn capacity(&self) -> usize {
+        self.nblocks * self.count_per_block
+    }
+
+    /// Whether the set was restored from the previous kernel.
+    pub(crate) const fn is_incoming(&self) -> bool {
+        self.incoming
+    }
+
+    /// Ensures room for `count` entries by appending preserved blocks (outgoing sets only).
+    ///
+    /// Like `kho_block_set_grow()`: fails with `-ENOSPC` beyond [`KHO_MAX_BLOCKS`] blocks and
+    /// with `-EINVAL` on an incoming set. On failure the blocks added by this call are
+    /// unpreserved and freed and the set is exactly as before.
+    pub(crate) fn grow<M: PageMem>(&mut self, mem: &mut M, count: usize) -> Result {
+        if self.incoming {
+            return Err(Error::inval("block: grow on an incoming set", count as u64));
+        }
+        let max = KHO_MAX_BLOCKS * self.count_per_block;
+        if count > max {
+            return Err(Error::new(
+                errno::ENOSPC,
+                "block: more entries than KHO_MAX_BLOCKS hold",
+                count as u64,
+            ));
+        }
+        let old_nblocks = self.nblocks;
+        let old_tail = self.tail_pa;
+        while count > self.capacity() {
+            if let Err(e) = self.append_block(mem) {
+                self.rollback_grow(mem, old_nblocks, old_tail);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Allocates, preserves and links one block at the tail.
+    fn append_block<M: PageMem>(&mut self, mem: &mut M) -> Result {
+        if self.nblocks >= KHO_MAX_BLOCKS {
+            return Err(Error::new(
+                errno::ENOSPC,
+                "block: KHO_MAX_BLOCKS reached",
+                self.nblocks as u64,
+            ));
+        }
+        let pa = mem.alloc_zeroed()?;
+        if let Err(e) = mem.preserve(pa, 1) {
+            mem.free(pa);
+            return Err(e);
+        }
+        if self.nblocks == 0 {
+            self.head_pa = pa;
+        } else if write_next(mem, self.tail_pa, pa).is_none() {
+            mem.unpreserve(pa, 1);
+            mem.free(pa);
+            return Err(Error::new(
+                errno::EFAULT,
+                "block: tail block not in memory",
+                self.tail_pa,
+            ));
+        }
+        self.tail_pa = pa;
+        self.nblocks += 1;
+        Ok(())
+    }
+
+    /// Removes the blocks appended after the set had `old_nblocks` blocks ending at `old_tail`.
+    fn rollback_grow<M: PageMem>(&mut self, mem: &mut M, old_nblocks: usize, old_tail: u64) {
+        let added = self.nblocks - old_nblocks;
+        if added == 0 {
+            return;
+        }
+        let first_new = if old_nblocks == 0 {
+            self.head_pa
+        } else {
+            read_next(mem, old_tail).unwrap_or(0)
+        };
+        release_chain(mem, first_new, added, false);
+        if old_nblocks == 0 {
+            self.head_pa = 0;
+        } else {
+            let _ = write_next(mem, old_tail, 0);
+        }
+        self.tail_pa = old_tail;
+        self.nblocks = old_nblocks;
+    }
+
+    /// Address of block number `n` (0-based) of the chain, walking from the head.
+    fn block_at<M: PageMem>(&self, mem: &M, n: usize) -> Option<u64> {
+        if n >= self.nblocks {
+            return None;
+        }
+        let mut pa = self.head_pa;
+        for _ in 0..n {
+            pa = read_next(mem, pa)?;
+        }
+        Some(pa)
+    }
+
+    /// Drops tail blocks that are not needed for `count` entries (`kho_block_set_shrink()`).
+    ///
+    /// Removes the tail while `nblocks > 0 && count <= (nblocks - 1) * count_per_block`,
+    /// releasing it by direction (outgoing: unpreserve and free; incoming: free), then ends
+    /// the chain at the new tail. Only correct if entries were removed last-in first-out.
+    pub(crate) fn shrink<M: PageMem>(&mut self, mem: &mut M, count: usize) {
+        let mut keep = self.nblocks;
+        while keep > 0 && count <= (keep - 1) * self.count_per_block {
+            keep -= 1;
+        }
+        if keep == self.nblocks {
+            return;
+        }
+        let first_drop = if keep == 0 {
+            let head = self.head_pa;
+            self.head_pa = 0;
+            self.tail_pa = 0;
+            head
+        } else {
+            let Some(new_tail) = self.block_at(mem, keep - 1) else {
+                return;
+            };
+            let first_drop = read_next(mem, new_tail).unwrap_or(0);
+            let _ = write_next(mem, new_tail, 0);
+            self.tail_pa = new_tail;
+            first_drop
+        };
+        release_chain(mem, first_drop, self.nblocks - keep, self.incoming);
+        self.nblocks = keep;
+    }
+
+    /// Sets every block's count to 0 and zeroes its entry area; keeps the blocks.
+    pub(crate) fn clear<M: PageMem>(&mut self, mem: &mut M) {
+        let mut pa = self.head_pa;
+        for _ in 0..self.nblocks {
+            let next = read_next(mem, pa).unwrap_or(0);
+            if let Some(bytes) = mem.bytes_mut(pa) {
+                if let Some(entries) = bytes.get_mut(BLOCK_HEADER_SIZE..) {
+                    entries.fill(0);
+                }
+            }
+            let _ = write_count(mem, pa, 0);
+            pa = next;
+        }
+    }
+
+    /// Releases every block by direction and leaves the set empty (keeps the direction).
+    pub(crate) fn destroy<M: PageMem>(&mut self, mem: &mut M) {
+        release_chain(mem, self.head_pa, self.nblocks, self.incoming);
+        self.head_pa = 0;
+        self.tail_pa = 0;
+        self.nblocks = 0;
+    }
+
+    /// Total number of entries recorded in the block headers (sum of the counts).
+    pub(crate) fn written<M: PageMem>(&self, mem: &M) -> usize {
+        let mut total = 0usize;
+        let mut pa = self.head_pa;
+        for _ in 0..self.nblocks {
+            let count = read_count(mem, pa)
+                .unwrap_or(0)
+                .min(self.count_per_block as u64);
+            total = total.saturating_add(count as usize);
+            pa = read_next(mem, pa).unwrap_or(0);
+        }
+        total
+    }
+
+    /// Checks that the chain can be published: the C reader rejects any block with count 0
+    /// (e.g. a grown but unused tail) or a count above the entries per block.
+    pub(crate) fn validate_outgoing<M: PageMem>(&self, mem: &M) -> Result {
+        let mut pa = self.head_pa;
+        for _ in 0..self.nblocks {
+            let Some(count) = read_count(mem, pa) else {
+                return Err(Error::new(errno::EFAULT, "block: block not in memory", pa));
+            };
+            if count == 0 {
+                return Err(Error::inval("block: outgoing block with count 0", pa));
+            }
+            if count > self.count_per_block as u64 {
+                return Err(Error::inval(
+                    "block: outgoing block count exceeds entries per block",
+                    count,
+                ));
+            }
+            pa = read_next(mem, pa).unwrap_or(0);
+        }
+        Ok(())
+    }
+
+    /// Drops the blocks after the last block holding entries, so that no block with count 0
+    /// is published (see [`BlockSet::validate_outgoing`]).
+    pub(crate) fn trim<M: PageMem>(&mut self, mem: &mut M) {
+        let mut used_blocks = 0usize;
+        let mut last_count = 0usize;
+        let mut pa = self.head_pa;
+        for n in 0..self.nblocks {
+            let count = read_count(mem, pa)
+                .unwrap_or(0)
+                .min(self.count_per_block as u64);
+            if count > 0 {
+                used_blocks = n + 1;
+                last_count = count as usize;
+            }
+            pa = read_next(mem, pa).unwrap_or(0);
+        }
+        let keep_count = match used_blocks {
+            0 => 0,
+            n => (n - 1) * self.count_per_block + last_count,
+        };
+        self.shrink(mem, keep_count);
+    }
+
+    /// An iterator positioned at the first entry of the first block (`kho_block_set_it_init`).
+    pub(crate) fn iter(&self) -> BlockIter<'_, E> {
+        BlockIter {
+            set: self,
+            block_pa: self.head_pa,
+            index: 0,
+        }
+    }
+
+    /// New kernel: takes over the chain starting at `head_pa` (`kho_block_set_restore()`).
+    ///
+    /// `head_pa == 0` gives an empty set. Before anything is restored, the whole chain is
+    /// checked read-only: every block address page aligned and a page of `mem`, every count
+    /// in `1..=count_per_block` of this reader's `E`, no loop (`-ELOOP`), at most
+    /// [`KHO_MAX_BLOCKS`] blocks (`-EINVAL`). Then every block is claimed with
+    /// [`PageMem::restore`], which fails for pages the previous kernel did not preserve; on
+    /// that failure the blocks restored so far are freed. On error nothing is left restored
+    /// and the blocks not restored stay untouched.
+    pub(crate) fn restore<M: PageMem>(mem: &mut M, head_pa: u64) -> Result<Self> {
+        let mut set = Self::new(*mem.geometry());
+        set.incoming = true;
+        if head_pa == 0 {
+            return Ok(set);
+        }
+        let (nblocks, tail) = check_incoming_chain(mem, head_pa, set.count_per_block)?;
+        let mut pa = head_pa;
+        for done in 0..nblocks {
+            if mem.restore(pa, 1).is_err() {
+                release_chain(mem, head_pa, done, true);
+                return Err(Error::inval(
+                    "block: block not preserved by the previous kernel",
+                    pa,
+                ));
+            }
+            pa = read_next(mem, pa).unwrap_or(0);
+        }
+        set.head_pa = head_pa;
+        set.tail_pa = tail;
+        set.nblocks = nblocks;
+        Ok(set)
+    }
+}
+
+/// A typed entry slot inside a block, returned by the iterator.
+///
+/// Only this module creates slots, always for an entry index below the set's entries per
+/// block, so a slot reads and writes exactly `E::SIZE` bytes at the right offset.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Slot<E: BlockEntry> {
+    /// Physical address of the block holding the entry.
+    block_pa: u64,
+    /// Index of the entry in its block.
+    index: usize,
+    /// The entry type.
+    _entry: PhantomData<fn() -> E>,
+}
+
+impl<E: BlockEntry> Clone for Slot<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E: BlockEntry> Copy for Slot<E> {}
+
+impl<E: BlockEntry> Slot<E> {
+    /// Creates a slot (module-internal).
+    const fn new(block_pa: u64, index: usize) -> Self {
+        Self {
+            block_pa,
+            index,
+            _entry: PhantomData,
+        }
+    }
+
+    /// Physical address of the block holding the entry.
+    pub(crate) const fn block_pa(&self) -> u64 {
+        self.block_pa
+    }
+
+    /// Index of the entry in its block.
+    pub(crate) const fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Writes `entry` into the slot.
+    pub(crate) fn write<M: PageMem>(&self, mem: &mut M, entry: &E) -> Result {
+        let out = entry_range(self.index, E::SIZE)
+            .and_then(|r| mem.bytes_mut(self.block_pa)?.get_mut(r))
+            .ok_or(Error::new(
+                errno::EFAULT,
+                "block: entry slot not in memory",
+                self.block_pa,
+            ))?;
+        entry.encode(out);
+        Ok(())
+    }
+
+    /// Reads the entry in the slot.
+    pub(crate) fn read<M: PageMem>(&self, mem: &M) -> Result<E> {
+        let bytes = entry_range(self.index, E::SIZE)
+            .and_then(|r| mem.bytes(self.block_pa)?.get(r))
+            .ok_or(Error::new(
+                errno::EFAULT,
+                "block: entry slot not in memory",
+                self.block_pa,
+            ))?;
+        Ok(E::decode(bytes))
+    }
+}
+
+/// A position in a [`BlockSet`] for writing or reading entries (`struct kho_block_set_it`).
+///
+/// # Invariants
+///
+/// `block_pa` is 0 (the set is empty) or a block of `set`, and `index <= count_per_block`.
+pub(crate) struct BlockIter<'s, E: BlockEntry> {
+    /// The set iterated over.
+    set: &'s BlockSet<E>,
+    /// Current block, 0 when the set has no blocks.
+    block_pa: u64,
+    /// Index of the next entry in the current block.
+    index: usize,
+}
+
+impl<E: BlockEntry> BlockIter<'_, E> {
+    /// The position as `(block_pa, index)`.
+    pub(crate) const fn position(&self) -> (u64, usize) {
+        (self.block_pa, self.index)
+    }
+
+    /// Reserves the next entry for writing (`kho_block_set_it_reserve_entry()`).
+    ///
+    /// Moves to the next block when the current one is full; returns `None` at the end of
+    /// the last block. Stores the new index into the block's `count`.
+    pub(crate) fn reserve_entry<M: PageMem>(&mut self, mem: &mut M) -> Option<Slot<E>> {
+        if self.block_pa == 0 {
+            return None;
+        }
+        if self.index >= self.set.count_per_block {
+            let next = read_next(mem, self.block_pa)?;
+            if next == 0 {
+                return None;
+            }
+            self.block_pa = next;
+            self.index = 0;
+        }
+        let slot = Slot::new(self.block_pa, self.index);
+        write_count(mem, self.block_pa, (self.index + 1) as u64)?;
+        self.index += 1;
+        Some(slot)
+    }
+
+    /// Reserves the next entry and writes `entry` into it; `-ENOSPC` if the set is full.
+    pub(crate) fn write<M: PageMem>(&mut self, mem: &mut M, entry: &E) -> Result {
+        let slot = self.reserve_entry(mem).ok_or(Error::new(
+            errno::ENOSPC,
+            "block: no free entry left (grow first)",
+            self.set.nblocks as u64,
+        ))?;
+        slot.write(mem, entry)
+    }
+
+    /// Reads the next entry (`kho_block_set_it_read_entry()`), bounded by each block's count.
+    ///
+    /// Moves to the next block when the current block's counted entries are used up.
+    /// Returns `None` after the last counted entry of the last block, and also, without
+    /// moving, when the next block has count 0 (a grown but unwritten block, which a restored
+    /// set never has), so that a writer continuing from this position leaves no gap.
+    pub(crate) fn read_entry<M: PageMem>(&mut self, mem: &M) -> Option<E> {
+        if self.block_pa == 0 {
+            return None;
+        }
+        let cap = self.set.count_per_block as u64;
+        if self.index as u64 >= read_count(mem, self.block_pa)?.min(cap) {
+            let next = read_next(mem, self.block_pa)?;
+            if next == 0 || read_count(mem, next)? == 0 {
+                return None;
+            }
+            self.block_pa = next;
+            self.index = 0;
+        }
+        let entry = Slot::<E>::new(self.block_pa, self.index).read(mem).ok()?;
+        self.index += 1;
+        Some(entry)
+    }
+
+    /// Steps back one entry and returns its slot (`kho_block_set_it_prev()`).
+    ///
+    /// At a block boundary moves to the previous block's last slot (`count_per_block - 1`);
+    /// returns `None` at the very start. Does not lower any block's `count`.
+    pub(crate) fn prev<M: PageMem>(&mut self, mem: &M) -> Option<Slot<E>> {
+        if self.block_pa == 0 {
+            return None;
+        }
+        if self.index == 0 {
+            if self.block_pa == self.set.head_pa {
+                return None;
+            }
+            // Walk from the head to the predecessor of the current block.
+            let mut pa = self.set.head_pa;
+            let mut found = false;
+            for _ in 0..self.set.nblocks {
+                let next = read_next(mem, pa)?;
+                if next == self.block_pa {
+                    found = true;
+                    break;
+                }
+                pa = next;
+            }
+            if !found {
+                return None;
+            }
+            self.block_pa = pa;
+            self.index = self.set.count_per_block - 1;
+        } else {
+            self.index -= 1;
+        }
+        Some(Slot::new(self.block_pa, self.index))
+    }
+}

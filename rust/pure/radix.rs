@@ -1,3 +1,1047 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! TODO(radix): placeholder while the module is written.
+//! Radix-tree tracker of preserved blocks (KHO "radix-v1").
+//!
+//! Reimplements `kho_radix_*` of `kernel/liveupdate/kexec_handover.c` (Linux 7.3) on top of
+//! [`PageMem`], byte for byte: every node is one zeroed page; an intermediate node is a table
+//! of `PAGE_SIZE / 8` native-endian `u64` physical addresses of its children (0 = empty);
+//! a leaf (level 0) is a bitmap of `PAGE_SIZE * 8` bits stored as native `u64` words, bit `i`
+//! in word `i / 64` at position `i % 64`. The root is level `depth - 1` and always present.
+//!
+//! A key is `(1 << (64 - shift)) | (pa >> shift)` with `shift = PAGE_SHIFT + order`
+//! ([`encode_key`], [`decode_key`]). The tree is a set of keys: adding twice is a no-op.
+//!
+//! Beyond the C code this module offers range operations ([`RadixTree::add_range`],
+//! [`RadixTree::del_range`]) that split a page range like `kho_preserve_pages()` and set or
+//! clear leaf bits a whole word at a time, and a validating [`RadixTree::restore`] for trees
+//! handed over by the previous kernel, whose bytes are untrusted.
+//!
+//! No function here recurses: walks use a fixed stack of `STACK_DEPTH` frames, enough for
+//! the deepest geometry (6 levels for 4 KiB pages).
+
+use super::error::{errno, Error, Result};
+use super::geometry::Geometry;
+use super::mem::PageMem;
+
+/// Number of frames of the fixed walk stack; more than the deepest tree (6 levels).
+const STACK_DEPTH: usize = 8;
+
+/// Returns a mask of the `bits` lowest bits (all ones for 64 or more).
+const fn low_mask(bits: u32) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+/// Error for a node page that [`PageMem`] cannot access.
+const fn no_page(pa: u64) -> Error {
+    Error::new(errno::EFAULT, "radix: node page not accessible", pa)
+}
+
+/// Checks that `key` is a valid key of `geo`: not 0 and at most `key_width` bits wide.
+///
+/// A too-wide key is `-ERANGE`, like `kho_radix_add_key()`.
+fn check_key(geo: &Geometry, key: u64) -> Result {
+    if key == 0 {
+        return Err(Error::inval("radix: key 0 is not a valid key", 0));
+    }
+    if key.checked_shr(geo.key_width).unwrap_or(0) != 0 {
+        return Err(Error::new(
+            errno::ERANGE,
+            "radix: key wider than the key width",
+            key,
+        ));
+    }
+    Ok(())
+}
+
+/// Encodes the block of order `order` at physical address `pa` as a radix key.
+///
+/// `pa` must be aligned to `PAGE_SIZE << order` (`-EINVAL`) and `order` at most
+/// `geo.max_order` (`-EINVAL`). Order `geo.max_order` itself is `-ERANGE`: its block would
+/// span the whole 64-bit space and the C expression would shift by 64 (undefined), so the
+/// largest usable order is `geo.max_order - 1`.
+pub(crate) fn encode_key(geo: &Geometry, pa: u64, order: u32) -> Result<u64> {
+    if order > geo.max_order {
+        return Err(Error::inval("radix: order too large", u64::from(order)));
+    }
+    // `order <= 64 - page_shift`, so `shift <= 64`.
+    let shift = geo.page_shift + order;
+    if shift >= 64 {
+        return Err(Error::new(
+            errno::ERANGE,
+            "radix: block size beyond the 64-bit address space",
+            u64::from(order),
+        ));
+    }
+    if pa & low_mask(shift) != 0 {
+        return Err(Error::inval(
+            "radix: address not aligned to the block size",
+            pa,
+        ));
+    }
+    let order_bit = 64 - shift;
+    let key = (1u64 << order_bit) | (pa >> shift);
+    check_key(geo, key)?;
+    Ok(key)
+}
+
+/// Decodes a radix key into `(physical address, order)`.
+///
+/// Rejects 0 and keys wider than `geo.key_width` like [`encode_key`] does, and key 1 (order
+/// `geo.max_order`, which [`encode_key`] never produces) with `-ERANGE`. Never panics on
+/// untrusted keys.
+pub(crate) fn decode_key(geo: &Geometry, key: u64) -> Result<(u64, u32)> {
+    check_key(geo, key)?;
+    if key == 1 {
+        return Err(Error::new(
+            errno::ERANGE,
+            "radix: block size beyond the 64-bit address space",
+            key,
+        ));
+    }
+    let order_bit = 63 - key.leading_zeros();
+    // `order_bit <= key_width - 1 = 64 - page_shift` after `check_key`.
+    let order = 64u32
+        .checked_sub(geo.page_shift)
+        .and_then(|v| v.checked_sub(order_bit))
+        .ok_or(Error::new(
+            errno::ERANGE,
+            "radix: key wider than the key width",
+            key,
+        ))?;
+    // The order bit falls off bit 63; the shift is below 64 as `order_bit >= 1`.
+    let pa = key.checked_shl(geo.page_shift + order).unwrap_or(0);
+    Ok((pa, order))
+}
+
+/// Callbacks of [`RadixTree::walk`], like `struct kho_radix_walk_cb`.
+///
+/// Both methods default to doing nothing. An error returned by either aborts the walk and is
+/// returned by it.
+pub(crate) trait RadixVisitor {
+    /// Called for every node page in pre-order: `level` is 0 for a leaf, `depth - 1` for the
+    /// root.
+    fn node(&mut self, _pa: u64, _level: u32) -> Result {
+        Ok(())
+    }
+
+    /// Called for every key of a leaf, in ascending order, after `node` of that leaf.
+    fn key(&mut self, _key: u64) -> Result {
+        Ok(())
+    }
+}
+
+/// Counts of a tree validated by [`RadixTree::restore`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RadixStats {
+    /// Intermediate node (table) pages, the root included.
+    pub(crate) nodes: u64,
+    /// Leaf (bitmap) pages.
+    pub(crate) leaves: u64,
+    /// Keys, i.e. set bits in all leaves.
+    pub(crate) keys: u64,
+}
+
+impl RadixStats {
+    /// Total number of pages of the tree.
+    pub(crate) const fn pages(&self) -> u64 {
+        self.nodes + self.leaves
+    }
+}
+
+/// One table on the walk stack.
+#[derive(Clone, Copy, Default)]
+struct Frame {
+    /// Physical address of the table page.
+    pa: u64,
+    /// Level of the table (>= 1).
+    level: u32,
+    /// Next slot to look at.
+    next: usize,
+    /// Key bits contributed by the slots above and including this table's own slot.
+    prefix: u64,
+}
+
+/// One step of a [`Cursor`].
+#[derive(Clone, Copy)]
+enum Step {
+    /// A page is entered (pre-order); tables are pushed, leaves are not.
+    Node {
+        /// Physical address of the page.
+        pa: u64,
+        /// Level of the page (0 = leaf).
+        level: u32,
+        /// Key bits of every key below this page.
+        prefix: u64,
+    },
+    /// A table is left after all its children (post-order).
+    Leave {
+        /// Physical address of the table.
+        pa: u64,
+    },
+    /// The walk is over.
+    End,
+}
+
+/// Iterative depth-first walk of the pages of a tree, without recursion or allocation.
+///
+/// The cursor reads only tables it has yielded; its caller may validate (or free) a yielded
+/// page before the next step. Depth is bounded by the geometry, so a malformed tree cannot
+/// make the cursor run deeper than [`STACK_DEPTH`].
+struct Cursor {
+    /// Geometry of the tree.
+    geo: Geometry,
+    /// The stack of tables being walked; `frames[..sp]` are live.
+    frames: [Frame; STACK_DEPTH],
+    /// Number of live frames.
+    sp: usize,
+    /// Root page, yielded by the first step.
+    root: Option<u64>,
+}
+
+impl Cursor {
+    /// Creates a cursor for the tree rooted at `root`.
+    fn new(geo: Geometry, root: u64) -> Self {
+        Self {
+            geo,
+            frames: [Frame::default(); STACK_DEPTH],
+            sp: 0,
+            root: Some(root),
+        }
+    }
+
+    /// Pushes a table on the stack.
+    fn push(&mut self, frame: Frame) -> Result {
+        let slot = self.frames.get_mut(self.sp).ok_or(Error::new(
+            errno::ELOOP,
+            "radix: tree deeper than the walk stack",
+            frame.pa,
+        ))?;
+        *slot = frame;
+        self.sp += 1;
+        Ok(())
+    }
+
+    /// The live frames, bottom (root) first.
+    fn live(&self) -> &[Frame] {
+        self.frames.get(..self.sp).unwrap_or(&[])
+    }
+
+    /// Advances to the next event.
+    fn step<M: PageMem + ?Sized>(&mut self, mem: &M) -> Result<Step> {
+        if let Some(root) = self.root.take() {
+            let level = self.geo.root_level();
+            self.push(Frame {
+                pa: root,
+                level,
+                next: 0,
+                prefix: 0,
+            })?;
+            return Ok(Step::Node {
+                pa: root,
+                level,
+                prefix: 0,
+            });
+        }
+        let Some(top) = self.sp.checked_sub(1) else {
+            return Ok(Step::End);
+        };
+        let Some(frame) = self.frames.get(top).copied() else {
+            return Ok(Step::End);
+        };
+        let page = mem.page(frame.pa).ok_or(no_page(frame.pa))?;
+        let limit = page.len().min(self.geo.table_entries());
+        let found = page
+            .get(frame.next..limit)
+            .unwrap_or(&[])
+            .iter()
+            .position(|&e| e != 0)
+            .and_then(|off| {
+                let idx = frame.next + off;
+                page.get(idx).map(|&child| (idx, child))
+            });
+        let Some((idx, child)) = found else {
+            self.sp = top;
+            return Ok(Step::Leave { pa: frame.pa });
+        };
+        if let Some(f) = self.frames.get_mut(top) {
+            f.next = idx + 1;
+        }
+        // `idx < 2^table_log2` and the highest level shift plus `table_log2` is below 64.
+        let shift = self.geo.level_shift(frame.level);
+        let prefix = frame.prefix | (idx as u64).checked_shl(shift).unwrap_or(0);
+        let level = frame.level - 1;
+        if level > 0 {
+            self.push(Frame {
+                pa: child,
+                level,
+                next: 0,
+                prefix,
+            })?;
+        }
+        Ok(Step::Node {
+            pa: child,
+            level,
+            prefix,
+        })
+    }
+}
+
+/// Calls `f` on the first `n` pages of the tree at `root` in pre-order.
+///
+/// Stops at the first error of the walk (an inaccessible page) and returns it.
+fn for_first_pages<M: PageMem + ?Sized>(
+    mem: &mut M,
+    root: u64,
+    n: u64,
+    mut f: impl FnMut(&mut M, u64),
+) -> Result {
+    let mut cur = Cursor::new(*mem.geometry(), root);
+    let mut seen = 0u64;
+    while seen < n {
+        match cur.step(mem)? {
+            Step::Node { pa, .. } => {
+                seen += 1;
+                f(mem, pa);
+            }
+            Step::Leave { .. } => {}
+            Step::End => break,
+        }
+    }
+    Ok(())
+}
+
+/// Frees the first `n` pages of the tree at `root` in pre-order, children before parents.
+///
+/// With `n == u64::MAX` this frees the whole tree. The first `n` pages of a pre-order walk
+/// are closed under "parent of", so the pages still on the stack when the limit is reached
+/// are all among them and are freed last. A walk error (an inaccessible table) ends the walk
+/// early; the tables on the stack are still freed.
+fn free_first_pages<M: PageMem + ?Sized>(mem: &mut M, root: u64, n: u64) {
+    let mut cur = Cursor::new(*mem.geometry(), root);
+    let mut seen = 0u64;
+    while seen < n {
+        match cur.step(mem) {
+            Ok(Step::Node { pa, level, .. }) => {
+                seen += 1;
+                if level == 0 {
+                    mem.free(pa);
+                }
+            }
+            Ok(Step::Leave { pa }) => mem.free(pa),
+            Ok(Step::End) => return,
+            Err(_) => break,
+        }
+    }
+    for f in cur.live().iter().rev() {
+        mem.free(f.pa);
+    }
+}
+
+/// Reads slot `idx` of the table at `pa`.
+fn read_slot<M: PageMem + ?Sized>(mem: &M, pa: u64, idx: usize) -> Result<u64> {
+    mem.page(pa)
+        .and_then(|p| p.get(idx))
+        .copied()
+        .ok_or(no_page(pa))
+}
+
+/// Writes slot `idx` of the table at `pa`.
+fn write_slot<M: PageMem + ?Sized>(mem: &mut M, pa: u64, idx: usize, val: u64) -> Result {
+    let slot = mem
+        .page_mut(pa)
+        .and_then(|p| p.get_mut(idx))
+        .ok_or(no_page(pa))?;
+    *slot = val;
+    Ok(())
+}
+
+/// Sets (or clears) bits `lo..=hi` of the leaf at `pa`, a word at a time.
+///
+/// Returns how many bits changed.
+fn leaf_update<M: PageMem + ?Sized>(
+    mem: &mut M,
+    pa: u64,
+    lo: usize,
+    hi: usize,
+    set: bool,
+) -> Result<u64> {
+    let page = mem.page_mut(pa).ok_or(no_page(pa))?;
+    let (first, last) = (lo / 64, hi / 64);
+    let words = page.get_mut(first..=last).ok_or(no_page(pa))?;
+    let mut changed = 0u64;
+    for (i, word) in words.iter_mut().enumerate() {
+        let w = first + i;
+        let lo_b = if w == first { lo % 64 } else { 0 };
+        let hi_b = if w == last { hi % 64 } else { 63 };
+        let mask = (u64::MAX >> (63 - hi_b)) & (u64::MAX << lo_b);
+        if set {
+            changed += u64::from((mask & !*word).count_ones());
+            *word |= mask;
+        } else {
+            changed += u64::from((mask & *word).count_ones());
+            *word &= !mask;
+        }
+    }
+    Ok(changed)
+}
+
+/// A run of consecutive blocks of one order, i.e. one contiguous key interval.
+#[derive(Clone, Copy)]
+struct Run {
+    /// PFN of the first block.
+    pfn: u64,
+    /// Order of every block of the run.
+    order: u32,
+    /// Number of blocks.
+    count: u64,
+}
+
+/// Splits `[pfn, pfn + left)` into maximal naturally aligned blocks like
+/// `kho_preserve_pages()` and yields them merged into runs of equal order.
+///
+/// The block orders first rise, then stay at the cap, then fall, so there are at most about
+/// `2 * max_order + 1` runs however long the range is.
+struct Runs {
+    /// Next PFN to split.
+    pfn: u64,
+    /// Pages left.
+    left: u64,
+    /// Largest order of a block.
+    max_order: u32,
+}
+
+impl Runs {
+    /// Order and number of the blocks the next split step takes (`left` must be non-zero).
+    fn step(&self) -> (u32, u64) {
+        let ctz = self.pfn.trailing_zeros();
+        let lg = 63 - self.left.leading_zeros();
+        let order = ctz.min(lg).min(self.max_order);
+        if order == self.max_order {
+            (order, self.left >> order)
+        } else {
+            (order, 1)
+        }
+    }
+
+    /// Consumes `count` blocks of `order` (they fit in `left` by construction).
+    fn advance(&mut self, order: u32, count: u64) {
+        let pages = count << order;
+        self.pfn = self.pfn.wrapping_add(pages);
+        self.left = self.left.saturating_sub(pages);
+    }
+}
+
+impl Iterator for Runs {
+    type Item = Run;
+
+    fn next(&mut self) -> Option<Run> {
+        if self.left == 0 {
+            return None;
+        }
+        let pfn = self.pfn;
+        let (order, mut count) = self.step();
+        self.advance(order, count);
+        while self.left != 0 {
+            let (o, c) = self.step();
+            if o != order {
+                break;
+            }
+            self.advance(o, c);
+            count += c;
+        }
+        Some(Run { pfn, order, count })
+    }
+}
+
+/// Validated arguments of a range operation.
+struct RangeArgs {
+    /// First PFN.
+    pfn: u64,
+    /// Number of pages (non-zero).
+    nr_pages: u64,
+    /// Largest block order.
+    max_order: u32,
+}
+
+impl RangeArgs {
+    /// Checks a range: page-aligned start, inside the 64-bit space.
+    ///
+    /// `max_order` is clamped to the largest encodable order, `geo.max_order - 1`. Returns
+    /// `None` for an empty range.
+    fn new(geo: &Geometry, pa: u64, nr_pages: u64, max_order: u32) -> Result<Option<Self>> {
+        if !geo.is_page_aligned(pa) {
+            return Err(Error::inval("radix: range start not page aligned", pa));
+        }
+        if nr_pages == 0 {
+            return Ok(None);
+        }
+        let pfn = pa >> geo.page_shift;
+        let limit = 1u64 << (64 - geo.page_shift);
+        if !matches!(pfn.checked_add(nr_pages), Some(end) if end <= limit) {
+            return Err(Error::new(
+                errno::ERANGE,
+                "radix: range beyond the physical address space",
+                nr_pages,
+            ));
+        }
+        Ok(Some(Self {
+            pfn,
+            nr_pages,
+            max_order: max_order.min(geo.max_order.saturating_sub(1)),
+        }))
+    }
+
+    /// The runs of the range.
+    fn runs(&self) -> Runs {
+        Runs {
+            pfn: self.pfn,
+            left: self.nr_pages,
+            max_order: self.max_order,
+        }
+    }
+}
+
+/// The inclusive key interval of a run.
+fn run_keys(geo: &Geometry, run: &Run) -> Result<(u64, u64)> {
+    let pa = run.pfn.checked_shl(geo.page_shift).unwrap_or(0);
+    let lo = encode_key(geo, pa, run.order)?;
+    let hi = run
+        .count
+        .checked_sub(1)
+        .and_then(|c| lo.checked_add(c))
+        .ok_or(Error::new(
+            errno::ERANGE,
+            "radix: range beyond the physical address space",
+            run.count,
+        ))?;
+    check_key(geo, hi)?;
+    Ok((lo, hi))
+}
+
+/// Pops a page from the free list threaded through word 0 of its pages, zeroing the link.
+fn pool_pop<M: PageMem + ?Sized>(mem: &mut M, pool: &mut u64) -> Result<u64> {
+    let pa = *pool;
+    if pa == 0 {
+        return Err(Error::nomem("radix: node pool exhausted"));
+    }
+    let link = mem
+        .page_mut(pa)
+        .and_then(|p| p.first_mut())
+        .ok_or(no_page(pa))?;
+    *pool = *link;
+    *link = 0;
+    Ok(pa)
+}
+
+/// Frees every page of a free list threaded through word 0.
+fn pool_free<M: PageMem + ?Sized>(mem: &mut M, mut pool: u64) {
+    while pool != 0 {
+        let pa = pool;
+        pool = mem.page(pa).and_then(|p| p.first()).copied().unwrap_or(0);
+        mem.free(pa);
+    }
+}
+
+/// A KHO radix tree of keys ("radix-v1").
+///
+/// # Invariants
+///
+/// `root` is the physical address of the root table page of a tree whose pages all belong
+/// to this tree (allocated by [`RadixTree::new`] and the operations, or restored by
+/// [`RadixTree::restore`]), each reachable through exactly one slot, with depth
+/// `geometry.depth`. The pages are reached only through the [`PageMem`] passed to each
+/// operation, which must be the memory the tree lives in.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct RadixTree {
+    /// Physical address of the root page.
+    root: u64,
+}
+
+impl RadixTree {
+    /// Creates an empty tree: allocates a zeroed root page.
+    pub(crate) fn new<M: PageMem + ?Sized>(mem: &mut M) -> Result<Self> {
+        Ok(Self {
+            root: mem.alloc_zeroed()?,
+        })
+    }
+
+    /// Adopts the tree whose root page is at `root` without checking it.
+    ///
+    /// Only for trees built by this kernel (e.g. a root address kept by its owner); the
+    /// caller vouches for the type invariants. Incoming trees must go through
+    /// [`RadixTree::restore`]. A wrong `root` cannot cause memory unsafety (every access goes
+    /// through [`PageMem`]), but operations may then fail or corrupt the pages it names.
+    pub(crate) const fn from_root_unchecked(root: u64) -> Self {
+        Self { root }
+    }
+
+    /// Physical address of the root page (the handle stored for the next kernel).
+    pub(crate) const fn root(&self) -> u64 {
+        self.root
+    }
+
+    /// Adds `key`, like `kho_radix_add_key()`.
+    ///
+    /// Allocates missing nodes on the way down; if an allocation fails, every page allocated
+    /// by this call is freed and the first slot it linked is cleared, so the tree is left as
+    /// it was. Adding a key already present succeeds without change.
+    pub(crate) fn add<M: PageMem + ?Sized>(&mut self, mem: &mut M, key: u64) -> Result {
+        let geo = *mem.geometry();
+        check_key(&geo, key)?;
+        let mut new_pages = [0u64; STACK_DEPTH];
+        let mut n_new = 0usize;
+        let mut first: Option<(u64, usize)> = None;
+        let res = self.add_path(mem, &geo, key, &mut new_pages, &mut n_new, &mut first);
+        if res.is_err() {
+            for &pa in new_pages.get(..n_new).unwrap_or(&[]).iter().rev() {
+                mem.free(pa);
+            }
+            if let Some((pa, idx)) = first {
+                // The slot was writable when it was linked.
+                let _ = write_slot(mem, pa, idx, 0);
+            }
+        }
+        res
+    }
+
+    /// Walks down for [`RadixTree::add`], recording new pages for its rollback.
+    fn add_path<M: PageMem + ?Sized>(
+        &self,
+        mem: &mut M,
+        geo: &Geometry,
+        key: u64,
+        new_pages: &mut [u64; STACK_DEPTH],
+        n_new: &mut usize,
+        first: &mut Option<(u64, usize)>,
+    ) -> Result {
+        let mut pa = self.root;
+        let mut level = geo.root_level();
+        while level >= 1 {
+            let idx = geo.table_index(key, level);
+            let mut child = read_slot(mem, pa, idx)?;
+            if child == 0 {
+                child = mem.alloc_zeroed()?;
+                let rec = new_pages.get_mut(*n_new).ok_or(Error::new(
+                    errno::ELOOP,
+                    "radix: tree deeper than the walk stack",
+                    key,
+                ));
+                match rec {
+                    Ok(r) => {
+                        *r = child;
+                        *n_new += 1;
+                    }
+                    Err(e) => {
+                        mem.free(child);
+                        return Err(e);
+                    }
+                }
+                write_slot(mem, pa, idx, child)?;
+                if first.is_none() {
+                    *first = Some((pa, idx));
+                }
+            }
+            pa = child;
+            level -= 1;
+        }
+        let bit = geo.leaf_bit(key);
+        leaf_update(mem, pa, bit, bit, true)?;
+        Ok(())
+    }
+
+    /// Finds the leaf holding `key`, or `None` if a slot on the way is empty.
+    fn find_leaf<M: PageMem + ?Sized>(
+        &self,
+        mem: &M,
+        geo: &Geometry,
+        key: u64,
+    ) -> Result<Option<u64>> {
+        let mut pa = self.root;
+        let mut level = geo.root_level();
+        while level >= 1 {
+            pa = read_slot(mem, pa, geo.table_index(key, level))?;
+            if pa == 0 {
+                return Ok(None);
+            }
+            level -= 1;
+        }
+        Ok(Some(pa))
+    }
+
+    /// Removes `key`, like `kho_radix_del_key()`; never frees nodes.
+    ///
+    /// Removing a key that is absent from an existing leaf succeeds. An empty slot on the way
+    /// down is `-ENOENT` (C warns there); a too-wide key is `-ERANGE` (C ignores it).
+    pub(crate) fn del<M: PageMem + ?Sized>(&mut self, mem: &mut M, key: u64) -> Result {
+        let geo = *mem.geometry();
+        check_key(&geo, key)?;
+        let leaf = self.find_leaf(mem, &geo, key)?.ok_or(Error::new(
+            errno::ENOENT,
+            "radix: missing node on the path of the key",
+            key,
+        ))?;
+        let bit = geo.leaf_bit(key);
+        leaf_update(mem, leaf, bit, bit, false)?;
+        Ok(())
+    }
+
+    /// Returns whether `key` is in the tree.
+    pub(crate) fn contains<M: PageMem + ?Sized>(&self, mem: &M, key: u64) -> Result<bool> {
+        let geo = *mem.geometry();
+        check_key(&geo, key)?;
+        let Some(leaf) = self.find_leaf(mem, &geo, key)? else {
+            return Ok(false);
+        };
+        let bit = geo.leaf_bit(key);
+        let word = mem
+            .page(leaf)
+            .and_then(|p| p.get(bit / 64))
+            .copied()
+            .ok_or(no_page(leaf))?;
+        Ok(word & (1u64 << (bit % 64)) != 0)
+    }
+
+    /// Walks the tree like `kho_radix_walk_tree()`.
+    ///
+    /// Depth-first pre-order: `node` for every table (root first), children in ascending slot
+    /// order; for a leaf `node(pa, 0)` then `key` for each set bit in ascending order. Keys
+    /// therefore arrive in ascending numeric order. A visitor error aborts the walk.
+    pub(crate) fn walk<M: PageMem + ?Sized, V: RadixVisitor + ?Sized>(
+        &self,
+        mem: &M,
+        visitor: &mut V,
+    ) -> Result {
+        let mut cur = Cursor::new(*mem.geometry(), self.root);
+        loop {
+            match cur.step(mem)? {
+                Step::Node { pa, level, prefix } => {
+                    visitor.node(pa, level)?;
+                    if level == 0 {
+                        let leaf = mem.page(pa).ok_or(no_page(pa))?;
+                        for (wi, &word) in leaf.iter().enumerate() {
+                            let mut w = word;
+                            while w != 0 {
+                                let bit = w.trailing_zeros();
+                                w &= w - 1;
+                                visitor.key(prefix | ((wi as u64) << 6) | u64::from(bit))?;
+                            }
+                        }
+                    }
+                }
+                Step::Leave { .. } => {}
+                Step::End => return Ok(()),
+            }
+        }
+    }
+
+    /// Frees every page of the tree, children before parents, the root last.
+    ///
+    /// The pages must not be preserved any more (see [`RadixTree::unpreserve_nodes`]).
+    pub(crate) fn destroy<M: PageMem + ?Sized>(self, mem: &mut M) {
+        free_first_pages(mem, self.root, u64::MAX);
+    }
+
+    /// Preserves every node page for the next kernel (`mem.preserve(pa, 1)`).
+    ///
+    /// On failure the pages preserved by this call are unpreserved again.
+    pub(crate) fn preserve_nodes<M: PageMem + ?Sized>(&self, mem: &mut M) -> Result {
+        let mut cur = Cursor::new(*mem.geometry(), self.root);
+        let mut done = 0u64;
+        let res = loop {
+            let pa = match cur.step(mem) {
+                Ok(Step::Node { pa, .. }) => pa,
+                Ok(Step::Leave { .. }) => continue,
+                Ok(Step::End) => break Ok(()),
+                Err(e) => break Err(e),
+            };
+            if let Err(e) = mem.preserve(pa, 1) {
+                break Err(e);
+            }
+            done += 1;
+        };
+        if res.is_err() {
+            // The same walk reaches the same pages in the same order.
+            let _ = for_first_pages(mem, self.root, done, |m, pa| m.unpreserve(pa, 1));
+        }
+        res
+    }
+
+    /// Unpreserves every node page (undoes [`RadixTree::preserve_nodes`]).
+    pub(crate) fn unpreserve_nodes<M: PageMem + ?Sized>(&self, mem: &mut M) {
+        let _ = for_first_pages(mem, self.root, u64::MAX, |m, pa| m.unpreserve(pa, 1));
+    }
+
+    /// Adds the blocks of the page range `[pa, pa + nr_pages * PAGE_SIZE)`.
+    ///
+    /// The range is split into maximal naturally aligned blocks of order at most `max_order`
+    /// like `kho_preserve_pages()` (`order = min(ctz(pfn), ilog2(remaining), max_order)`) and
+    /// one key is added per block; runs of blocks of one order set whole leaf words at once.
+    /// Returns the number of keys that were not present before.
+    ///
+    /// All node pages the call needs are allocated before the tree is touched: if an
+    /// allocation fails they are freed and the tree is unchanged.
+    pub(crate) fn add_range<M: PageMem + ?Sized>(
+        &mut self,
+        mem: &mut M,
+        pa: u64,
+        nr_pages: u64,
+        max_order: u32,
+    ) -> Result<u64> {
+        let geo = *mem.geometry();
+        let Some(args) = RangeArgs::new(&geo, pa, nr_pages, max_order)? else {
+            return Ok(0);
+        };
+        // Pass 1: count missing pages (exact per run, possibly too many across runs that
+        // share a missing node; the surplus is freed at the end).
+        let mut need = 0u64;
+        for run in args.runs() {
+            let (lo, hi) = run_keys(&geo, &run)?;
+            need = need.saturating_add(self.count_missing(mem, &geo, lo, hi)?);
+        }
+        // Pass 2: allocate them into a free list threaded through word 0.
+        let mut pool = 0u64;
+        for _ in 0..need {
+            let new = match mem.alloc_zeroed() {
+                Ok(p) => p,
+                Err(e) => {
+                    pool_free(mem, pool);
+                    return Err(e);
+                }
+            };
+            match mem.page_mut(new).and_then(|p| p.first_mut()) {
+                Some(link) => *link = pool,
+                None => {
+                    mem.free(new);
+                    pool_free(mem, pool);
+                    return Err(no_page(new));
+                }
+            }
+            pool = new;
+        }
+        // Pass 3: link and set bits; fails only if `mem` breaks its contract.
+        let mut added = 0u64;
+        let mut res = Ok(());
+        for run in args.runs() {
+            res = run_keys(&geo, &run).and_then(|(lo, hi)| {
+                self.update_interval(mem, &geo, lo, hi, Some(&mut pool))
+                    .map(|n| added += n)
+            });
+            if res.is_err() {
+                break;
+            }
+        }
+        pool_free(mem, pool);
+        res.map(|()| added)
+    }
+
+    /// Removes the blocks of the page range `[pa, pa + nr_pages * PAGE_SIZE)`.
+    ///
+    /// Splits the range exactly like [`RadixTree::add_range`] and clears whole leaf words at
+    /// once. Keys of missing subtrees are skipped. Never frees nodes. Returns the number of
+    /// keys that were present and are now removed.
+    pub(crate) fn del_range<M: PageMem + ?Sized>(
+        &mut self,
+        mem: &mut M,
+        pa: u64,
+        nr_pages: u64,
+        max_order: u32,
+    ) -> Result<u64> {
+        let geo = *mem.geometry();
+        let Some(args) = RangeArgs::new(&geo, pa, nr_pages, max_order)? else {
+            return Ok(0);
+        };
+        let mut removed = 0u64;
+        for run in args.runs() {
+            let (lo, hi) = run_keys(&geo, &run)?;
+            removed += self.update_interval(mem, &geo, lo, hi, None)?;
+        }
+        Ok(removed)
+    }
+
+    /// Counts the pages missing for the key interval `lo..=hi`.
+    fn count_missing<M: PageMem + ?Sized>(
+        &self,
+        mem: &M,
+        geo: &Geometry,
+        lo: u64,
+        hi: u64,
+    ) -> Result<u64> {
+        let mut need = 0u64;
+        let mut k = lo;
+        loop {
+            let mut pa = self.root;
+            let mut level = geo.root_level();
+            let mut end = hi.min(k | low_mask(geo.bitmap_log2));
+            while level >= 1 {
+                let child = read_slot(mem, pa, geo.table_index(k, level))?;
+                if child == 0 {
+                    // The missing node at `level - 1` covers `2^level_shift(level)` keys.
+                    end = hi.min(k | low_mask(geo.level_shift(level)));
+                    for l in 1..=level {
+                        let s = geo.level_shift(l);
+                        need = need.saturating_add((end >> s) - (k >> s) + 1);
+                    }
+                    break;
+                }
+                pa = child;
+                level -= 1;
+            }
+            if end >= hi {
+                return Ok(need);
+            }
+            k = end + 1;
+        }
+    }
+
+    /// Sets (with a page pool) or clears (without) the keys `lo..=hi`, leaf by leaf.
+    ///
+    /// Setting links pool pages into empty slots; clearing skips empty slots. Returns the
+    /// number of bits changed.
+    fn update_interval<M: PageMem + ?Sized>(
+        &mut self,
+        mem: &mut M,
+        geo: &Geometry,
+        lo: u64,
+        hi: u64,
+        mut pool: Option<&mut u64>,
+    ) -> Result<u64> {
+        let leaf_mask = low_mask(geo.bitmap_log2);
+        let mut changed = 0u64;
+        let mut k = lo;
+        loop {
+            let mut pa = self.root;
+            let mut level = geo.root_level();
+            let mut end = hi.min(k | leaf_mask);
+            let mut missing = false;
+            while level >= 1 {
+                let idx = geo.table_index(k, level);
+                let mut child = read_slot(mem, pa, idx)?;
+                if child == 0 {
+                    match pool.as_deref_mut() {
+                        Some(pool) => {
+                            child = pool_pop(mem, pool)?;
+                            write_slot(mem, pa, idx, child)?;
+                        }
+                        None => {
+                            end = hi.min(k | low_mask(geo.level_shift(level)));
+                            missing = true;
+                            break;
+                        }
+                    }
+                }
+                pa = child;
+                level -= 1;
+            }
+            if !missing {
+                let lo_bit = (k & leaf_mask) as usize;
+                let hi_bit = (end & leaf_mask) as usize;
+                changed += leaf_update(mem, pa, lo_bit, hi_bit, pool.is_some())?;
+            }
+            if end >= hi {
+                return Ok(changed);
+            }
+            k = end + 1;
+        }
+    }
+
+    /// Adopts and validates a tree handed over by the previous kernel.
+    ///
+    /// Checks the whole tree before it is used: the root and every table entry must be
+    /// page aligned and name a page of `mem`, which is claimed with `mem.restore(pa, 1)`;
+    /// as a page can be restored once only, a page reached twice (a loop back to the root,
+    /// two slots sharing a child) is rejected. Depth is fixed by the geometry (leaves are
+    /// never followed), root slots must stay within the key width and key 0 must not be set.
+    /// On error every page restored so far is freed and nothing stays claimed.
+    pub(crate) fn restore<M: PageMem + ?Sized>(
+        mem: &mut M,
+        root: u64,
+    ) -> Result<(RadixTree, RadixStats)> {
+        let geo = *mem.geometry();
+        if root == 0 {
+            return Err(Error::inval("radix: root address is 0", 0));
+        }
+        if !geo.is_page_aligned(root) {
+            return Err(Error::inval("radix: root not page aligned", root));
+        }
+        let mut stats = RadixStats::default();
+        let mut cur = Cursor::new(geo, root);
+        let res = loop {
+            let step = match cur.step(mem) {
+                Ok(s) => s,
+                Err(e) => break Err(e),
+            };
+            match step {
+                Step::Node { pa, level, prefix } => {
+                    if let Err(e) = Self::claim(mem, &geo, pa, level, prefix, &mut stats) {
+                        break Err(e);
+                    }
+                }
+                Step::Leave { .. } => {}
+                Step::End => break Ok(()),
+            }
+        };
+        match res {
+            Ok(()) => Ok((RadixTree { root }, stats)),
+            Err(e) => {
+                free_first_pages(mem, root, stats.pages());
+                Err(e)
+            }
+        }
+    }
+
+    /// Validates and claims one incoming page for [`RadixTree::restore`].
+    ///
+    /// Counts the page in `stats` as soon as it is claimed, so that the caller can free it.
+    fn claim<M: PageMem + ?Sized>(
+        mem: &mut M,
+        geo: &Geometry,
+        pa: u64,
+        level: u32,
+        prefix: u64,
+        stats: &mut RadixStats,
+    ) -> Result {
+        if !geo.is_page_aligned(pa) {
+            return Err(Error::inval("radix: table entry not page aligned", pa));
+        }
+        if prefix.checked_shr(geo.key_width).unwrap_or(0) != 0 {
+            let slot = prefix
+                .checked_shr(geo.level_shift(geo.root_level()))
+                .unwrap_or(0);
+            return Err(Error::new(
+                errno::ERANGE,
+                "radix: root slot beyond the key width",
+                slot,
+            ));
+        }
+        if mem.page(pa).is_none() {
+            return Err(Error::new(
+                errno::EFAULT,
+                "radix: node page outside memory",
+                pa,
+            ));
+        }
+        if let Err(e) = mem.restore(pa, 1) {
+            return Err(Error::new(
+                e.errno,
+                "radix: node page not preserved or reached twice",
+                pa,
+            ));
+        }
+        if level > 0 {
+            stats.nodes += 1;
+            return Ok(());
+        }
+        stats.leaves += 1;
+        let leaf = mem.page(pa).ok_or(no_page(pa))?;
+        if prefix == 0 && leaf.first().is_some_and(|w| w & 1 != 0) {
+            return Err(Error::inval("radix: key 0 set in a leaf", pa));
+        }
+        let keys: u64 = leaf.iter().map(|w| u64::from(w.count_ones())).sum();
+        stats.keys += keys;
+        Ok(())
+    }
+}

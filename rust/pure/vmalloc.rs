@@ -1,3 +1,556 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! TODO(vmalloc): placeholder while the module is written.
+//! vmalloc preservation descriptors and chunks ("vmalloc-v1").
+//!
+//! Mirrors `struct kho_vmalloc` / `struct kho_vmalloc_chunk` of
+//! `include/linux/kho/abi/kexec_handover.h` and the algorithms of `kho_preserve_vmalloc()`,
+//! `kho_unpreserve_vmalloc()` and `kho_restore_vmalloc()` of Linux 7.3 (reference:
+//! kho-abi-notes.md, sections 1.6 and 3.1):
+//!
+//! ```text
+//! struct kho_vmalloc (16 bytes, by value in the user's data):
+//!   +0 u64 first (phys of the first chunk)  +8 u32 total_pages  +12 u16 flags  +14 u16 order
+//! struct kho_vmalloc_chunk (one page):
+//!   +0 u64 next (phys, 0 = end)  +8 u64 phys[N]  (N = 511 / 2047 / 8191)
+//! ```
+//!
+//! `phys[]` lists the physical address of every `2^order`-page block of the area, ends at
+//! the first 0 or at the end of the array, and a new chunk is linked as soon as the previous
+//! one is full, so an exact multiple of N entries leaves an empty trailing chunk.
+//!
+//! This module never maps anything: [`restore`] hands every order-0 page to a sink, and the
+//! kernel glue collects them and `vmap()`s them.
+
+use core::mem::{align_of, offset_of, size_of};
+
+use super::error::{errno, Error, Result};
+use super::geometry::Geometry;
+use super::mem::PageMem;
+
+/// Compatible string of the vmalloc format (`KHO_VMALLOC_COMPATIBLE`).
+pub(crate) const KHO_VMALLOC_COMPATIBLE: &str = "vmalloc-v1";
+
+/// `KHO_VMALLOC_ALLOC`: the area was a `VM_ALLOC` area.
+pub(crate) const KHO_VMALLOC_ALLOC: u16 = 0x1;
+
+/// `KHO_VMALLOC_HUGE_VMAP`: the area allowed huge mappings (`VM_ALLOW_HUGE_VMAP`).
+pub(crate) const KHO_VMALLOC_HUGE_VMAP: u16 = 0x2;
+
+/// Every flag bit this implementation knows.
+pub(crate) const KHO_VMALLOC_KNOWN_FLAGS: u16 = KHO_VMALLOC_ALLOC | KHO_VMALLOC_HUGE_VMAP;
+
+/// Largest page order accepted for `geo` (`MAX_PAGE_ORDER`: 10 on x86 and arm64 with 4K
+/// pages, 11 with 16K pages, 13 with 64K pages).
+pub(crate) const fn max_order(geo: &Geometry) -> u16 {
+    match geo.page_shift {
+        12 => 10,
+        14 => 11,
+        _ => 13,
+    }
+}
+
+/// The vmalloc preservation descriptor (`struct kho_vmalloc`), 16 bytes on the wire.
+///
+/// A plain value: nothing about it is trusted when it comes from the previous kernel until
+/// [`validate`] accepts it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct KhoVmalloc {
+    /// Physical address of the first chunk (`first.phys`), 0 = none.
+    pub(crate) first: u64,
+    /// Number of order-0 pages of the area.
+    pub(crate) total_pages: u32,
+    /// `KHO_VMALLOC_*` flags.
+    pub(crate) flags: u16,
+    /// Page order of every listed block.
+    pub(crate) order: u16,
+}
+
+const _: () = {
+    assert!(size_of::<KhoVmalloc>() == 16);
+    assert!(align_of::<KhoVmalloc>() == 8);
+    assert!(offset_of!(KhoVmalloc, first) == 0);
+    assert!(offset_of!(KhoVmalloc, total_pages) == 8);
+    assert!(offset_of!(KhoVmalloc, flags) == 12);
+    assert!(offset_of!(KhoVmalloc, order) == 14);
+};
+
+/// Size of the wire form of [`KhoVmalloc`].
+pub(crate) const KHO_VMALLOC_DESC_SIZE: usize = 16;
+
+impl KhoVmalloc {
+    /// The 16 native-endian bytes of the descriptor.
+    pub(crate) fn to_bytes(self) -> [u8; KHO_VMALLOC_DESC_SIZE] {
+        let mut out = [0u8; KHO_VMALLOC_DESC_SIZE];
+        let parts: [(usize, &[u8]); 4] = [
+            (0, &self.first.to_ne_bytes()),
+            (8, &self.total_pages.to_ne_bytes()),
+            (12, &self.flags.to_ne_bytes()),
+            (14, &self.order.to_ne_bytes()),
+        ];
+        for (off, bytes) in parts {
+            for (o, b) in out.iter_mut().skip(off).zip(bytes) {
+                *o = *b;
+            }
+        }
+        out
+    }
+
+    /// Parses the 16 native-endian bytes of a descriptor; the length must be exactly 16.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let raw: &[u8; KHO_VMALLOC_DESC_SIZE] = bytes
+            .try_into()
+            .map_err(|_| Error::inval("vmalloc: descriptor is not 16 bytes", bytes.len() as u64))?;
+        let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, c0, c1, d0, d1] = *raw;
+        Ok(Self {
+            first: u64::from_ne_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
+            total_pages: u32::from_ne_bytes([b0, b1, b2, b3]),
+            flags: u16::from_ne_bytes([c0, c1]),
+            order: u16::from_ne_bytes([d0, d1]),
+        })
+    }
+}
+
+/// What [`validate`] found in a chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct VmallocStats {
+    /// Number of chunks, including an empty trailing one.
+    pub(crate) chunks: usize,
+    /// Number of listed blocks of `2^order` pages.
+    pub(crate) entries: usize,
+}
+
+/// `1 << order` as a page count.
+const fn block_pages(order: u16) -> u64 {
+    1u64 << order
+}
+
+/// Upper bound of the number of chunks for `entries` blocks: full chunks plus one
+/// (the partial or empty trailing chunk).
+const fn max_chunks(entries: u64, per_chunk: usize) -> u64 {
+    entries / per_chunk as u64 + 1
+}
+
+/// Preserves a vmalloc area described by its blocks and returns the descriptor.
+///
+/// Like `kho_preserve_vmalloc()`: `pages` yields the physical address of each `2^order`-page
+/// block in area order (`vm->pages[i]` for `i` in steps of `1 << order`). The first chunk is
+/// allocated and preserved first; each block is preserved with `2^order` pages and appended;
+/// a full chunk gets its successor linked immediately. `total_pages` must equal the number
+/// of blocks times `2^order`. Unknown `flags` give `-EOPNOTSUPP`. Any failure unpreserves
+/// everything and frees the chunks.
+pub(crate) fn preserve<M: PageMem>(
+    mem: &mut M,
+    pages: impl Iterator<Item = u64>,
+    total_pages: u32,
+    order: u16,
+    flags: u16,
+) -> Result<KhoVmalloc> {
+    let geo = *mem.geometry();
+    if flags & !KHO_VMALLOC_KNOWN_FLAGS != 0 {
+        return Err(Error::new(
+            errno::EOPNOTSUPP,
+            "vmalloc: unsupported flags",
+            flags as u64,
+        ));
+    }
+    if order > max_order(&geo) {
+        return Err(Error::inval("vmalloc: order too large", order as u64));
+    }
+    if total_pages == 0 {
+        return Err(Error::inval("vmalloc: empty area", 0));
+    }
+    let first = mem.alloc_zeroed()?;
+    if let Err(e) = mem.preserve(first, 1) {
+        mem.free(first);
+        return Err(e);
+    }
+    let desc = KhoVmalloc {
+        first,
+        total_pages,
+        flags,
+        order,
+    };
+    match fill_chunks(mem, &geo, pages, &desc) {
+        Ok(()) => Ok(desc),
+        Err(e) => {
+            unpreserve(mem, &desc);
+            Err(e)
+        }
+    }
+}
+
+/// Appends every block of `pages` to the chain starting at `desc.first` (see [`preserve`]).
+///
+/// On error the chain is consistent (linked, zero-terminated, every listed block and every
+/// chunk preserved) so that [`unpreserve`] undoes it.
+fn fill_chunks<M: PageMem>(
+    mem: &mut M,
+    geo: &Geometry,
+    pages: impl Iterator<Item = u64>,
+    desc: &KhoVmalloc,
+) -> Result {
+    let per_chunk = geo.vmalloc_chunk_entries;
+    let nr = block_pages(desc.order);
+    let align = (geo.page_size as u64) << desc.order;
+    let mut chunk = desc.first;
+    let mut slot = 0usize;
+    let mut covered = 0u64;
+    for pa in pages {
+        if pa == 0 || pa & (align - 1) != 0 {
+            return Err(Error::inval("vmalloc: block not aligned to its order", pa));
+        }
+        covered += nr;
+        if covered > desc.total_pages as u64 {
+            return Err(Error::inval(
+                "vmalloc: more pages than total_pages",
+                covered,
+            ));
+        }
+        mem.preserve(pa, nr)?;
+        let Some(word) = mem.page_mut(chunk).and_then(|p| p.get_mut(1 + slot)) else {
+            mem.unpreserve(pa, nr);
+            return Err(Error::new(
+                errno::EFAULT,
+                "vmalloc: chunk not in memory",
+                chunk,
+            ));
+        };
+        *word = pa;
+        slot += 1;
+        if slot == per_chunk {
+            let next = mem.alloc_zeroed()?;
+            if let Err(e) = mem.preserve(next, 1) {
+                mem.free(next);
+                return Err(e);
+            }
+            let Some(link) = mem.page_mut(chunk).and_then(|p| p.first_mut()) else {
+                mem.unpreserve(next, 1);
+                mem.free(next);
+                return Err(Error::new(
+                    errno::EFAULT,
+                    "vmalloc: chunk not in memory",
+                    chunk,
+                ));
+            };
+            *link = next;
+            chunk = next;
+            slot = 0;
+        }
+    }
+    if covered != desc.total_pages as u64 {
+        return Err(Error::inval(
+            "vmalloc: blocks do not cover total_pages",
+            covered,
+        ));
+    }
+    Ok(())
+}
+
+/// Undoes [`preserve`] (`kho_unpreserve_vmalloc()`) for an outgoing descriptor.
+///
+/// Unpreserves every listed block and every chunk page and frees the chunk pages; the data
+/// pages belong to the vmalloc area and are not freed. The walk is bounded by what
+/// `total_pages` allows, so a damaged descriptor cannot make it loop.
+pub(crate) fn unpreserve<M: PageMem>(mem: &mut M, desc: &KhoVmalloc) {
+    let geo = *mem.geometry();
+    let per_chunk = geo.vmalloc_chunk_entries;
+    let nr = block_pages(desc.order.min(max_order(&geo)));
+    let bound = max_chunks(desc.total_pages as u64 / nr, per_chunk);
+    let mut chunk = desc.first;
+    let mut seen = 0u64;
+    while chunk != 0 && seen < bound {
+        seen += 1;
+        let Some(page) = mem.page(chunk) else {
+            return;
+        };
+        let next = page.first().copied().unwrap_or(0);
+        for i in 1..=per_chunk {
+            let Some(&pa) = mem.page(chunk).and_then(|p| p.get(i)) else {
+                break;
+            };
+            if pa == 0 {
+                break;
+            }
+            mem.unpreserve(pa, nr);
+        }
+        mem.unpreserve(chunk, 1);
+        mem.free(chunk);
+        chunk = next;
+    }
+}
+
+/// Checks the chain of chunks (addresses, loops, length) read-only; returns the chunk count.
+///
+/// Runs Floyd's cycle detection; every chunk the hare visits must be a page-aligned page of
+/// `mem`. A loop gives `-ELOOP`, more than `bound` chunks `-EINVAL`.
+fn check_chunk_chain<M: PageMem>(mem: &M, first: u64, bound: u64) -> Result<usize> {
+    let geo = mem.geometry();
+    let next_of = |pa: u64| -> Result<u64> {
+        if pa == 0 || !geo.is_page_aligned(pa) {
+            return Err(Error::inval("vmalloc: chunk address not page aligned", pa));
+        }
+        mem.page(pa)
+            .and_then(|p| p.first().copied())
+            .ok_or(Error::inval(
+                "vmalloc: chunk address is not a page of memory",
+                pa,
+            ))
+    };
+    // A loop over at most `bound` chunks is found before the hare has made twice that many
+    // steps; past that the chain is too long whatever its shape.
+    let hop_limit = bound.saturating_mul(2).saturating_add(2);
+    let mut slow = first;
+    let mut fast = first;
+    let mut hops = 0u64;
+    loop {
+        for _ in 0..2 {
+            let next = next_of(fast)?;
+            hops += 1;
+            if next == 0 {
+                if hops > bound {
+                    return Err(Error::inval(
+                        "vmalloc: more chunks than total_pages needs",
+                        hops,
+                    ));
+                }
+                return Ok(hops as usize);
+            }
+            if hops >= hop_limit {
+                return Err(Error::inval(
+                    "vmalloc: more chunks than total_pages needs",
+                    hops,
+                ));
+            }
+            fast = next;
+        }
+        slow = next_of(slow)?;
+        if slow == fast {
+            return Err(Error::new(
+                errno::ELOOP,
+                "vmalloc: chunk chain has a loop",
+                fast,
+            ));
+        }
+    }
+}
+
+/// Validates an incoming descriptor and its chunks without restoring anything.
+///
+/// Checks: `first` non-zero and page aligned; no unknown flag bit; `order <=`
+/// [`max_order`]; `total_pages > 0` and a multiple of `2^order`; the chunk chain free of
+/// loops and no longer than `total_pages` needs; every chunk a page of `mem`; every listed
+/// block aligned to `PAGE_SIZE << order` with all its pages in `mem`; no entry after a 0
+/// terminator; a chunk that is not full is the last one; entries × `2^order ==
+/// total_pages`.
+pub(crate) fn validate<M: PageMem>(mem: &M, desc: &KhoVmalloc) -> Result<VmallocStats> {
+    let geo = *mem.geometry();
+    let per_chunk = geo.vmalloc_chunk_entries;
+    if desc.first == 0 {
+        return Err(Error::inval("vmalloc: descriptor without chunks", 0));
+    }
+    if !geo.is_page_aligned(desc.first) {
+        return Err(Error::inval(
+            "vmalloc: first chunk not page aligned",
+            desc.first,
+        ));
+    }
+    if desc.flags & !KHO_VMALLOC_KNOWN_FLAGS != 0 {
+        return Err(Error::inval(
+            "vmalloc: unknown flag bits",
+            desc.flags as u64,
+        ));
+    }
+    if desc.order > max_order(&geo) {
+        return Err(Error::inval("vmalloc: order too large", desc.order as u64));
+    }
+    let nr = block_pages(desc.order);
+    let total = desc.total_pages as u64;
+    if total == 0 {
+        return Err(Error::inval("vmalloc: total_pages is 0", 0));
+    }
+    if !total.is_multiple_of(nr) {
+        return Err(Error::inval(
+            "vmalloc: total_pages not a multiple of 2^order",
+            total,
+        ));
+    }
+    let expected = total / nr;
+    let chunks = check_chunk_chain(mem, desc.first, max_chunks(expected, per_chunk))?;
+
+    let page_size = geo.page_size as u64;
+    let align = page_size << desc.order;
+    let mut entries = 0u64;
+    let mut chunk = desc.first;
+    for n in 0..chunks {
+        let page = mem.page(chunk).ok_or(Error::inval(
+            "vmalloc: chunk address is not a page of memory",
+            chunk,
+        ))?;
+        let next = page.first().copied().unwrap_or(0);
+        let list = page.get(1..=per_chunk).unwrap_or(&[]);
+        let used = list.iter().position(|&pa| pa == 0).unwrap_or(list.len());
+        if let Some(&stray) = list
+            .get(used..)
+            .and_then(|rest| rest.iter().find(|&&pa| pa != 0))
+        {
+            return Err(Error::inval("vmalloc: entry after the 0 terminator", stray));
+        }
+        if used < per_chunk && n + 1 < chunks {
+            return Err(Error::inval(
+                "vmalloc: chunk not full but not the last",
+                chunk,
+            ));
+        }
+        for &pa in list.get(..used).unwrap_or(&[]) {
+            if pa & (align - 1) != 0 {
+                return Err(Error::inval("vmalloc: block not aligned to its order", pa));
+            }
+            for k in 0..nr {
+                let page_pa = pa
+                    .checked_add(k * page_size)
+                    .ok_or(Error::inval("vmalloc: block address overflows", pa))?;
+                if mem.page(page_pa).is_none() {
+                    return Err(Error::inval(
+                        "vmalloc: block page is not a page of memory",
+                        page_pa,
+                    ));
+                }
+            }
+            entries += 1;
+            if entries > expected {
+                return Err(Error::inval(
+                    "vmalloc: more blocks than total_pages",
+                    entries,
+                ));
+            }
+        }
+        chunk = next;
+    }
+    if entries != expected {
+        return Err(Error::inval(
+            "vmalloc: blocks do not cover total_pages",
+            entries,
+        ));
+    }
+    Ok(VmallocStats {
+        chunks,
+        entries: entries as usize,
+    })
+}
+
+/// Calls `f` with the physical address of every listed block of a valid descriptor, in
+/// order, without restoring anything (e.g. to compare with a chain written by C while
+/// ignoring chunk addresses). Validates first.
+pub(crate) fn for_each_entry<M: PageMem>(
+    mem: &M,
+    desc: &KhoVmalloc,
+    mut f: impl FnMut(u64),
+) -> Result<VmallocStats> {
+    let stats = validate(mem, desc)?;
+    let per_chunk = mem.geometry().vmalloc_chunk_entries;
+    let mut chunk = desc.first;
+    for _ in 0..stats.chunks {
+        let Some(page) = mem.page(chunk) else {
+            break;
+        };
+        for &pa in page.get(1..=per_chunk).unwrap_or(&[]) {
+            if pa == 0 {
+                break;
+            }
+            f(pa);
+        }
+        chunk = page.first().copied().unwrap_or(0);
+    }
+    Ok(stats)
+}
+
+/// New kernel: restores the pages of an incoming descriptor (`kho_restore_vmalloc()`
+/// without the mapping).
+///
+/// Validates first. Then, chunk by chunk, claims the chunk page and every listed block
+/// ([`PageMem::restore`] with `2^order` pages) and calls `sink` with each order-0 page of
+/// the block, in area order. Once everything is restored the chunk pages are freed. On
+/// failure (a page not preserved or claimed twice, or `sink` failing) every data page and
+/// chunk restored so far is freed and the error returned; the pages already given to `sink`
+/// are then freed, so the caller must drop what it collected.
+pub(crate) fn restore<M: PageMem>(
+    mem: &mut M,
+    desc: &KhoVmalloc,
+    sink: &mut impl FnMut(u64) -> Result,
+) -> Result<VmallocStats> {
+    let stats = validate(mem, desc)?;
+    let geo = *mem.geometry();
+    let per_chunk = geo.vmalloc_chunk_entries;
+    let nr = block_pages(desc.order);
+    let page_size = geo.page_size as u64;
+
+    let mut blocks_done = 0usize;
+    let mut chunks_done = 0usize;
+    let mut chunk = desc.first;
+    let mut failure = None;
+    'chunks: for _ in 0..stats.chunks {
+        if mem.restore(chunk, 1).is_err() {
+            failure = Some(Error::inval(
+                "vmalloc: chunk not preserved by the previous kernel",
+                chunk,
+            ));
+            break;
+        }
+        chunks_done += 1;
+        for i in 1..=per_chunk {
+            let pa = mem.page(chunk).and_then(|p| p.get(i)).copied().unwrap_or(0);
+            if pa == 0 {
+                break;
+            }
+            if mem.restore(pa, nr).is_err() {
+                failure = Some(Error::inval(
+                    "vmalloc: block not preserved by the previous kernel",
+                    pa,
+                ));
+                break 'chunks;
+            }
+            blocks_done += 1;
+            for k in 0..nr {
+                if let Err(e) = sink(pa.wrapping_add(k * page_size)) {
+                    failure = Some(e);
+                    break 'chunks;
+                }
+            }
+        }
+        chunk = mem
+            .page(chunk)
+            .and_then(|p| p.first())
+            .copied()
+            .unwrap_or(0);
+    }
+
+    // Success: free every chunk. Failure: free the restored blocks, then the chunks.
+    let mut chunk = desc.first;
+    let mut blocks_left = if failure.is_some() { blocks_done } else { 0 };
+    for _ in 0..chunks_done {
+        let Some(page) = mem.page(chunk) else {
+            break;
+        };
+        let next = page.first().copied().unwrap_or(0);
+        for i in 1..=per_chunk {
+            if blocks_left == 0 {
+                break;
+            }
+            let pa = mem.page(chunk).and_then(|p| p.get(i)).copied().unwrap_or(0);
+            if pa == 0 {
+                break;
+            }
+            for k in 0..nr {
+                mem.free(pa.wrapping_add(k * page_size));
+            }
+            blocks_left -= 1;
+        }
+        mem.free(chunk);
+        chunk = next;
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(stats),
+    }
+}

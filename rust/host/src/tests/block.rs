@@ -1,3 +1,760 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Host tests of `pure::block`.
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+use std::vec;
+use std::vec::Vec;
+
+use proptest::prelude::*;
+
+use crate::pure::block::{BlockEntry, BlockSet, KHO_MAX_BLOCKS};
+use crate::pure::error::errno;
+use crate::pure::geometry::{Geometry, G16K, G4K, G64K};
+use crate::pure::mem::PageMem;
+use crate::sim::SimMem;
+
+const GEOS: [Geometry; 3] = [G4K, G16K, G64K];
+
+/// Entry types of the tests, built from a seed so that distinct seeds give distinct entries.
+trait TestEntry: BlockEntry + Clone + PartialEq + Debug {
+    fn from_seed(seed: u64) -> Self;
+    fn zero() -> Self {
+        Self::decode(&vec![0u8; Self::SIZE])
+    }
+}
+
+impl TestEntry for u64 {
+    fn from_seed(seed: u64) -> Self {
+        seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1
+    }
+}
+
+impl<const N: usize> TestEntry for [u8; N] {
+    fn from_seed(seed: u64) -> Self {
+        let mut a = [0u8; N];
+        for (i, b) in a.iter_mut().enumerate() {
+            *b = (seed.wrapping_mul(31).wrapping_add(i as u64 * 7) % 251) as u8 + 1;
+        }
+        a
+    }
+}
+
+/// Walks the chain of `set` in `mem`: (pa, next, count) of every block.
+fn chain<E: BlockEntry>(mem: &SimMem, set: &BlockSet<E>) -> Vec<(u64, u64, u64)> {
+    let mut out = Vec::new();
+    let mut pa = set.head_pa();
+    while pa != 0 {
+        let p = mem.page(pa).expect("block page");
+        out.push((pa, p[0], p[1]));
+        pa = p[0];
+        assert!(out.len() <= set.nblocks(), "chain longer than nblocks");
+    }
+    out
+}
+
+/// Reads every entry of a set with a fresh iterator.
+fn read_all<E: BlockEntry>(mem: &SimMem, set: &BlockSet<E>) -> Vec<E> {
+    let mut it = set.iter();
+    let mut out = Vec::new();
+    while let Some(e) = it.read_entry(mem) {
+        out.push(e);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Model-based property test.
+
+#[derive(Clone, Debug)]
+enum Op {
+    Grow(u32),
+    Shrink(u32),
+    Clear,
+    Write(u64),
+    WriteMany(u16, u64),
+    Read,
+    ReadMany(u16),
+    Prev,
+    PrevMany(u16),
+}
+
+impl Op {
+    fn is_iter_op(&self) -> bool {
+        !matches!(self, Op::Grow(_) | Op::Shrink(_) | Op::Clear)
+    }
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => any::<u32>().prop_map(Op::Grow),
+        2 => any::<u32>().prop_map(Op::Shrink),
+        1 => Just(Op::Clear),
+        4 => any::<u64>().prop_map(Op::Write),
+        2 => (0u16..700, any::<u64>()).prop_map(|(n, s)| Op::WriteMany(n, s)),
+        3 => Just(Op::Read),
+        1 => (0u16..700).prop_map(Op::ReadMany),
+        2 => Just(Op::Prev),
+        1 => (0u16..20).prop_map(Op::PrevMany),
+    ]
+}
+
+/// The C semantics on a `Vec` of blocks.
+struct Model<E> {
+    cap: usize,
+    /// (count, entries) of every block.
+    blocks: Vec<(usize, Vec<E>)>,
+    /// Iterator (block index, entry index).
+    it: (usize, usize),
+}
+
+impl<E: TestEntry> Model<E> {
+    fn grow(&mut self, count: usize) {
+        while count > self.blocks.len() * self.cap {
+            self.blocks.push((0, vec![E::zero(); self.cap]));
+        }
+    }
+    fn shrink(&mut self, count: usize) {
+        while !self.blocks.is_empty() && count <= (self.blocks.len() - 1) * self.cap {
+            self.blocks.pop();
+        }
+    }
+    fn clear(&mut self) {
+        for b in &mut self.blocks {
+            *b = (0, vec![E::zero(); self.cap]);
+        }
+    }
+    fn reserve(&mut self) -> Option<(usize, usize)> {
+        if self.blocks.is_empty() {
+            return None;
+        }
+        if self.it.1 == self.cap {
+            if self.it.0 + 1 == self.blocks.len() {
+                return None;
+            }
+            self.it = (self.it.0 + 1, 0);
+        }
+        let slot = self.it;
+        self.it.1 += 1;
+        self.blocks[slot.0].0 = self.it.1;
+        Some(slot)
+    }
+    fn write(&mut self, e: E) -> bool {
+        match self.reserve() {
+            Some((b, i)) => {
+                self.blocks[b].1[i] = e;
+                true
+            }
+            None => false,
+        }
+    }
+    fn read(&mut self) -> Option<E> {
+        if self.blocks.is_empty() {
+            return None;
+        }
+        let (b, i) = self.it;
+        if i >= self.blocks[b].0 {
+            if b + 1 == self.blocks.len() || self.blocks[b + 1].0 == 0 {
+                return None;
+            }
+            self.it = (b + 1, 0);
+        }
+        let (b, i) = self.it;
+        self.it.1 += 1;
+        Some(self.blocks[b].1[i].clone())
+    }
+    fn prev(&mut self) -> Option<(usize, usize)> {
+        if self.blocks.is_empty() {
+            return None;
+        }
+        if self.it.1 == 0 {
+            if self.it.0 == 0 {
+                return None;
+            }
+            self.it = (self.it.0 - 1, self.cap - 1);
+        } else {
+            self.it.1 -= 1;
+        }
+        Some(self.it)
+    }
+    /// Every entry a reader sees, in order.
+    fn readable(&self) -> Vec<E> {
+        self.blocks
+            .iter()
+            .flat_map(|(c, es)| es[..*c].iter().cloned())
+            .collect()
+    }
+}
+
+/// Compares the pages of `set` with the model, byte for byte.
+fn check_against_model<E: TestEntry>(mem: &SimMem, set: &BlockSet<E>, model: &Model<E>) {
+    let blocks = chain(mem, set);
+    assert_eq!(blocks.len(), model.blocks.len());
+    assert_eq!(set.nblocks(), model.blocks.len());
+    assert_eq!(set.is_empty(), model.blocks.is_empty());
+    assert_eq!(set.capacity(), model.blocks.len() * model.cap);
+    let pages: BTreeSet<u64> = blocks.iter().map(|b| b.0).collect();
+    assert_eq!(pages.len(), blocks.len(), "blocks are distinct");
+    assert_eq!(mem.preserved, pages, "exactly the blocks are preserved");
+    assert_eq!(mem.live(), blocks.len(), "no page leaked");
+    for ((pa, _, count), (mcount, entries)) in blocks.iter().zip(&model.blocks) {
+        assert_eq!(*count as usize, *mcount);
+        let bytes = mem.bytes(*pa);
+        for (i, e) in entries.iter().enumerate() {
+            let mut want = vec![0u8; E::SIZE];
+            e.encode(&mut want);
+            assert_eq!(&bytes[16 + i * E::SIZE..16 + (i + 1) * E::SIZE], &want[..]);
+        }
+        // Nothing after the last entry.
+        assert!(bytes[16 + entries.len() * E::SIZE..]
+            .iter()
+            .all(|&b| b == 0));
+    }
+    if let Some(last) = blocks.last() {
+        assert_eq!(last.1, 0, "tail next is 0");
+    }
+    assert_eq!(set.head_pa(), blocks.first().map_or(0, |b| b.0));
+}
+
+/// Position of a real iterator translated into (block index, entry index).
+fn position_index(blocks: &[(u64, u64, u64)], pos: (u64, usize)) -> (usize, usize) {
+    let b = blocks
+        .iter()
+        .position(|b| b.0 == pos.0)
+        .expect("iterator on a block");
+    (b, pos.1)
+}
+
+fn run_model<E: TestEntry>(geo: Geometry, ops: &[Op]) {
+    let mut mem = SimMem::new(geo);
+    let mut set = BlockSet::<E>::new(geo);
+    let cap = set.count_per_block();
+    assert_eq!(cap, (geo.page_size - 16) / E::SIZE);
+    let mut model = Model::<E> {
+        cap,
+        blocks: Vec::new(),
+        it: (0, 0),
+    };
+    let mut i = 0;
+    while i < ops.len() {
+        if !ops[i].is_iter_op() {
+            match ops[i] {
+                Op::Grow(x) => {
+                    let count = x as usize % (4 * cap + 1);
+                    set.grow(&mut mem, count).unwrap();
+                    model.grow(count);
+                }
+                Op::Shrink(x) => {
+                    let count = x as usize % (4 * cap + 1);
+                    set.shrink(&mut mem, count);
+                    model.shrink(count);
+                }
+                Op::Clear => {
+                    set.clear(&mut mem);
+                    model.clear();
+                }
+                _ => unreachable!(),
+            }
+            check_against_model(&mem, &set, &model);
+            i += 1;
+            continue;
+        }
+        // A run of iterator operations on a fresh iterator.
+        let mut it = set.iter();
+        model.it = (0, 0);
+        while i < ops.len() && ops[i].is_iter_op() {
+            match &ops[i] {
+                Op::Write(s) => {
+                    let e = E::from_seed(*s);
+                    assert_eq!(it.write(&mut mem, &e).is_ok(), model.write(e));
+                }
+                Op::WriteMany(n, s) => {
+                    for k in 0..*n as u64 {
+                        let e = E::from_seed(s.wrapping_add(k));
+                        let ok = it.write(&mut mem, &e);
+                        assert_eq!(ok.is_ok(), model.write(e));
+                        if let Err(err) = ok {
+                            assert_eq!(err.errno, errno::ENOSPC);
+                            break;
+                        }
+                    }
+                }
+                Op::Read => assert_eq!(it.read_entry(&mem), model.read()),
+                Op::ReadMany(n) => {
+                    for _ in 0..*n {
+                        assert_eq!(it.read_entry(&mem), model.read());
+                    }
+                }
+                Op::Prev => {
+                    let slot = it.prev(&mem);
+                    let want = model.prev();
+                    assert_eq!(slot.is_some(), want.is_some());
+                    if let (Some(slot), Some((b, idx))) = (slot, want) {
+                        assert_eq!(slot.index(), idx);
+                        assert_eq!(slot.read(&mem).unwrap(), model.blocks[b].1[idx]);
+                    }
+                }
+                Op::PrevMany(n) => {
+                    for _ in 0..*n {
+                        assert_eq!(it.prev(&mem).map(|s| s.index()), model.prev().map(|p| p.1));
+                    }
+                }
+                _ => unreachable!(),
+            }
+            if !model.blocks.is_empty() {
+                let blocks = chain(&mem, &set);
+                assert_eq!(position_index(&blocks, it.position()), model.it);
+            } else {
+                assert_eq!(it.position(), (0, 0));
+            }
+            i += 1;
+        }
+        check_against_model(&mem, &set, &model);
+    }
+
+    // Publish: trim, validate, kexec, restore, read everything back.
+    set.trim(&mut mem);
+    let written: usize = model.blocks.iter().map(|b| b.0).sum();
+    assert_eq!(set.written(&mem), written);
+    set.validate_outgoing(&mem).unwrap();
+    let m2 = mem.kexec();
+    let mut m2 = m2;
+    let mut incoming = BlockSet::<E>::restore(&mut m2, set.head_pa()).unwrap();
+    assert!(incoming.is_incoming());
+    assert_eq!(read_all(&m2, &incoming), model.readable());
+    assert!(m2.incoming.is_empty());
+    incoming.destroy(&mut m2);
+    assert_eq!(m2.live(), 0);
+    assert!(incoming.is_empty());
+
+    set.destroy(&mut mem);
+    assert_eq!(mem.live(), 0);
+    assert!(mem.preserved.is_empty());
+}
+
+fn geo_strategy() -> impl Strategy<Value = Geometry> {
+    prop_oneof![Just(G4K), Just(G16K), Just(G64K)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn model_u64(geo in geo_strategy(), ops in proptest::collection::vec(op_strategy(), 0..40)) {
+        run_model::<u64>(geo, &ops);
+    }
+
+    #[test]
+    fn model_24(geo in geo_strategy(), ops in proptest::collection::vec(op_strategy(), 0..40)) {
+        run_model::<[u8; 24]>(geo, &ops);
+    }
+
+    #[test]
+    fn model_64(geo in geo_strategy(), ops in proptest::collection::vec(op_strategy(), 0..40)) {
+        run_model::<[u8; 64]>(geo, &ops);
+    }
+
+    #[test]
+    fn model_100(geo in geo_strategy(), ops in proptest::collection::vec(op_strategy(), 0..40)) {
+        run_model::<[u8; 100]>(geo, &ops);
+    }
+
+    #[test]
+    fn model_4080(geo in geo_strategy(), ops in proptest::collection::vec(op_strategy(), 0..40)) {
+        run_model::<[u8; 4080]>(geo, &ops);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Layout, iterator edges, grow failures.
+
+#[test]
+fn capacity_per_geometry() {
+    for (geo, c8, c100, c4080) in [
+        (G4K, 510, 40, 1),
+        (G16K, 2046, 163, 4),
+        (G64K, 8190, 655, 16),
+    ] {
+        assert_eq!(BlockSet::<u64>::new(geo).count_per_block(), c8);
+        assert_eq!(BlockSet::<[u8; 100]>::new(geo).count_per_block(), c100);
+        assert_eq!(BlockSet::<[u8; 4080]>::new(geo).count_per_block(), c4080);
+        // 64-byte entries: 63 / 255 / 1023 (kho-abi-notes.md, 1.1).
+        let c64 = BlockSet::<[u8; 64]>::new(geo).count_per_block();
+        assert_eq!(c64, [63, 255, 1023][(geo.page_shift as usize - 12) / 2]);
+    }
+}
+
+#[test]
+fn exact_byte_layout() {
+    for geo in GEOS {
+        let mut mem = SimMem::new(geo);
+        let mut set = BlockSet::<[u8; 24]>::new(geo);
+        let cap = set.count_per_block();
+        set.grow(&mut mem, cap + 2).unwrap();
+        assert_eq!(set.nblocks(), 2);
+        let mut it = set.iter();
+        for k in 0..cap as u64 + 2 {
+            let e = <[u8; 24]>::from_seed(k);
+            it.write(&mut mem, &e).unwrap();
+        }
+        let (b0, b1) = {
+            let c = chain(&mem, &set);
+            (c[0].0, c[1].0)
+        };
+        let first = mem.bytes(b0);
+        assert_eq!(&first[0..8], &b1.to_ne_bytes(), "next at +0");
+        assert_eq!(&first[8..16], &(cap as u64).to_ne_bytes(), "count at +8");
+        for k in 0..cap {
+            let want = <[u8; 24]>::from_seed(k as u64);
+            assert_eq!(&first[16 + 24 * k..16 + 24 * (k + 1)], &want, "entry {k}");
+        }
+        assert!(
+            first[16 + 24 * cap..].iter().all(|&b| b == 0),
+            "tail padding is zero"
+        );
+        let second = mem.bytes(b1);
+        assert_eq!(&second[0..8], &0u64.to_ne_bytes());
+        assert_eq!(&second[8..16], &2u64.to_ne_bytes());
+        assert_eq!(&second[16..40], &<[u8; 24]>::from_seed(cap as u64));
+        assert_eq!(&second[40..64], &<[u8; 24]>::from_seed(cap as u64 + 1));
+        assert!(second[64..].iter().all(|&b| b == 0));
+        set.destroy(&mut mem);
+        assert_eq!(mem.live(), 0);
+        assert!(mem.preserved.is_empty());
+    }
+}
+
+#[test]
+fn u64_entries_are_native_words() {
+    let mut mem = SimMem::new(G4K);
+    let mut set = BlockSet::<u64>::new(G4K);
+    set.grow(&mut mem, 3).unwrap();
+    let mut it = set.iter();
+    for v in [0x1122_3344_5566_7788u64, 0, u64::MAX] {
+        it.write(&mut mem, &v).unwrap();
+    }
+    let p = mem.page(set.head_pa()).unwrap();
+    assert_eq!(&p[..5], &[0, 3, 0x1122_3344_5566_7788, 0, u64::MAX]);
+    set.destroy(&mut mem);
+}
+
+#[test]
+fn prev_crosses_block_boundary_without_lowering_count() {
+    let mut mem = SimMem::new(G4K);
+    let mut set = BlockSet::<[u8; 4080]>::new(G4K);
+    set.grow(&mut mem, 3).unwrap();
+    let blocks: Vec<u64> = chain(&mem, &set).iter().map(|b| b.0).collect();
+    let mut it = set.iter();
+    assert!(it.prev(&mem).is_none(), "nothing before the start");
+    for (k, &block) in blocks.iter().enumerate() {
+        let s = it.reserve_entry(&mut mem).unwrap();
+        assert_eq!((s.block_pa(), s.index()), (block, 0));
+        s.write(&mut mem, &[k as u8 + 1; 4080]).unwrap();
+    }
+    assert!(it.reserve_entry(&mut mem).is_none());
+    // Steps back: block 2 slot 0, then block 1 slot 0 (= cap - 1), then block 0 slot 0.
+    let s = it.prev(&mem).unwrap();
+    assert_eq!((s.block_pa(), s.index()), (blocks[2], 0));
+    let s = it.prev(&mem).unwrap();
+    assert_eq!((s.block_pa(), s.index()), (blocks[1], 0));
+    assert_eq!(s.read(&mem).unwrap(), [2u8; 4080]);
+    let s = it.prev(&mem).unwrap();
+    assert_eq!((s.block_pa(), s.index()), (blocks[0], 0));
+    assert!(it.prev(&mem).is_none());
+    // Counts unchanged.
+    assert!(chain(&mem, &set).iter().all(|b| b.2 == 1));
+    set.destroy(&mut mem);
+    assert_eq!(mem.live(), 0);
+}
+
+#[test]
+fn empty_set_iterators() {
+    let mut mem = SimMem::new(G4K);
+    let set = BlockSet::<u64>::new(G4K);
+    let mut it = set.iter();
+    assert!(it.reserve_entry(&mut mem).is_none());
+    assert_eq!(it.write(&mut mem, &1).unwrap_err().errno, errno::ENOSPC);
+    assert!(it.read_entry(&mem).is_none());
+    assert!(it.prev(&mem).is_none());
+    assert_eq!(set.head_pa(), 0);
+    set.validate_outgoing(&mem).unwrap();
+}
+
+#[test]
+fn grow_rollback_removes_only_new_blocks() {
+    for geo in GEOS {
+        for fail_after in 0..4 {
+            let mut mem = SimMem::new(geo);
+            let mut set = BlockSet::<[u8; 100]>::new(geo);
+            let cap = set.count_per_block();
+            set.grow(&mut mem, 2 * cap).unwrap();
+            let mut it = set.iter();
+            it.write(&mut mem, &[7; 100]).unwrap();
+            let before = chain(&mem, &set);
+            let live = mem.live_pages();
+            let preserved = mem.preserved.clone();
+            mem.fail_at = Some(mem.allocs + fail_after);
+            let err = set.grow(&mut mem, 6 * cap).unwrap_err();
+            assert_eq!(err.errno, errno::ENOMEM);
+            assert_eq!(chain(&mem, &set), before, "old tail's next is 0 again");
+            assert_eq!(set.nblocks(), 2);
+            assert_eq!(mem.live_pages(), live);
+            assert_eq!(mem.preserved, preserved);
+            // The set still works: grow again, write, publish.
+            mem.fail_at = None;
+            set.grow(&mut mem, 3 * cap).unwrap();
+            assert_eq!(set.nblocks(), 3);
+            set.destroy(&mut mem);
+            assert_eq!(mem.live(), 0);
+            assert!(mem.preserved.is_empty());
+        }
+        // From an empty set: the head is reset.
+        let mut mem = SimMem::new(geo);
+        let mut set = BlockSet::<u64>::new(geo);
+        mem.fail_at = Some(1);
+        assert!(set.grow(&mut mem, 3 * set.count_per_block()).is_err());
+        assert_eq!((set.head_pa(), set.nblocks()), (0, 0));
+        assert_eq!(mem.live(), 0);
+        assert!(mem.preserved.is_empty());
+    }
+}
+
+#[test]
+fn grow_cap_and_incoming() {
+    let mut mem = SimMem::new(G4K);
+    let mut set = BlockSet::<[u8; 4080]>::new(G4K);
+    let err = set.grow(&mut mem, KHO_MAX_BLOCKS + 1).unwrap_err();
+    assert_eq!(err.errno, errno::ENOSPC);
+    assert_eq!(mem.live(), 0);
+    let mut incoming = BlockSet::<u64>::restore(&mut mem, 0).unwrap();
+    assert!(incoming.is_empty() && incoming.is_incoming());
+    assert_eq!(incoming.grow(&mut mem, 1).unwrap_err().errno, errno::EINVAL);
+}
+
+#[test]
+fn max_blocks_grow_and_restore() {
+    // Exactly KHO_MAX_BLOCKS blocks are fine both ways.
+    let mut mem = SimMem::new(G4K);
+    let mut set = BlockSet::<[u8; 4080]>::new(G4K);
+    set.grow(&mut mem, KHO_MAX_BLOCKS).unwrap();
+    assert_eq!(set.nblocks(), KHO_MAX_BLOCKS);
+    let mut it = set.iter();
+    for k in 0..KHO_MAX_BLOCKS {
+        it.write(&mut mem, &[k as u8; 4080]).unwrap();
+    }
+    set.validate_outgoing(&mem).unwrap();
+    let mut m2 = mem.kexec();
+    let mut inc = BlockSet::<[u8; 4080]>::restore(&mut m2, set.head_pa()).unwrap();
+    assert_eq!(inc.nblocks(), KHO_MAX_BLOCKS);
+    inc.destroy(&mut m2);
+    assert_eq!(m2.live(), 0);
+    set.destroy(&mut mem);
+    assert_eq!(mem.live(), 0);
+}
+
+#[test]
+fn validate_outgoing_and_trim() {
+    for geo in GEOS {
+        let mut mem = SimMem::new(geo);
+        let mut set = BlockSet::<[u8; 64]>::new(geo);
+        let cap = set.count_per_block();
+        set.grow(&mut mem, 3 * cap).unwrap();
+        let mut it = set.iter();
+        for k in 0..cap + 5 {
+            it.write(&mut mem, &<[u8; 64]>::from_seed(k as u64))
+                .unwrap();
+        }
+        let err = set.validate_outgoing(&mem).unwrap_err();
+        assert_eq!(err.errno, errno::EINVAL);
+        assert_eq!(
+            err.value,
+            chain(&mem, &set)[2].0,
+            "the unused tail is named"
+        );
+        set.trim(&mut mem);
+        assert_eq!(set.nblocks(), 2);
+        set.validate_outgoing(&mem).unwrap();
+        assert_eq!(set.written(&mem), cap + 5);
+        assert_eq!(mem.live(), 2);
+        // A grown but never written set trims to nothing.
+        set.clear(&mut mem);
+        set.trim(&mut mem);
+        assert!(set.is_empty());
+        assert_eq!(set.head_pa(), 0);
+        assert_eq!(mem.live(), 0);
+        assert!(mem.preserved.is_empty());
+    }
+}
+
+#[test]
+fn kexec_round_trip() {
+    for geo in GEOS {
+        let mut mem = SimMem::new(geo);
+        let mut set = BlockSet::<[u8; 100]>::new(geo);
+        let cap = set.count_per_block();
+        let n = 2 * cap + 3;
+        set.grow(&mut mem, n).unwrap();
+        let mut it = set.iter();
+        let want: Vec<[u8; 100]> = (0..n as u64).map(<[u8; 100]>::from_seed).collect();
+        for e in &want {
+            it.write(&mut mem, e).unwrap();
+        }
+        set.validate_outgoing(&mem).unwrap();
+        let head = set.head_pa();
+        let mut m2 = mem.kexec();
+        assert_eq!(m2.incoming.len(), 3);
+        let mut inc = BlockSet::<[u8; 100]>::restore(&mut m2, head).unwrap();
+        assert_eq!((inc.nblocks(), inc.head_pa()), (3, head));
+        assert!(m2.incoming.is_empty(), "every block restored");
+        assert_eq!(read_all(&m2, &inc), want);
+        // Incoming shrink frees restored blocks (LIFO removal of the last entries).
+        inc.shrink(&mut m2, 2 * cap);
+        assert_eq!(inc.nblocks(), 2);
+        assert_eq!(m2.live(), 2);
+        assert_eq!(read_all(&m2, &inc), want[..2 * cap].to_vec());
+        inc.destroy(&mut m2);
+        assert_eq!(m2.live(), 0);
+        assert!(inc.is_incoming());
+        set.destroy(&mut mem);
+        assert_eq!(mem.live(), 0);
+        assert!(mem.preserved.is_empty());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Malformed incoming chains.
+
+/// Builds a preserved block with the given header; returns its address.
+fn raw_block(mem: &mut SimMem, count: u64) -> u64 {
+    let pa = mem.alloc_zeroed().unwrap();
+    mem.preserve(pa, 1).unwrap();
+    mem.page_mut(pa).unwrap()[1] = count;
+    pa
+}
+
+fn link(mem: &mut SimMem, from: u64, to: u64) {
+    mem.page_mut(from).unwrap()[0] = to;
+}
+
+/// Builds a chain of `n` blocks with count 1; returns their addresses.
+fn raw_chain(mem: &mut SimMem, n: usize) -> Vec<u64> {
+    let pas: Vec<u64> = (0..n).map(|_| raw_block(mem, 1)).collect();
+    for w in pas.windows(2) {
+        link(mem, w[0], w[1]);
+    }
+    pas
+}
+
+/// Restores `head` in the kexec'd `m2` and checks that the failure left nothing restored.
+fn expect_reject<E: BlockEntry>(mut m2: SimMem, head: u64, errno_want: i32) -> SimMem {
+    let incoming = m2.incoming.clone();
+    let live = m2.live_pages();
+    let err = match BlockSet::<E>::restore(&mut m2, head) {
+        Ok(_) => panic!("malformed chain accepted"),
+        Err(e) => e,
+    };
+    assert_eq!(err.errno, errno_want, "{err}");
+    assert!(err.what.starts_with("block: "), "{err}");
+    // Every live page is still an unrestored incoming page (or was not ours at all).
+    let restored_left: Vec<u64> = m2
+        .live_pages()
+        .into_iter()
+        .filter(|p| incoming.contains(p) && !m2.incoming.contains(p))
+        .collect();
+    assert!(
+        restored_left.is_empty(),
+        "restored pages leaked: {restored_left:x?}"
+    );
+    assert!(m2.live_pages().is_subset(&live));
+    m2
+}
+
+#[test]
+fn rejects_loops() {
+    for geo in GEOS {
+        // Loop to head, loop to middle, self loop, two-block loop.
+        for (n, back_to) in [(3usize, 0usize), (5, 2), (1, 0), (2, 0), (4, 3)] {
+            let mut mem = SimMem::new(geo);
+            let pas = raw_chain(&mut mem, n);
+            link(&mut mem, pas[n - 1], pas[back_to]);
+            let m2 = expect_reject::<u64>(mem.kexec(), pas[0], errno::ELOOP);
+            assert_eq!(m2.incoming.len(), n, "nothing restored");
+        }
+    }
+}
+
+#[test]
+fn rejects_long_loop_as_loop() {
+    // A loop through 7000 blocks (more than half the cap) is still reported as a loop.
+    let mut mem = SimMem::new(G4K);
+    let pas = raw_chain(&mut mem, 7000);
+    link(&mut mem, pas[6999], pas[10]);
+    expect_reject::<[u8; 4080]>(mem.kexec(), pas[0], errno::ELOOP);
+}
+
+#[test]
+fn rejects_too_long_chain() {
+    let mut mem = SimMem::new(G4K);
+    let pas = raw_chain(&mut mem, KHO_MAX_BLOCKS + 1);
+    let m2 = expect_reject::<[u8; 4080]>(mem.kexec(), pas[0], errno::EINVAL);
+    assert_eq!(m2.incoming.len(), KHO_MAX_BLOCKS + 1);
+}
+
+#[test]
+fn rejects_bad_counts_and_links() {
+    for geo in GEOS {
+        let cap = BlockSet::<[u8; 100]>::new(geo).count_per_block() as u64;
+        // count 0 at the head, in the middle, at the tail; count > cap (reader's cap).
+        for (pos, count) in [(0usize, 0u64), (2, 0), (3, 0), (1, cap + 1), (3, u64::MAX)] {
+            let mut mem = SimMem::new(geo);
+            let pas = raw_chain(&mut mem, 4);
+            mem.page_mut(pas[pos]).unwrap()[1] = count;
+            let m2 = expect_reject::<[u8; 100]>(mem.kexec(), pas[0], errno::EINVAL);
+            assert_eq!(m2.incoming.len(), 4);
+        }
+        // A block written for 8-byte entries is too full for a 100-byte reader.
+        let mut mem = SimMem::new(geo);
+        let pas = raw_chain(&mut mem, 2);
+        mem.page_mut(pas[1]).unwrap()[1] = cap + 1;
+        expect_reject::<[u8; 100]>(mem.kexec(), pas[0], errno::EINVAL);
+        let mut m2 = mem.kexec();
+        let mut ok = BlockSet::<u64>::restore(&mut m2, pas[0]).unwrap();
+        assert_eq!(ok.written(&m2), 1 + cap as usize + 1);
+        ok.destroy(&mut m2);
+        assert_eq!(m2.live(), 0);
+
+        // Misaligned head and misaligned next.
+        let mut mem = SimMem::new(geo);
+        let pas = raw_chain(&mut mem, 3);
+        expect_reject::<u64>(mem.kexec(), pas[0] + 8, errno::EINVAL);
+        link(&mut mem, pas[1], pas[2] + 16);
+        let err_m2 = expect_reject::<u64>(mem.kexec(), pas[0], errno::EINVAL);
+        assert_eq!(err_m2.incoming.len(), 3);
+
+        // Truncated chain: next points at a page that does not exist.
+        let mut mem = SimMem::new(geo);
+        let pas = raw_chain(&mut mem, 3);
+        link(
+            &mut mem,
+            pas[2],
+            0x7000_0000_0000 & !(geo.page_size as u64 - 1),
+        );
+        expect_reject::<u64>(mem.kexec(), pas[0], errno::EINVAL);
+        expect_reject::<u64>(mem.kexec(), 0x10, errno::EINVAL);
+
+        // next points at a page that exists in the new kernel but was not preserved: the
+        // blocks restored before it are freed again.
+        let mut mem = SimMem::new(geo);
+        let pas = raw_chain(&mut mem, 4);
+        let stray = mem.alloc_zeroed().unwrap();
+        mem.page_mut(stray).unwrap()[1] = 1;
+        link(&mut mem, pas[3], stray);
+        let mut m2 = mem.kexec();
+        m2.insert_at(stray);
+        m2.page_mut(stray).unwrap()[1] = 1;
+        let m2 = expect_reject::<u64>(m2, pas[0], errno::EINVAL);
+        assert!(m2.incoming.is_empty(), "the preserved prefix was restored");
+        assert_eq!(m2.live_pages(), [stray].into_iter().collect(), "and freed");
+    }
+}

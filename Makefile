@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kho-rs: out-of-tree Rust KHO module.
+#
+#   make            build kho_rs.ko against KDIR (default: the cached kernel
+#                   that scripts/setup.sh builds; run `make setup` first)
+#   make demo       set up if needed, boot, preserve, kexec, verify, report
+#   make check      every test: host cargo tests, KUnit via kunit.py, QEMU tests
+#   make setup      install dependencies and build/cache the kernel
+#   make clippy     build with CLIPPY=1
+#   make fmt-check  rustfmt --check on every .rs file
+#   make clean
+
+KHO_RS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kho-rs
+KDIR ?= $(KHO_RS_CACHE)/kdir
+export KHO_RS_CACHE KDIR
+
+# Kernel-build environment (LIBCLANG_PATH for bindgen, ~/.cargo/bin on PATH).
+ENV_SH := $(KHO_RS_CACHE)/env.sh
+RUN = set -e; if [ -f $(ENV_SH) ]; then . $(ENV_SH); fi;
+
+.PHONY: all modules setup demo check check-host check-kunit check-qemu clippy \
+	fmt-check clean rust-analyzer
+
+all: modules
+
+modules:
+	@$(RUN) test -f $(KDIR)/Module.symvers || { \
+		echo "No built kernel at KDIR=$(KDIR): run 'make setup' or pass KDIR=" >&2; exit 1; }; \
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+setup:
+	@bash scripts/setup.sh all
+
+demo: setup
+	@$(MAKE) --no-print-directory modules
+	@bash scripts/demo.sh
+
+check: setup
+	@bash scripts/check.sh
+
+check-host:
+	@bash scripts/check.sh host
+
+check-kunit:
+	@bash scripts/check.sh kunit
+
+check-qemu:
+	@bash scripts/check.sh qemu
+
+clippy:
+	@$(RUN) $(MAKE) -C $(KDIR) M=$(CURDIR) CLIPPY=1 W=1 modules
+
+fmt-check:
+	@rustfmt --edition 2021 --check $$(git ls-files '*.rs')
+
+rust-analyzer:
+	@$(RUN) $(MAKE) -C $(KDIR) M=$(CURDIR) rust-analyzer
+
+clean:
+	@if [ -d $(KDIR) ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
+	@rm -rf out

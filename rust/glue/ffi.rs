@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Declarations of the C shim (`rust/glue/shim.c`, prototypes in `rust/glue/shim.h`).
+//!
+//! The kernel crate has no bindings for KHO (`linux/kexec_handover.h` is not part of
+//! `rust/bindings/bindings_helper.h`) nor for the inline helpers `page_to_phys`,
+//! `phys_to_virt`, `PAGE_KERNEL`, so the module carries a small C shim and this is the only
+//! place that declares C functions. Every declaration must match `shim.h` exactly; the shim
+//! itself is compiled against the real kernel headers, so the C compiler checks the other
+//! half of each call.
+
+use kernel::ffi::{
+    c_char,
+    c_int,
+    c_uint,
+    c_ulong,
+    c_void, //
+};
+
+extern "C" {
+    pub(crate) fn kho_rs_kho_is_enabled() -> bool;
+    pub(crate) fn kho_rs_is_kho_boot() -> bool;
+
+    pub(crate) fn kho_rs_alloc_zeroed_page() -> u64;
+    pub(crate) fn kho_rs_free_page(phys: u64);
+    pub(crate) fn kho_rs_phys_to_virt(phys: u64) -> *mut c_void;
+    pub(crate) fn kho_rs_virt_to_phys(virt: *const c_void) -> u64;
+    pub(crate) fn kho_rs_phys_is_ram(phys: u64) -> bool;
+
+    pub(crate) fn kho_rs_preserve_pages(phys: u64, nr_pages: c_ulong) -> c_int;
+    pub(crate) fn kho_rs_unpreserve_pages(phys: u64, nr_pages: c_ulong);
+    pub(crate) fn kho_rs_restore_pages(phys: u64, nr_pages: c_ulong) -> c_int;
+
+    pub(crate) fn kho_rs_add_subtree(name: *const c_char, blob: *mut c_void, size: usize)
+        -> c_int;
+    pub(crate) fn kho_rs_remove_subtree(blob: *mut c_void);
+    pub(crate) fn kho_rs_retrieve_subtree(
+        name: *const c_char,
+        phys: *mut u64,
+        size: *mut usize,
+    ) -> c_int;
+
+    pub(crate) fn kho_rs_vmalloc(size: c_ulong) -> *mut c_void;
+    pub(crate) fn kho_rs_vfree(addr: *const c_void);
+    pub(crate) fn kho_rs_vmalloc_to_phys(addr: *const c_void) -> u64;
+    pub(crate) fn kho_rs_vmap_put_pages(phys: *mut u64, nr_pages: c_uint) -> *mut c_void;
+    pub(crate) fn kho_rs_c_preserve_vmalloc(ptr: *mut c_void, desc: *mut c_void) -> c_int;
+    pub(crate) fn kho_rs_c_unpreserve_vmalloc(desc: *mut c_void);
+    pub(crate) fn kho_rs_c_restore_vmalloc(desc: *const c_void) -> *mut c_void;
+
+    pub(crate) fn kho_rs_c_radix_new(root_phys: u64) -> *mut c_void;
+    pub(crate) fn kho_rs_c_radix_free(tree: *mut c_void, destroy: bool);
+    pub(crate) fn kho_rs_c_radix_add_key(tree: *mut c_void, key: c_ulong) -> c_int;
+    pub(crate) fn kho_rs_c_radix_del_key(tree: *mut c_void, key: c_ulong);
+    pub(crate) fn kho_rs_c_radix_walk(
+        tree: *mut c_void,
+        leaf: Option<unsafe extern "C" fn(key: c_ulong, data: *mut c_void) -> c_int>,
+        node: Option<unsafe extern "C" fn(phys: u64, data: *mut c_void) -> c_int>,
+        data: *mut c_void,
+    ) -> c_int;
+    pub(crate) fn kho_rs_c_radix_root(tree: *mut c_void) -> u64;
+}

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! [`KernelMem`]: the pure core's `PageMem` on real pages.
+//!
+//! Pages are allocated with the page allocator (order 0, zeroed), reached through the
+//! direct map, and preserved / restored with `kho_preserve_pages()` /
+//! `kho_restore_pages()`.
+
+use core::slice;
+
+use super::ffi;
+use crate::pure::error::{Error, Result};
+use crate::pure::geometry::Geometry;
+use crate::pure::mem::PageMem;
+
+/// Geometry of this kernel's pages.
+pub(crate) const GEOMETRY: Geometry = Geometry::new(kernel::page::PAGE_SHIFT as u32);
+
+/// Real physical memory, seen by physical address through the direct map.
+///
+/// # Invariants
+///
+/// Whoever uses a `KernelMem` only writes pages it allocated through it (or restored
+/// through it), and only frees pages it owns; every page it reads is RAM
+/// (`kho_rs_phys_is_ram()` is checked on every access). This is what the data structures of
+/// the pure core do: they write only pages they allocated and read incoming pages after
+/// validating their addresses.
+pub(crate) struct KernelMem {
+    _private: (),
+}
+
+impl KernelMem {
+    /// Creates the accessor.
+    ///
+    /// # Safety
+    ///
+    /// The caller must uphold the type invariant: the structures driven through this
+    /// `KernelMem` must only write and free pages they own, so that no other kernel object is
+    /// reached through a physical address.
+    pub(crate) const unsafe fn new() -> Self {
+        // INVARIANT: upheld by the caller, as required above.
+        Self { _private: () }
+    }
+
+    /// Direct-map address of `pa` if it is a page-aligned page of RAM.
+    fn virt(&self, pa: u64) -> Option<*mut u64> {
+        if pa == 0 || !GEOMETRY.is_page_aligned(pa) {
+            return None;
+        }
+        // SAFETY: `kho_rs_phys_is_ram` only looks up the page struct of a PFN.
+        if !unsafe { ffi::kho_rs_phys_is_ram(pa) } {
+            return None;
+        }
+        // SAFETY: `pa` is a RAM page, which the direct map covers on 64-bit kernels.
+        Some(unsafe { ffi::kho_rs_phys_to_virt(pa) }.cast::<u64>())
+    }
+}
+
+impl PageMem for KernelMem {
+    fn geometry(&self) -> &Geometry {
+        &GEOMETRY
+    }
+
+    fn alloc_zeroed(&mut self) -> Result<u64> {
+        // SAFETY: allocating a page has no preconditions.
+        match unsafe { ffi::kho_rs_alloc_zeroed_page() } {
+            0 => Err(Error::nomem("page allocation failed")),
+            pa => Ok(pa),
+        }
+    }
+
+    fn free(&mut self, pa: u64) {
+        // SAFETY: by the type invariant, `pa` is an order-0 page owned by the caller.
+        unsafe { ffi::kho_rs_free_page(pa) }
+    }
+
+    fn page(&self, pa: u64) -> Option<&[u64]> {
+        let p = self.virt(pa)?;
+        // SAFETY: `p` is the direct-map address of a whole, page-aligned RAM page, so it is
+        // valid and aligned for `page_words` u64 reads; by the type invariant nobody writes
+        // it through another path while the structure using `self` reads it.
+        Some(unsafe { slice::from_raw_parts(p, GEOMETRY.page_words) })
+    }
+
+    fn page_mut(&mut self, pa: u64) -> Option<&mut [u64]> {
+        let p = self.virt(pa)?;
+        // SAFETY: as in `page`; by the type invariant the page is owned by the caller, and
+        // the borrow of `self` is unique for the lifetime of the slice.
+        Some(unsafe { slice::from_raw_parts_mut(p, GEOMETRY.page_words) })
+    }
+
+    fn bytes(&self, pa: u64) -> Option<&[u8]> {
+        let p = self.virt(pa)?;
+        // SAFETY: as in `page`, for `page_size` bytes.
+        Some(unsafe { slice::from_raw_parts(p.cast::<u8>(), GEOMETRY.page_size) })
+    }
+
+    fn bytes_mut(&mut self, pa: u64) -> Option<&mut [u8]> {
+        let p = self.virt(pa)?;
+        // SAFETY: as in `page_mut`, for `page_size` bytes.
+        Some(unsafe { slice::from_raw_parts_mut(p.cast::<u8>(), GEOMETRY.page_size) })
+    }
+
+    fn preserve(&mut self, pa: u64, nr_pages: u64) -> Result {
+        // SAFETY: the range consists of pages owned by the caller (type invariant).
+        match unsafe { ffi::kho_rs_preserve_pages(pa, nr_pages) } {
+            0 => Ok(()),
+            e => Err(Error::new(-e, "kho_preserve_pages failed", pa)),
+        }
+    }
+
+    fn unpreserve(&mut self, pa: u64, nr_pages: u64) {
+        // SAFETY: the range was preserved by the caller with the same arguments.
+        unsafe { ffi::kho_rs_unpreserve_pages(pa, nr_pages) }
+    }
+
+    fn restore(&mut self, pa: u64, nr_pages: u64) -> Result {
+        if pa == 0 || !GEOMETRY.is_page_aligned(pa) {
+            return Err(Error::inval("restoring a misaligned address", pa));
+        }
+        // SAFETY: `kho_restore_pages()` checks itself that the range was preserved by the
+        // previous kernel and not restored yet, and fails otherwise.
+        match unsafe { ffi::kho_rs_restore_pages(pa, nr_pages) } {
+            0 => Ok(()),
+            _ => Err(Error::inval("page not preserved by the previous kernel", pa)),
+        }
+    }
+}

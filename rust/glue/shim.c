@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kho_rs C shim: thin, checked wrappers around inline helpers and the exported
+ * KHO API for the Rust part of the module (see shim.h). No logic lives here.
+ */
+#include <linux/gfp.h>
+#include <linux/io.h>
+#include <linux/kexec_handover.h>
+#include <linux/kho/abi/kexec_handover.h>
+#include <linux/kho_radix_tree.h>
+#include <linux/memory_hotplug.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "shim.h"
+
+static_assert(sizeof(phys_addr_t) == sizeof(u64));
+static_assert(sizeof(struct kho_vmalloc) == 16);
+
+bool kho_rs_kho_is_enabled(void)
+{
+	return kho_is_enabled();
+}
+
+bool kho_rs_is_kho_boot(void)
+{
+	return is_kho_boot();
+}
+
+u64 kho_rs_alloc_zeroed_page(void)
+{
+	struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+
+	return page ? page_to_phys(page) : 0;
+}
+
+void kho_rs_free_page(u64 phys)
+{
+	__free_page(phys_to_page(phys));
+}
+
+void *kho_rs_phys_to_virt(u64 phys)
+{
+	return phys_to_virt(phys);
+}
+
+u64 kho_rs_virt_to_phys(const void *virt)
+{
+	return virt_to_phys(virt);
+}
+
+struct page *kho_rs_phys_to_page(u64 phys)
+{
+	return phys_to_page(phys);
+}
+
+u64 kho_rs_page_to_phys(struct page *page)
+{
+	return page_to_phys(page);
+}
+
+/* True if @phys is in online RAM that has a struct page (direct-mapped on x86_64). */
+bool kho_rs_phys_is_ram(u64 phys)
+{
+	return pfn_to_online_page(PHYS_PFN(phys)) != NULL;
+}
+
+int kho_rs_preserve_pages(u64 phys, unsigned long nr_pages)
+{
+	return kho_preserve_pages(phys_to_page(phys), nr_pages);
+}
+
+void kho_rs_unpreserve_pages(u64 phys, unsigned long nr_pages)
+{
+	kho_unpreserve_pages(phys_to_page(phys), nr_pages);
+}
+
+int kho_rs_restore_pages(u64 phys, unsigned long nr_pages)
+{
+	return kho_restore_pages(phys, nr_pages) ? 0 : -EINVAL;
+}
+
+int kho_rs_add_subtree(const char *name, void *blob, size_t size)
+{
+	return kho_add_subtree(name, blob, size);
+}
+
+void kho_rs_remove_subtree(void *blob)
+{
+	kho_remove_subtree(blob);
+}
+
+int kho_rs_retrieve_subtree(const char *name, u64 *phys, size_t *size)
+{
+	phys_addr_t pa = 0;
+	int err = kho_retrieve_subtree(name, &pa, size);
+
+	*phys = pa;
+	return err;
+}
+
+void *kho_rs_vmalloc(unsigned long size)
+{
+	return vmalloc(size);
+}
+
+void kho_rs_vfree(const void *addr)
+{
+	vfree(addr);
+}
+
+u64 kho_rs_vmalloc_to_phys(const void *addr)
+{
+	struct page *page = vmalloc_to_page(addr);
+
+	return page ? page_to_phys(page) : 0;
+}
+
+/*
+ * Maps @nr_pages restored order-0 pages (given by physical address) into one
+ * virtually contiguous area. The struct page array is kvmalloc'ed here and, with
+ * VM_MAP_PUT_PAGES, owned by the area afterwards: vfree() releases the array and
+ * one reference of every page. On failure nothing is mapped and the caller still
+ * owns the pages.
+ */
+void *kho_rs_vmap_put_pages(u64 *phys, unsigned int nr_pages)
+{
+	struct page **pages;
+	unsigned int i;
+	void *addr;
+
+	pages = kvmalloc_array(nr_pages, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return NULL;
+	for (i = 0; i < nr_pages; i++)
+		pages[i] = phys_to_page(phys[i]);
+	addr = vmap(pages, nr_pages, VM_MAP | VM_MAP_PUT_PAGES, PAGE_KERNEL);
+	if (!addr)
+		kvfree(pages);
+	return addr;
+}
+
+int kho_rs_c_preserve_vmalloc(void *ptr, struct kho_vmalloc *desc)
+{
+	return kho_preserve_vmalloc(ptr, desc);
+}
+
+void kho_rs_c_unpreserve_vmalloc(struct kho_vmalloc *desc)
+{
+	kho_unpreserve_vmalloc(desc);
+}
+
+void *kho_rs_c_restore_vmalloc(const struct kho_vmalloc *desc)
+{
+	return kho_restore_vmalloc(desc);
+}
+
+void *kho_rs_c_radix_new(u64 root_phys)
+{
+	struct kho_radix_tree *tree = kzalloc(sizeof(*tree), GFP_KERNEL);
+	int err;
+
+	if (!tree)
+		return NULL;
+	err = kho_radix_init_tree(tree, root_phys ? phys_to_virt(root_phys) : NULL);
+	if (err) {
+		kfree(tree);
+		return NULL;
+	}
+	return tree;
+}
+
+/* Frees the tree handle; with @destroy also every node page of the tree. */
+void kho_rs_c_radix_free(void *tree, bool destroy)
+{
+	if (destroy)
+		kho_radix_destroy_tree(tree);
+	kfree(tree);
+}
+
+int kho_rs_c_radix_add_key(void *tree, unsigned long key)
+{
+	return kho_radix_add_key(tree, key);
+}
+
+void kho_rs_c_radix_del_key(void *tree, unsigned long key)
+{
+	kho_radix_del_key(tree, key);
+}
+
+int kho_rs_c_radix_walk(void *tree, int (*leaf)(unsigned long key, void *data),
+			int (*node)(u64 phys, void *data), void *data)
+{
+	struct kho_radix_walk_cb cb = {
+		.leaf = leaf,
+		.node = (int (*)(phys_addr_t, void *))node,
+	};
+
+	return kho_radix_walk_tree(tree, &cb, data);
+}
+
+u64 kho_rs_c_radix_root(void *tree)
+{
+	struct kho_radix_tree *t = tree;
+
+	return t->root ? virt_to_phys(t->root) : 0;
+}

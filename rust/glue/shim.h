@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kho_rs C shim: the static inline helpers, macros and exported KHO functions
+ * that the Rust part of kho_rs.ko calls. Every prototype here is mirrored by an
+ * `extern "C"` declaration in rust/glue/ffi.rs; keep the two in sync (the C
+ * compiler checks the definitions in shim.c against this header).
+ *
+ * Physical addresses are u64 (phys_addr_t on 64-bit), counts unsigned long.
+ */
+#ifndef KHO_RS_SHIM_H
+#define KHO_RS_SHIM_H
+
+#include <linux/types.h>
+
+struct page;
+struct kho_vmalloc;
+
+/* KHO state. */
+bool kho_rs_kho_is_enabled(void);
+bool kho_rs_is_kho_boot(void);
+
+/* Pages: allocation and address conversion (direct map). */
+u64 kho_rs_alloc_zeroed_page(void);
+void kho_rs_free_page(u64 phys);
+void *kho_rs_phys_to_virt(u64 phys);
+u64 kho_rs_virt_to_phys(const void *virt);
+struct page *kho_rs_phys_to_page(u64 phys);
+u64 kho_rs_page_to_phys(struct page *page);
+bool kho_rs_phys_is_ram(u64 phys);
+
+/* KHO preservation of page ranges. */
+int kho_rs_preserve_pages(u64 phys, unsigned long nr_pages);
+void kho_rs_unpreserve_pages(u64 phys, unsigned long nr_pages);
+int kho_rs_restore_pages(u64 phys, unsigned long nr_pages);
+
+/* KHO subtrees. */
+int kho_rs_add_subtree(const char *name, void *blob, size_t size);
+void kho_rs_remove_subtree(void *blob);
+int kho_rs_retrieve_subtree(const char *name, u64 *phys, size_t *size);
+
+/* vmalloc: the module's own areas, and the C implementation for cross-checks. */
+void *kho_rs_vmalloc(unsigned long size);
+void kho_rs_vfree(const void *addr);
+u64 kho_rs_vmalloc_to_phys(const void *addr);
+void *kho_rs_vmap_put_pages(u64 *phys, unsigned int nr_pages);
+int kho_rs_c_preserve_vmalloc(void *ptr, struct kho_vmalloc *desc);
+void kho_rs_c_unpreserve_vmalloc(struct kho_vmalloc *desc);
+void *kho_rs_c_restore_vmalloc(const struct kho_vmalloc *desc);
+
+/* The C radix tree (7.3 key API), for differential tests. */
+void *kho_rs_c_radix_new(u64 root_phys);
+void kho_rs_c_radix_free(void *tree, bool destroy);
+int kho_rs_c_radix_add_key(void *tree, unsigned long key);
+void kho_rs_c_radix_del_key(void *tree, unsigned long key);
+int kho_rs_c_radix_walk(void *tree, int (*leaf)(unsigned long key, void *data),
+			int (*node)(u64 phys, void *data), void *data);
+u64 kho_rs_c_radix_root(void *tree);
+
+#endif /* KHO_RS_SHIM_H */

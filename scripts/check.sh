@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# check.sh [host|kunit|qemu|all]: every kho-rs test, fastest first.
+#   host   cargo test of the pure core (unit + property tests), rustfmt --check
+#   kunit  build kho_rs.ko, run its KUnit suites with kunit.py under QEMU
+#   qemu   the kexec live-update selftest (selftests/kho_rs_kexec.sh)
+# `make check` runs scripts/setup.sh first, then this with "all".
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+# shellcheck disable=SC1091
+[ -f "$KHO_RS_CACHE/env.sh" ] && . "$KHO_RS_CACHE/env.sh"
+what=${1:-all}
+passed=()
+failed=()
+
+stage() {
+	local name=$1
+	shift
+	local t0=$(date +%s)
+	echo
+	echo "==> check: $name"
+	if "$@"; then
+		passed+=("$name")
+		echo "==> check: $name passed ($(($(date +%s) - t0)) s)"
+	else
+		failed+=("$name")
+		echo "==> check: $name FAILED ($(($(date +%s) - t0)) s)"
+	fi
+}
+
+host_tests() {
+	(cd "$top/rust/host" && cargo test --locked 2>&1)
+}
+fmt_check() {
+	rustfmt --edition 2021 --check $(cd "$top" && git ls-files '*.rs' | sed "s|^|$top/|")
+}
+module_build() {
+	make -C "$top" --no-print-directory modules
+}
+
+case $what in
+host | all)
+	stage "host tests (cargo test)" host_tests
+	stage "rustfmt" fmt_check
+	;;&
+kunit | qemu | all)
+	stage "module build" module_build
+	;;&
+kunit | all)
+	stage "KUnit via kunit.py" bash "$here/kunit.sh"
+	;;&
+qemu | all)
+	stage "kexec selftest" bash "$top/selftests/kho_rs_kexec.sh"
+	;;
+host | kunit) ;;
+*)
+	die "usage: $0 [host|kunit|qemu|all]"
+	;;
+esac
+
+echo
+for s in "${passed[@]}"; do echo "  PASS  $s"; done
+for s in "${failed[@]}"; do echo "  FAIL  $s"; done
+echo "check: ${#passed[@]} passed, ${#failed[@]} failed"
+[ ${#failed[@]} = 0 ]

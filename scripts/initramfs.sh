@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# initramfs.sh OUT.cpio SCENARIO [--with-kernel]
+#
+# Builds the test initramfs: static busybox, /init (scripts/guest/init), the
+# scenario script as /scenario.sh, kho_rs.ko, the static kexec loader, and with
+# --with-kernel the bzImage of KDIR (needed to kexec). Uses the kernel's own
+# usr/gen_init_cpio, so no root privileges are needed for device nodes.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+
+out=$1
+scenario=$2
+with_kernel=${3:-}
+KDIR=${KDIR:-$KHO_RS_CACHE/kdir}
+
+busybox=$(command -v busybox || echo /bin/busybox)
+file "$busybox" | grep -q 'statically linked' || die "$busybox is not static: install busybox-static"
+[ -f "$top/kho_rs.ko" ] || die "kho_rs.ko not built: run make"
+gen="$KDIR/usr/gen_init_cpio"
+[ -x "$gen" ] || make -s -C "$KDIR" usr/gen_init_cpio >/dev/null
+[ -x "$gen" ] || die "no $gen: KDIR must be a built tree with BLK_DEV_INITRD=y"
+
+loader="$KHO_RS_CACHE/tools/kexec-load"
+if [ ! -x "$loader" ] || [ "$here/guest/kexec-load.c" -nt "$loader" ]; then
+	mkdir -p "$(dirname "$loader")"
+	gcc -static -O2 -Wall -o "$loader" "$here/guest/kexec-load.c"
+fi
+
+spec=$(mktemp)
+trap 'rm -f "$spec"' EXIT
+{
+	for d in /dev /proc /sys /tmp /bin /sbin /usr /usr/bin /usr/sbin /root; do
+		echo "dir $d 755 0 0"
+	done
+	echo "nod /dev/console 600 0 0 c 5 1"
+	echo "nod /dev/kmsg 644 0 0 c 1 11"
+	echo "nod /dev/null 666 0 0 c 1 3"
+	echo "file /bin/busybox $busybox 755 0 0"
+	echo "file /init $here/guest/init 755 0 0"
+	echo "file /scenario.sh $scenario 755 0 0"
+	echo "file /kho_rs.ko $top/kho_rs.ko 644 0 0"
+	echo "file /kexec-load $loader 755 0 0"
+	if [ "$with_kernel" = --with-kernel ]; then
+		echo "file /bzImage $KDIR/arch/x86/boot/bzImage 644 0 0"
+	fi
+} >"$spec"
+"$gen" "$spec" >"$out"

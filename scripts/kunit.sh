@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# kunit.sh: run kho_rs's KUnit suites with tools/testing/kunit/kunit.py under
+# QEMU. kunit.py boots the cached kernel with our qemu config and initramfs,
+# parses the KTAP, prints its results table, and its exit code is the verdict.
+# Extra arguments go to kunit.py (e.g. a filter glob: kho_rs_radix.*).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
+KDIR=$(cd "${KDIR:-$KHO_RS_CACHE/kdir}" && pwd -P)
+out="$top/out/kunit"
+mkdir -p "$out/bin"
+
+src="$KDIR"
+[ -e "$KDIR/source" ] && src=$(cd "$KDIR/source" && pwd -P)
+kunit_py="$src/tools/testing/kunit/kunit.py"
+[ -f "$kunit_py" ] || die "kunit.py not found in $src"
+
+bash "$here/initramfs.sh" "$out/initramfs.cpio" "$top/kunit/scenario.sh"
+ln -sf "$top/kunit/qemu-wrapper.sh" "$out/bin/qemu-system-x86_64-kho-rs"
+
+export KHO_RS_INITRD="$out/initramfs.cpio"
+export KHO_RS_KUNIT_LOG="$out/console.log"
+KHO_RS_ACCEL=$(qemu_accel)
+export KHO_RS_ACCEL
+export PATH="$out/bin:$PATH"
+echo "kunit: kunit.py exec (accel $KHO_RS_ACCEL), full console in $KHO_RS_KUNIT_LOG"
+python3 "$kunit_py" exec --build_dir "$KDIR" \
+	--kunitconfig "$top/kunit/kho_rs.kunitconfig" \
+	--qemu_config "$top/kunit/qemu_x86_64_kho_rs.py" \
+	--timeout "${KUNIT_TIMEOUT:-600}" --json "$out/results.json" "$@"
