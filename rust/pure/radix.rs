@@ -40,12 +40,20 @@ const fn no_page(pa: u64) -> Error {
     Error::new(errno::EFAULT, "radix: node page not accessible", pa)
 }
 
-/// Checks that `key` is a valid key of `geo`: not 0 and at most `key_width` bits wide.
+/// Checks that `key` is a key [`encode_key`] can produce for `geo`.
 ///
-/// A too-wide key is `-ERANGE`, like `kho_radix_add_key()`.
+/// A too-wide key is `-ERANGE`, like `kho_radix_add_key()`; so is key 1, whose block (order
+/// `geo.max_order`) would span the whole 64-bit space. Key 0 is `-EINVAL`.
 fn check_key(geo: &Geometry, key: u64) -> Result {
     if key == 0 {
         return Err(Error::inval("radix: key 0 is not a valid key", 0));
+    }
+    if key == 1 {
+        return Err(Error::new(
+            errno::ERANGE,
+            "radix: block size beyond the 64-bit address space",
+            key,
+        ));
     }
     if key.checked_shr(geo.key_width).unwrap_or(0) != 0 {
         return Err(Error::new(
@@ -90,18 +98,11 @@ pub(crate) fn encode_key(geo: &Geometry, pa: u64, order: u32) -> Result<u64> {
 
 /// Decodes a radix key into `(physical address, order)`.
 ///
-/// Rejects 0 and keys wider than `geo.key_width` like [`encode_key`] does, and key 1 (order
-/// `geo.max_order`, which [`encode_key`] never produces) with `-ERANGE`. Never panics on
+/// Accepts exactly the keys [`encode_key`] produces: rejects 0 (`-EINVAL`), keys wider
+/// than `geo.key_width` and key 1 (order `geo.max_order`) (`-ERANGE`). Never panics on
 /// untrusted keys.
 pub(crate) fn decode_key(geo: &Geometry, key: u64) -> Result<(u64, u32)> {
     check_key(geo, key)?;
-    if key == 1 {
-        return Err(Error::new(
-            errno::ERANGE,
-            "radix: block size beyond the 64-bit address space",
-            key,
-        ));
-    }
     let order_bit = 63 - key.leading_zeros();
     // `order_bit <= key_width - 1 = 64 - page_shift` after `check_key`.
     let order = 64u32
@@ -319,7 +320,7 @@ fn for_first_pages<M: PageMem + ?Sized>(
 /// With `n == u64::MAX` this frees the whole tree. The first `n` pages of a pre-order walk
 /// are closed under "parent of", so the pages still on the stack when the limit is reached
 /// are all among them and are freed last. A walk error (an inaccessible table) ends the walk
-/// early; the tables on the stack are still freed.
+/// early; that table is skipped and the tables below it on the stack are still freed.
 fn free_first_pages<M: PageMem + ?Sized>(mem: &mut M, root: u64, n: u64) {
     let mut cur = Cursor::new(*mem.geometry(), root);
     let mut seen = 0u64;
@@ -333,7 +334,11 @@ fn free_first_pages<M: PageMem + ?Sized>(mem: &mut M, root: u64, n: u64) {
             }
             Ok(Step::Leave { pa }) => mem.free(pa),
             Ok(Step::End) => return,
-            Err(_) => break,
+            Err(_) => {
+                // The top table is not a page of `mem`: leave it alone.
+                cur.sp = cur.sp.saturating_sub(1);
+                break;
+            }
         }
     }
     for f in cur.live().iter().rev() {
@@ -778,7 +783,7 @@ impl RadixTree {
     /// Adds the blocks of the page range `[pa, pa + nr_pages * PAGE_SIZE)`.
     ///
     /// The range is split into maximal naturally aligned blocks of order at most `max_order`
-    /// like `kho_preserve_pages()` (`order = min(ctz(pfn), ilog2(remaining), max_order)`) and
+    /// (clamped to `geo.max_order - 1`, the largest encodable order) like `kho_preserve_pages()` (`order = min(ctz(pfn), ilog2(remaining), max_order)`) and
     /// one key is added per block; runs of blocks of one order set whole leaf words at once.
     /// Returns the number of keys that were not present before.
     ///
@@ -954,7 +959,8 @@ impl RadixTree {
     /// page aligned and name a page of `mem`, which is claimed with `mem.restore(pa, 1)`;
     /// as a page can be restored once only, a page reached twice (a loop back to the root,
     /// two slots sharing a child) is rejected. Depth is fixed by the geometry (leaves are
-    /// never followed), root slots must stay within the key width and key 0 must not be set.
+    /// never followed), root slots must stay within the key width and the invalid keys 0 and
+    /// 1 must not be set.
     /// On error every page restored so far is freed and nothing stays claimed.
     pub(crate) fn restore<M: PageMem + ?Sized>(
         mem: &mut M,
@@ -1037,8 +1043,9 @@ impl RadixTree {
         }
         stats.leaves += 1;
         let leaf = mem.page(pa).ok_or(no_page(pa))?;
-        if prefix == 0 && leaf.first().is_some_and(|w| w & 1 != 0) {
-            return Err(Error::inval("radix: key 0 set in a leaf", pa));
+        // Keys 0 and 1 are not valid keys (see `check_key`).
+        if prefix == 0 && leaf.first().is_some_and(|w| w & 0b11 != 0) {
+            return Err(Error::inval("radix: key 0 or 1 set in a leaf", pa));
         }
         let keys: u64 = leaf.iter().map(|w| u64::from(w.count_ones())).sum();
         stats.keys += keys;

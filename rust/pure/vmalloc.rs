@@ -66,6 +66,7 @@ pub(crate) struct KhoVmalloc {
     pub(crate) order: u16,
 }
 
+// `struct kho_vmalloc` is 16 bytes, 8-aligned: +0 first, +8 total_pages, +12 flags, +14 order.
 const _: () = {
     assert!(size_of::<KhoVmalloc>() == 16);
     assert!(align_of::<KhoVmalloc>() == 8);

@@ -106,13 +106,10 @@ fn max_root_index(g: &Geometry) -> u64 {
 #[test]
 fn codec_round_trip_every_order() {
     for g in GEOS {
-        for order in 0..=g.max_order {
+        for order in 0..g.max_order {
             let shift = g.page_shift + order;
-            let mut addrs = vec![0u64];
-            if shift < 64 {
-                let top = u64::MAX >> shift; // largest block index
-                addrs.extend([1, 3, top / 2, top].iter().map(|&i| i << shift));
-            }
+            let top = u64::MAX >> shift; // largest block index
+            let addrs = [0, 1, 3, top / 2, top].map(|i| i << shift);
             for pa in addrs {
                 let key = encode_key(&g, pa, order).unwrap();
                 assert_eq!(63 - key.leading_zeros(), 64 - shift, "order bit");
@@ -125,8 +122,9 @@ fn codec_round_trip_every_order() {
     assert_eq!(encode_key(&G4K, 0x1000, 0).unwrap(), (1 << 52) | 1);
     assert_eq!(encode_key(&G16K, 0x4000, 0).unwrap(), (1 << 50) | 1);
     assert_eq!(encode_key(&G64K, 0x2_0000, 1).unwrap(), (1 << 47) | 1);
-    assert_eq!(encode_key(&G4K, 0, G4K.max_order).unwrap(), 1);
-    assert_eq!(decode_key(&G4K, 1).unwrap(), (0, 52));
+    // The largest usable order: one block covering half of the 64-bit space.
+    assert_eq!(encode_key(&G4K, 1 << 63, 51).unwrap(), 3);
+    assert_eq!(decode_key(&G4K, 2).unwrap(), (0, 51));
 }
 
 #[test]
@@ -138,10 +136,10 @@ fn codec_rejects_bad_input() {
         assert_eq!(e.value, ps + 8);
         // Page aligned but not aligned to the block.
         assert_eq!(encode_key(&g, ps, 1).unwrap_err().errno, errno::EINVAL);
-        assert_eq!(
-            encode_key(&g, ps, g.max_order).unwrap_err().errno,
-            errno::EINVAL
-        );
+        // Order max_order would shift by 64 (undefined in C): rejected, key 1 too.
+        let e = encode_key(&g, 0, g.max_order).unwrap_err();
+        assert_eq!((e.errno, e.value), (errno::ERANGE, u64::from(g.max_order)));
+        assert_eq!(decode_key(&g, 1).unwrap_err().errno, errno::ERANGE);
         let e = encode_key(&g, 0, g.max_order + 1).unwrap_err();
         assert_eq!(
             (e.errno, e.value),
@@ -169,16 +167,16 @@ proptest! {
     #[test]
     fn codec_round_trip_random(gi in 0usize..3, x in any::<u64>(), o in 0u32..64) {
         let g = GEOS[gi];
-        let order = o % (g.max_order + 1);
+        let order = o % g.max_order;
         let shift = g.page_shift + order;
-        let pa = if shift >= 64 { 0 } else { (x >> shift) << shift };
+        let pa = (x >> shift) << shift;
         let key = encode_key(&g, pa, order).unwrap();
         prop_assert_eq!(decode_key(&g, key).unwrap(), (pa, order));
         // Any key either fails to decode or re-encodes to itself.
         if let Ok((pa2, o2)) = decode_key(&g, x) {
             prop_assert_eq!(encode_key(&g, pa2, o2).unwrap(), x);
         } else {
-            prop_assert!(x == 0 || x >> g.key_width != 0);
+            prop_assert!(x <= 1 || x >> g.key_width != 0);
         }
     }
 }
@@ -233,6 +231,7 @@ fn add_del_contains_semantics() {
         assert_eq!(t.del(&mut mem, wide).unwrap_err().errno, errno::ERANGE);
         assert_eq!(t.contains(&mem, wide).unwrap_err().errno, errno::ERANGE);
         assert_eq!(t.add(&mut mem, 0).unwrap_err().errno, errno::EINVAL);
+        assert_eq!(t.add(&mut mem, 1).unwrap_err().errno, errno::ERANGE);
         assert_eq!(mem.live() as u32, g.depth);
         t.destroy(&mut mem);
         assert_eq!(mem.live(), 0);
@@ -242,16 +241,13 @@ fn add_del_contains_semantics() {
 /// A key strategy with clustering, so that leaves and tables get shared.
 fn key_strategy(g: Geometry) -> impl Strategy<Value = u64> {
     let max = g.max_order;
-    (0u64..6, any::<u64>(), 0u32..=max, 0u64..300).prop_map(move |(region, x, o, near)| {
+    (0u64..6, any::<u64>(), 0u32..max, 0u64..300).prop_map(move |(region, x, o, near)| {
         let order = match region {
             0..=2 => 0,
             3 => o % 4,
             _ => o,
         };
         let shift = g.page_shift + order;
-        if shift >= 64 {
-            return 1;
-        }
         let blocks = u64::MAX >> shift;
         let idx = match region {
             0 => near,
@@ -605,12 +601,6 @@ fn range_rejects_bad_arguments() {
         let mut t = RadixTree::new(&mut mem).unwrap();
         let e = t.add_range(&mut mem, 8, 1, 0).unwrap_err();
         assert_eq!((e.errno, e.value), (errno::EINVAL, 8));
-        assert_eq!(
-            t.add_range(&mut mem, 0, 1, g.max_order + 1)
-                .unwrap_err()
-                .errno,
-            errno::EINVAL
-        );
         let last = u64::MAX << g.page_shift;
         assert_eq!(
             t.add_range(&mut mem, last, 2, 0).unwrap_err().errno,
@@ -629,6 +619,15 @@ fn range_rejects_bad_arguments() {
         // The very last page is fine.
         assert_eq!(t.add_range(&mut mem, last, 1, 0).unwrap(), 1);
         assert_eq!(keys_of(&t, &mem), vec![(1u64 << g.key_width) - 1]);
+        t.destroy(&mut mem);
+        // The whole physical space with no order cap: two blocks of the largest usable
+        // order (`max_order` is clamped), in the all-zero-prefix leaf.
+        let mut mem = SimMem::new(g);
+        let mut t = RadixTree::new(&mut mem).unwrap();
+        let all = 1u64 << (64 - g.page_shift);
+        assert_eq!(t.add_range(&mut mem, 0, all, u32::MAX).unwrap(), 2);
+        assert_eq!(keys_of(&t, &mem), vec![2, 3]);
+        assert_eq!(t.del_range(&mut mem, 0, all, u32::MAX).unwrap(), 2);
         t.destroy(&mut mem);
     }
 }
@@ -762,7 +761,9 @@ fn build_preserved(g: Geometry) -> (SimMem, RadixTree, Vec<u64>) {
     ] {
         t.add(&mut mem, encode_key(&g, pa, o).unwrap()).unwrap();
     }
-    t.add(&mut mem, 1).unwrap(); // the max-order key, in the all-zero-prefix leaf
+    // Key 2 (largest usable order at 0) lives in the all-zero-prefix leaf.
+    t.add(&mut mem, encode_key(&g, 0, g.max_order - 1).unwrap())
+        .unwrap();
     let keys = keys_of(&t, &mem);
     t.preserve_nodes(&mut mem).unwrap();
     (mem, t, keys)
@@ -935,18 +936,20 @@ fn restore_rejects_malformed_trees() {
             mem.page_mut(t.root()).unwrap()[slot] = extra;
             t.root()
         });
-        // Key 0 set in the all-zero-prefix leaf (which holds key 1).
-        check_malformed(
-            g,
-            (errno::EINVAL, "radix: key 0 set in a leaf"),
-            |mem, t, _| {
-                let p = path(&g, mem, t.root(), 1);
-                let (pa, slot) = p[p.len() - 1];
-                let leaf = mem.page(pa).unwrap()[slot];
-                mem.page_mut(leaf).unwrap()[0] |= 1;
-                t.root()
-            },
-        );
+        // Keys 0 or 1 set in the all-zero-prefix leaf (which holds key 2).
+        for bit in [1, 2] {
+            check_malformed(
+                g,
+                (errno::EINVAL, "radix: key 0 or 1 set in a leaf"),
+                |mem, t, _| {
+                    let p = path(&g, mem, t.root(), 2);
+                    let (pa, slot) = p[p.len() - 1];
+                    let leaf = mem.page(pa).unwrap()[slot];
+                    mem.page_mut(leaf).unwrap()[0] |= bit;
+                    t.root()
+                },
+            );
+        }
         // Bad roots.
         check_malformed(g, (errno::EINVAL, "radix: root address is 0"), |_, _, _| 0);
         check_malformed(
@@ -958,7 +961,7 @@ fn restore_rejects_malformed_trees() {
         // Root of a tree that is a leaf of the preserved one (claimed once, then its
         // "table" entries are bitmap words: rejected, nothing leaked).
         check_malformed(g, ALIGN, |mem, t, _| {
-            let p = path(&g, mem, t.root(), 1);
+            let p = path(&g, mem, t.root(), 2);
             let (pa, slot) = p[p.len() - 1];
             let leaf = mem.page(pa).unwrap()[slot];
             mem.page_mut(leaf).unwrap()[7] = 0x1234;
