@@ -17,5 +17,5 @@ CONFIG_SERIAL_8250_CONSOLE=y''',
 			   qemu_arch='x86_64-kho-rs',
 			   kernel_path='arch/x86/boot/bzImage',
 			   kernel_command_line='console=ttyS0 kunit_shutdown=none panic=-1 oops=panic',
-			   extra_qemu_params=['-bios', 'qboot.rom', '-m', '1024',
+			   extra_qemu_params=['-bios', 'qboot.rom',
 					      '-initrd', os.environ['KHO_RS_INITRD']])

@@ -31,4 +31,4 @@ echo "kunit: kunit.py exec (accel $KHO_RS_ACCEL), full console in $KHO_RS_KUNIT_
 python3 "$kunit_py" exec --build_dir "$KDIR" \
 	--kunitconfig "$top/kunit/kho_rs.kunitconfig" \
 	--qemu_config "$top/kunit/qemu_x86_64_kho_rs.py" \
-	--timeout "${KUNIT_TIMEOUT:-600}" --json "$out/results.json" "$@"
+	--timeout "${KUNIT_TIMEOUT:-600}" --json="$out/results.json" "$@"

@@ -21,12 +21,24 @@ pub(crate) fn is_kho_boot() -> bool {
     unsafe { ffi::kho_rs_is_kho_boot() }
 }
 
+/// Prints a `core::fmt::Display` value with the kernel's formatting macros.
+///
+/// `pr_*!` accept `kernel::fmt::Display` (kernel types) and forward `Debug`; the pure core
+/// implements `core::fmt::Display`, so `{:?}` on this wrapper prints its `Display` text.
+pub(crate) struct Show<T>(pub(crate) T);
+
+impl<T: core::fmt::Display> core::fmt::Debug for Show<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.0, f)
+    }
+}
+
 /// Converts an error of the pure core into a kernel [`Error`], printing its cause.
 ///
 /// `ctx` names the operation (e.g. `"radix restore"`); the message names the cause and
 /// the offending value, so every rejected input leaves one line in the kernel log.
 pub(crate) fn core_err(ctx: &str, e: CoreError) -> Error {
-    pr_err!("{}: {}\n", ctx, e);
+    pr_err!("{}: {:?}\n", ctx, Show(e));
     Error::from_errno(e.to_errno())
 }
 

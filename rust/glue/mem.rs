@@ -8,6 +8,8 @@
 
 use core::slice;
 
+use kernel::ffi::c_ulong;
+
 use super::ffi;
 use crate::pure::error::{Error, Result};
 use crate::pure::geometry::Geometry;
@@ -15,6 +17,10 @@ use crate::pure::mem::PageMem;
 
 /// Geometry of this kernel's pages.
 pub(crate) const GEOMETRY: Geometry = Geometry::new(kernel::page::PAGE_SHIFT as u32);
+
+// Page counts cross the FFI as `unsigned long`, which is 64 bits wide on every kernel KHO
+// supports; the `as c_ulong` conversions below are lossless.
+const _: () = assert!(core::mem::size_of::<c_ulong>() == core::mem::size_of::<u64>());
 
 /// Real physical memory, seen by physical address through the direct map.
 ///
@@ -103,7 +109,7 @@ impl PageMem for KernelMem {
 
     fn preserve(&mut self, pa: u64, nr_pages: u64) -> Result {
         // SAFETY: the range consists of pages owned by the caller (type invariant).
-        match unsafe { ffi::kho_rs_preserve_pages(pa, nr_pages) } {
+        match unsafe { ffi::kho_rs_preserve_pages(pa, nr_pages as c_ulong) } {
             0 => Ok(()),
             e => Err(Error::new(-e, "kho_preserve_pages failed", pa)),
         }
@@ -111,7 +117,7 @@ impl PageMem for KernelMem {
 
     fn unpreserve(&mut self, pa: u64, nr_pages: u64) {
         // SAFETY: the range was preserved by the caller with the same arguments.
-        unsafe { ffi::kho_rs_unpreserve_pages(pa, nr_pages) }
+        unsafe { ffi::kho_rs_unpreserve_pages(pa, nr_pages as c_ulong) }
     }
 
     fn restore(&mut self, pa: u64, nr_pages: u64) -> Result {
@@ -120,7 +126,7 @@ impl PageMem for KernelMem {
         }
         // SAFETY: `kho_restore_pages()` checks itself that the range was preserved by the
         // previous kernel and not restored yet, and fails otherwise.
-        match unsafe { ffi::kho_rs_restore_pages(pa, nr_pages) } {
+        match unsafe { ffi::kho_rs_restore_pages(pa, nr_pages as c_ulong) } {
             0 => Ok(()),
             _ => Err(Error::inval("page not preserved by the previous kernel", pa)),
         }

@@ -2,6 +2,8 @@
 
 //! KUnit suite `kho_rs_geometry`: this kernel's page geometry matches the C headers.
 
+use kernel::prelude::*;
+
 #[kunit_tests(kho_rs_geometry)]
 mod tests {
     use crate::glue::mem::GEOMETRY;
