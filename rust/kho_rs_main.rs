@@ -11,6 +11,7 @@
 
 use kernel::prelude::*;
 
+mod bench;
 mod glue;
 // The pure core is complete on its own (and tested on the host); the module uses only
 // part of it outside of KUnit builds.
@@ -24,6 +25,12 @@ module! {
     authors: ["kho-rs developers"],
     description: "Kexec HandOver data structures in Rust",
     license: "GPL",
+    params: {
+        bench: u32 {
+            default: 0,
+            description: "Run benchmarks at load: bit mask, 1 radix, 2 vmalloc, 4 block",
+        },
+    },
 }
 
 struct KhoRs;
@@ -37,6 +44,10 @@ impl kernel::Module for KhoRs {
             if enabled { "enabled" } else { "disabled" },
             if kho_boot { "KHO boot" } else { "cold boot" }
         );
+        let mask = module_parameters::bench.value();
+        if mask != 0 {
+            bench::run(mask)?;
+        }
         Ok(KhoRs)
     }
 }

@@ -2,10 +2,14 @@
 
 //! Kernel glue: the only part of kho_rs that talks to C.
 //!
-//! [`ffi`] declares the C shim; [`kho`] wraps the KHO state queries; [`mem::KernelMem`]
-//! implements the pure core's `PageMem` on real pages with KHO preservation. Everything
-//! above this layer is safe Rust.
+//! [`ffi`] declares the C shim; [`kho`] wraps the KHO state queries and error conversion;
+//! [`mem::KernelMem`] implements the pure core's `PageMem` on real pages with KHO
+//! preservation; [`radix`] wraps the exported C radix tree (for differential tests and
+//! benchmarks); [`vmalloc`] owns vmalloc areas and maps restored pages. Everything above
+//! this layer is safe Rust.
 
 pub(crate) mod ffi;
 pub(crate) mod kho;
 pub(crate) mod mem;
+pub(crate) mod radix;
+pub(crate) mod vmalloc;

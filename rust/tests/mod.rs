@@ -5,4 +5,8 @@
 //! One file per component. The suites exercise the pure core on real pages through
 //! [`crate::glue::mem::KernelMem`] and compare against the exported C implementation.
 
+mod block;
+mod compat;
 mod geometry;
+mod radix;
+mod vmalloc;
