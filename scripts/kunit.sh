@@ -19,6 +19,7 @@ src="$KDIR"
 kunit_py="$src/tools/testing/kunit/kunit.py"
 [ -f "$kunit_py" ] || die "kunit.py not found in $src"
 
+make -C "$top" --no-print-directory modules || die "module build failed"
 bash "$here/initramfs.sh" "$out/initramfs.cpio" "$top/kunit/scenario.sh"
 ln -sf "$top/kunit/qemu-wrapper.sh" "$out/bin/qemu-system-x86_64-kho-rs"
 

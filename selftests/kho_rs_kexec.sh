@@ -42,6 +42,10 @@ boot() {
 	QEMU_MEM=${3:-1G} bash "$top/scripts/qemu.sh" "$out/$name.cpio" "$out/$name.log"
 }
 
+make -C "$top" --no-print-directory modules >/dev/null || {
+	echo "Bail out! kho_rs.ko does not build"
+	exit 1
+}
 echo "TAP version 13"
 echo "1..8"
 
