@@ -18,4 +18,5 @@ pub(crate) mod fdt;
 pub(crate) mod geometry;
 pub(crate) mod mem;
 pub(crate) mod radix;
+pub(crate) mod subtree;
 pub(crate) mod vmalloc;

@@ -28,7 +28,7 @@ use super::geometry::Geometry;
 use super::mem::PageMem;
 
 /// Compatible string of the vmalloc format (`KHO_VMALLOC_COMPATIBLE`).
-pub(crate) const KHO_VMALLOC_COMPATIBLE: &str = "vmalloc-v1";
+pub(crate) const KHO_VMALLOC_COMPATIBLE: &str = super::compat::VMALLOC_COMPAT;
 
 /// `KHO_VMALLOC_ALLOC`: the area was a `VM_ALLOC` area.
 pub(crate) const KHO_VMALLOC_ALLOC: u16 = 0x1;

@@ -7,4 +7,5 @@ mod compat;
 mod fdt;
 mod geometry;
 mod radix;
+mod subtree;
 mod vmalloc;
