@@ -31,8 +31,7 @@ extern "C" {
     pub(crate) fn kho_rs_unpreserve_pages(phys: u64, nr_pages: c_ulong);
     pub(crate) fn kho_rs_restore_pages(phys: u64, nr_pages: c_ulong) -> c_int;
 
-    pub(crate) fn kho_rs_add_subtree(name: *const c_char, blob: *mut c_void, size: usize)
-        -> c_int;
+    pub(crate) fn kho_rs_add_subtree(name: *const c_char, blob: *mut c_void, size: usize) -> c_int;
     pub(crate) fn kho_rs_remove_subtree(blob: *mut c_void);
     pub(crate) fn kho_rs_retrieve_subtree(
         name: *const c_char,

@@ -128,7 +128,10 @@ impl PageMem for KernelMem {
         // previous kernel and not restored yet, and fails otherwise.
         match unsafe { ffi::kho_rs_restore_pages(pa, nr_pages as c_ulong) } {
             0 => Ok(()),
-            _ => Err(Error::inval("page not preserved by the previous kernel", pa)),
+            _ => Err(Error::inval(
+                "page not preserved by the previous kernel",
+                pa,
+            )),
         }
     }
 }

@@ -72,7 +72,11 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({:#x}) [errno -{}]", self.what, self.value, self.errno)
+        write!(
+            f,
+            "{} ({:#x}) [errno -{}]",
+            self.what, self.value, self.errno
+        )
     }
 }
 

@@ -63,7 +63,9 @@ impl SimMem {
 
     /// Inserts a page at an arbitrary (page-aligned) address, e.g. to model a data page.
     pub(crate) fn insert_at(&mut self, pa: u64) {
-        self.pages.entry(pa).or_insert_with(|| vec![0; self.geo.page_words]);
+        self.pages
+            .entry(pa)
+            .or_insert_with(|| vec![0; self.geo.page_words]);
     }
 
     /// Models kexec: only preserved pages survive, with their bytes; nothing else does.
@@ -87,7 +89,10 @@ impl SimMem {
 
     /// Byte view of a page (little-endian host), for layout tests.
     pub(crate) fn bytes(&self, pa: u64) -> Vec<u8> {
-        self.pages[&pa].iter().flat_map(|w| w.to_ne_bytes()).collect()
+        self.pages[&pa]
+            .iter()
+            .flat_map(|w| w.to_ne_bytes())
+            .collect()
     }
 }
 
@@ -109,9 +114,18 @@ impl PageMem for SimMem {
     }
 
     fn free(&mut self, pa: u64) {
-        assert!(self.pages.remove(&pa).is_some(), "sim: double free of {pa:#x}");
-        assert!(!self.preserved.contains(&pa), "sim: freeing preserved page {pa:#x}");
-        assert!(!self.incoming.contains(&pa), "sim: freeing unrestored page {pa:#x}");
+        assert!(
+            self.pages.remove(&pa).is_some(),
+            "sim: double free of {pa:#x}"
+        );
+        assert!(
+            !self.preserved.contains(&pa),
+            "sim: freeing preserved page {pa:#x}"
+        );
+        assert!(
+            !self.incoming.contains(&pa),
+            "sim: freeing unrestored page {pa:#x}"
+        );
         self.frees += 1;
     }
 
@@ -143,7 +157,10 @@ impl PageMem for SimMem {
         }
         let pages: Vec<u64> = self.range(pa, nr_pages).collect();
         if pages.iter().any(|p| !self.pages.contains_key(p)) {
-            return Err(Error::inval("sim: preserving memory that does not exist", pa));
+            return Err(Error::inval(
+                "sim: preserving memory that does not exist",
+                pa,
+            ));
         }
         self.preserved.extend(pages);
         Ok(())
@@ -151,7 +168,10 @@ impl PageMem for SimMem {
 
     fn unpreserve(&mut self, pa: u64, nr_pages: u64) {
         for p in self.range(pa, nr_pages).collect::<Vec<_>>() {
-            assert!(self.preserved.remove(&p), "sim: unpreserving unpreserved page {p:#x}");
+            assert!(
+                self.preserved.remove(&p),
+                "sim: unpreserving unpreserved page {p:#x}"
+            );
         }
     }
 
@@ -161,7 +181,10 @@ impl PageMem for SimMem {
         }
         let pages: Vec<u64> = self.range(pa, nr_pages).collect();
         if let Some(p) = pages.iter().find(|p| !self.incoming.contains(p)) {
-            return Err(Error::inval("sim: restoring a page that is not preserved", *p));
+            return Err(Error::inval(
+                "sim: restoring a page that is not preserved",
+                *p,
+            ));
         }
         for p in pages {
             self.incoming.remove(&p);
