@@ -1,3 +1,1104 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! KUnit suite for the block component (not written yet).
+//! KUnit suite `kho_rs_block`: linked serialization blocks (`block-v1`) on real preserved
+//! pages.
+//!
+//! Every test drives [`BlockSet`] through [`KernelMem`], so blocks are real order-0 pages
+//! preserved with `kho_preserve_pages()`. In the same boot preserved pages cannot be
+//! restored (that needs a kexec, see the kexec selftest), so instead of `restore` the suite
+//! checks the raw chain with [`c_reader`], a test-local copy of the rules of C's
+//! `kho_block_set_restore()` (kho-abi-notes.md section 1.7 and section 7 fact 10): whatever
+//! Rust publishes must pass it.
+//!
+//! Helpers report failures by returning an error (after one `pr_err!` line naming the
+//! check), never by panicking; only the test functions use KUnit's `assert!`.
+
+use kernel::prelude::*;
+
+use crate::glue::kho::{core_err, Show};
+use crate::glue::mem::{KernelMem, GEOMETRY};
+use crate::pure::block::{BlockEntry, BlockIter, BlockSet, BLOCK_HEADER_SIZE, KHO_MAX_BLOCKS};
+use crate::pure::error::{errno, Result as CoreResult};
+use crate::pure::mem::PageMem;
+
+/// Fails with `-EINVAL` and one log line if `cond` is false.
+fn ensure(cond: bool, what: &str) -> Result {
+    if cond {
+        Ok(())
+    } else {
+        pr_err!("kho_rs_block: check failed: {}\n", what);
+        Err(EINVAL)
+    }
+}
+
+/// Fails with `-EINVAL` and one log line naming both values if `got != want`.
+fn ensure_eq(got: u64, want: u64, what: &str) -> Result {
+    if got == want {
+        Ok(())
+    } else {
+        pr_err!(
+            "kho_rs_block: check failed: {}: got {} want {}\n",
+            what,
+            got,
+            want
+        );
+        Err(EINVAL)
+    }
+}
+
+/// Converts a pure-core result, logging the cause on error.
+fn kr<T>(ctx: &str, r: CoreResult<T>) -> Result<T> {
+    r.map_err(|e| core_err(ctx, e))
+}
+
+/// Deterministic xorshift64 generator for operation sequences.
+struct XorShift(u64);
+
+impl XorShift {
+    /// Next value of the sequence (never 0 for a non-zero seed).
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A value in `0..n` (`n > 0`).
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Entry types the model test can generate from a seed; seed 0 is the all-zero entry.
+trait TestEntry: BlockEntry + PartialEq {
+    /// The entry for `seed`; distinct non-zero seeds give distinct entries.
+    fn from_seed(seed: u64) -> Self;
+}
+
+impl TestEntry for u64 {
+    fn from_seed(seed: u64) -> Self {
+        // Odd multiplier: a bijection on u64 that keeps 0 at 0.
+        seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+/// Byte `i` of the pattern of `seed` (0 for seed 0, never 0 otherwise).
+fn pat_byte(seed: u64, i: usize) -> u8 {
+    if seed == 0 {
+        0
+    } else {
+        (seed.wrapping_mul(31).wrapping_add(i as u64 * 7) % 251) as u8 + 1
+    }
+}
+
+impl<const N: usize> TestEntry for [u8; N] {
+    fn from_seed(seed: u64) -> Self {
+        let mut a = [0u8; N];
+        for (i, b) in a.iter_mut().enumerate() {
+            *b = pat_byte(seed, i);
+        }
+        a
+    }
+}
+
+/// A large entry (`N` bytes on the wire) that is small in memory: the wire form is the
+/// seed (8 bytes, native endian) followed by the pattern of the seed, and decoding checks
+/// the whole pattern. Used for 4080-byte entries, which would not fit on the kernel stack
+/// a few times over.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Pat<const N: usize> {
+    /// Seed of the entry.
+    seed: u64,
+    /// Whether every byte read back matched the pattern of `seed`.
+    intact: bool,
+}
+
+impl<const N: usize> BlockEntry for Pat<N> {
+    const SIZE: usize = N;
+
+    fn encode(&self, out: &mut [u8]) {
+        let seed = self.seed.to_ne_bytes();
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = match seed.get(i) {
+                Some(b) => *b,
+                None => pat_byte(self.seed, i),
+            };
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> Self {
+        let mut raw = [0u8; 8];
+        for (r, b) in raw.iter_mut().zip(bytes) {
+            *r = *b;
+        }
+        let seed = u64::from_ne_bytes(raw);
+        let intact = bytes.len() == N
+            && bytes
+                .iter()
+                .enumerate()
+                .skip(8)
+                .all(|(i, b)| *b == pat_byte(seed, i));
+        Self { seed, intact }
+    }
+}
+
+impl<const N: usize> TestEntry for Pat<N> {
+    fn from_seed(seed: u64) -> Self {
+        Self { seed, intact: true }
+    }
+}
+
+/// Entries per 4K block for entries of `size` bytes, as the C headers compute it.
+const fn cap_4k(size: usize) -> usize {
+    (4096 - 16) / size
+}
+
+/// Reads the `(next, count)` header of the block at `pa`.
+fn header(mem: &KernelMem, pa: u64) -> Result<(u64, u64)> {
+    match mem.page(pa) {
+        Some(&[next, count, ..]) => Ok((next, count)),
+        _ => {
+            pr_err!("kho_rs_block: block {:#x} not readable\n", pa);
+            Err(EFAULT)
+        }
+    }
+}
+
+/// Physical addresses of the blocks of the chain at `head`, at most `limit` of them.
+fn chain_pas(mem: &KernelMem, head: u64, limit: usize) -> Result<KVec<u64>> {
+    let mut out = KVec::new();
+    let mut pa = head;
+    while pa != 0 {
+        ensure(out.len() < limit, "chain longer than expected")?;
+        out.push(pa, GFP_KERNEL)?;
+        pa = header(mem, pa)?.0;
+    }
+    Ok(out)
+}
+
+/// Why the C reader rejects a chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reject {
+    /// Floyd's check found a loop in the `next` links.
+    Cycle,
+    /// More than `KHO_MAX_BLOCKS` blocks.
+    TooLong,
+    /// A block address that is not page aligned (block number).
+    Misaligned(usize),
+    /// A block address that is not a RAM page (block number).
+    NotRam(usize),
+    /// A block with `count == 0` (block number).
+    CountZero(usize),
+    /// A block with `count > (PAGE_SIZE - 16) / entry_size` (block number).
+    CountTooBig(usize),
+}
+
+/// What the C reader accepted: number of blocks and of entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Accepted {
+    /// Number of blocks in the chain.
+    blocks: usize,
+    /// Sum of the block counts.
+    entries: usize,
+}
+
+/// The `next` word of a block for the reader, rejecting addresses C would not follow.
+fn reader_next(mem: &KernelMem, pa: u64, n: usize) -> core::result::Result<u64, Reject> {
+    if !GEOMETRY.is_page_aligned(pa) {
+        return Err(Reject::Misaligned(n));
+    }
+    match mem.page(pa) {
+        Some(&[next, ..]) => Ok(next),
+        _ => Err(Reject::NotRam(n)),
+    }
+}
+
+/// Test-local copy of the checks of C's `kho_block_set_restore()` over the raw chain.
+///
+/// `head == 0` is an empty set. First Floyd's cycle check over `next`, bounded by
+/// `KHO_MAX_BLOCKS`; then every block: page aligned (and RAM: C would `phys_to_virt`
+/// blindly, the test must not), `count` in `1..=(PAGE_SIZE - 16) / entry_size` of the
+/// *reader's* `entry_size`, at most `KHO_MAX_BLOCKS` blocks.
+fn c_reader(
+    mem: &KernelMem,
+    head: u64,
+    entry_size: usize,
+) -> core::result::Result<Accepted, Reject> {
+    let cap = ((GEOMETRY.page_size - BLOCK_HEADER_SIZE) / entry_size) as u64;
+    if head == 0 {
+        return Ok(Accepted {
+            blocks: 0,
+            entries: 0,
+        });
+    }
+    // Floyd: the hare moves two links per step, the tortoise one.
+    let mut slow = head;
+    let mut fast = head;
+    let mut steps = 0usize;
+    loop {
+        let f1 = reader_next(mem, fast, 2 * steps)?;
+        if f1 == 0 {
+            break;
+        }
+        let f2 = reader_next(mem, f1, 2 * steps + 1)?;
+        if f2 == 0 {
+            break;
+        }
+        fast = f2;
+        slow = reader_next(mem, slow, steps)?;
+        if slow == fast {
+            return Err(Reject::Cycle);
+        }
+        steps += 1;
+        if steps > KHO_MAX_BLOCKS {
+            return Err(Reject::TooLong);
+        }
+    }
+    // Per-block checks.
+    let mut blocks = 0usize;
+    let mut entries = 0usize;
+    let mut pa = head;
+    while pa != 0 {
+        if blocks >= KHO_MAX_BLOCKS {
+            return Err(Reject::TooLong);
+        }
+        let next = reader_next(mem, pa, blocks)?;
+        let count = match mem.page(pa) {
+            Some(&[_, count, ..]) => count,
+            _ => return Err(Reject::NotRam(blocks)),
+        };
+        if count == 0 {
+            return Err(Reject::CountZero(blocks));
+        }
+        if count > cap {
+            return Err(Reject::CountTooBig(blocks));
+        }
+        blocks += 1;
+        entries += count as usize;
+        pa = next;
+    }
+    Ok(Accepted { blocks, entries })
+}
+
+/// Model of a block set: the header count and the entry seed of every slot.
+///
+/// `len` is the writer's position: the number of entries logically in the set. Header
+/// counts are high-water marks (`prev` does not lower them), exactly as in C.
+struct Model {
+    /// Entries per block.
+    cap: usize,
+    /// Header `count` of every block.
+    counts: KVec<u64>,
+    /// Seed of the entry in every slot of every block (0: zero bytes).
+    slots: KVec<u64>,
+    /// Number of entries written and not popped.
+    len: usize,
+}
+
+impl Model {
+    /// An empty model for `cap` entries per block.
+    fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            counts: KVec::new(),
+            slots: KVec::new(),
+            len: 0,
+        }
+    }
+
+    /// Number of blocks.
+    fn nblocks(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Entries the blocks hold.
+    fn capacity(&self) -> usize {
+        self.nblocks() * self.cap
+    }
+
+    /// Seed of slot `i` (0 beyond the end).
+    fn slot(&self, i: usize) -> u64 {
+        self.slots.get(i).copied().unwrap_or(0)
+    }
+
+    /// `grow(target)`: append zeroed blocks with count 0.
+    fn grow(&mut self, target: usize) -> Result {
+        while target > self.capacity() {
+            self.counts.push(0, GFP_KERNEL)?;
+            self.slots.extend_with(self.cap, 0, GFP_KERNEL)?;
+        }
+        Ok(())
+    }
+
+    /// `reserve_entry` + write of `seed` at the writer position.
+    fn write(&mut self, seed: u64) {
+        let (b, i) = (self.len / self.cap, self.len % self.cap);
+        if let Some(c) = self.counts.get_mut(b) {
+            *c = (i + 1) as u64;
+        }
+        if let Some(s) = self.slots.get_mut(self.len) {
+            *s = seed;
+        }
+        self.len += 1;
+    }
+
+    /// `shrink(count)`: drop tail blocks not needed for `count` entries.
+    fn shrink(&mut self, count: usize) {
+        while self.nblocks() > 0 && count <= (self.nblocks() - 1) * self.cap {
+            self.counts.pop();
+            self.slots.truncate(self.capacity());
+        }
+    }
+
+    /// `clear()`: every count 0, every entry zero, writer back at the start.
+    fn clear(&mut self) {
+        self.counts.iter_mut().for_each(|c| *c = 0);
+        self.slots.iter_mut().for_each(|s| *s = 0);
+        self.len = 0;
+    }
+
+    /// The count `trim()` shrinks to: up to the last entry of the last block with entries.
+    fn trim_count(&self) -> usize {
+        let mut keep = 0;
+        for (b, c) in self.counts.iter().enumerate() {
+            if *c > 0 {
+                keep = b * self.cap + (*c as usize).min(self.cap);
+            }
+        }
+        keep
+    }
+
+    /// The seeds a fresh iterator's `read_entry` returns, in order.
+    fn reads(&self) -> Result<KVec<u64>> {
+        let mut out = KVec::new();
+        let mut b = 0usize;
+        let mut i = 0usize;
+        if self.nblocks() == 0 {
+            return Ok(out);
+        }
+        while out.len() < self.capacity() {
+            let count = self.counts.get(b).copied().unwrap_or(0) as usize;
+            if i >= count.min(self.cap) {
+                let next_count = self.counts.get(b + 1).copied().unwrap_or(0);
+                if b + 1 >= self.nblocks() || next_count == 0 {
+                    break;
+                }
+                b += 1;
+                i = 0;
+            }
+            out.push(self.slot(b * self.cap + i), GFP_KERNEL)?;
+            i += 1;
+        }
+        Ok(out)
+    }
+}
+
+/// Compares the set, its raw chain and a fresh iterator's reads with the model.
+fn verify<E: TestEntry>(
+    mem: &KernelMem,
+    set: &BlockSet<E>,
+    model: &Model,
+    scratch: &mut [u8],
+) -> Result {
+    ensure_eq(set.nblocks() as u64, model.nblocks() as u64, "nblocks")?;
+    ensure_eq(set.capacity() as u64, model.capacity() as u64, "capacity")?;
+    ensure(
+        (set.head_pa() == 0) == (model.nblocks() == 0),
+        "head_pa is 0 exactly when empty",
+    )?;
+    // Raw chain: links, counts and every entry slot byte for byte.
+    let pas = chain_pas(mem, set.head_pa(), model.nblocks())?;
+    ensure_eq(
+        pas.len() as u64,
+        model.nblocks() as u64,
+        "blocks on the chain",
+    )?;
+    let mut written = 0u64;
+    for (b, pa) in pas.iter().enumerate() {
+        let (_, count) = header(mem, *pa)?;
+        let want = model.counts.get(b).copied().unwrap_or(u64::MAX);
+        ensure_eq(count, want, "header count")?;
+        written += count.min(model.cap as u64);
+        let bytes = mem.bytes(*pa).ok_or(EFAULT)?;
+        for i in 0..model.cap {
+            E::from_seed(model.slot(b * model.cap + i)).encode(scratch);
+            let start = BLOCK_HEADER_SIZE + i * E::SIZE;
+            let raw = bytes.get(start..start + E::SIZE).ok_or(EFAULT)?;
+            ensure(raw == &*scratch, "raw entry bytes")?;
+        }
+    }
+    ensure_eq(set.written(mem) as u64, written, "written()")?;
+    // A fresh reader sees exactly what the C read_entry rules give on the model.
+    let reads = model.reads()?;
+    let mut it = set.iter();
+    for seed in reads.iter() {
+        ensure(
+            it.read_entry(mem) == Some(E::from_seed(*seed)),
+            "read_entry value",
+        )?;
+    }
+    ensure(it.read_entry(mem).is_none(), "read_entry ends")?;
+    Ok(())
+}
+
+/// An iterator positioned after the model's `len` entries, checking them on the way.
+fn seek<'s, E: TestEntry>(
+    mem: &KernelMem,
+    set: &'s BlockSet<E>,
+    model: &Model,
+) -> Result<BlockIter<'s, E>> {
+    let mut it = set.iter();
+    for n in 0..model.len {
+        ensure(
+            it.read_entry(mem) == Some(E::from_seed(model.slot(n))),
+            "seek: entry",
+        )?;
+    }
+    Ok(it)
+}
+
+/// One operation of the model test on `set` and `model`.
+fn model_step<E: TestEntry>(
+    mem: &mut KernelMem,
+    set: &mut BlockSet<E>,
+    model: &mut Model,
+    rng: &mut XorShift,
+    next_seed: &mut u64,
+    max_blocks: usize,
+) -> Result {
+    let cap = model.cap;
+    match rng.below(100) {
+        // grow
+        0..=24 => {
+            let target = (model.len + rng.below(2 * cap + 1)).min(max_blocks * cap);
+            kr("block grow", set.grow(mem, target))?;
+            model.grow(target)?;
+        }
+        // write
+        25..=54 => {
+            let k = 1 + rng.below(cap + cap / 2 + 1);
+            let mut it = seek(mem, set, model)?;
+            for _ in 0..k {
+                if model.len == model.capacity() {
+                    match it.write(mem, &E::from_seed(*next_seed)) {
+                        Err(e) if e.errno == errno::ENOSPC => {}
+                        _ => return ensure(false, "write past capacity must be -ENOSPC"),
+                    }
+                    ensure(it.reserve_entry(mem).is_none(), "reserve at the end")?;
+                    break;
+                }
+                kr("block write", it.write(mem, &E::from_seed(*next_seed)))?;
+                model.write(*next_seed);
+                *next_seed += 1;
+            }
+        }
+        // pop with prev (LIFO undo; counts stay)
+        55..=74 => {
+            let k = 1 + rng.below(cap + 1);
+            let pas = chain_pas(mem, set.head_pa(), model.nblocks())?;
+            let mut it = seek(mem, set, model)?;
+            for _ in 0..k {
+                if model.len == 0 {
+                    ensure(it.prev(mem).is_none(), "prev at the start")?;
+                    break;
+                }
+                let n = model.len - 1;
+                let slot = it.prev(mem).ok_or(EINVAL)?;
+                ensure_eq(slot.index() as u64, (n % cap) as u64, "prev index")?;
+                let want_pa = pas.get(n / cap).copied().unwrap_or(0);
+                ensure_eq(slot.block_pa(), want_pa, "prev block")?;
+                let e = kr("block slot read", slot.read(mem))?;
+                ensure(e == E::from_seed(model.slot(n)), "prev entry")?;
+                model.len = n;
+            }
+        }
+        // shrink to the writer position
+        75..=89 => {
+            set.shrink(mem, model.len);
+            model.shrink(model.len);
+        }
+        // trim
+        90..=94 => {
+            let keep = model.trim_count();
+            set.trim(mem);
+            model.shrink(keep);
+            ensure(
+                set.validate_outgoing(mem).is_ok(),
+                "trimmed set publishable",
+            )?;
+        }
+        // clear
+        _ => {
+            set.clear(mem);
+            model.clear();
+        }
+    }
+    Ok(())
+}
+
+/// Runs `ops` random operations on a set of `E` against the model, then destroys the set.
+fn run_model<E: TestEntry>(seed: u64, ops: usize, max_blocks: usize) -> Result {
+    // SAFETY: the set below only writes and frees the pages it allocates; the test reads
+    // only those pages.
+    let mut mem = unsafe { KernelMem::new() };
+    let mut set = BlockSet::<E>::new(GEOMETRY);
+    let mut model = Model::new(set.count_per_block());
+    ensure_eq(
+        set.count_per_block() as u64,
+        cap_4k(E::SIZE) as u64,
+        "count_per_block",
+    )?;
+    let mut scratch = KVec::from_elem(0u8, E::SIZE, GFP_KERNEL)?;
+    let mut rng = XorShift(seed);
+    let mut next_seed = 1u64;
+    let mut res = Ok(());
+    for _ in 0..ops {
+        res = model_step(
+            &mut mem,
+            &mut set,
+            &mut model,
+            &mut rng,
+            &mut next_seed,
+            max_blocks,
+        )
+        .and_then(|()| verify(&mem, &set, &model, &mut scratch));
+        if res.is_err() {
+            break;
+        }
+    }
+    // Destroy in every case; it must release exactly the blocks on the chain.
+    let walked = chain_pas(&mem, set.head_pa(), KHO_MAX_BLOCKS).map(|p| p.len());
+    let nblocks = set.nblocks();
+    set.destroy(&mut mem);
+    res?;
+    ensure_eq(
+        walked? as u64,
+        nblocks as u64,
+        "blocks walked before destroy",
+    )?;
+    ensure_eq(set.nblocks() as u64, 0, "nblocks after destroy")?;
+    ensure_eq(set.head_pa(), 0, "head after destroy")?;
+    pr_info!(
+        "kho_rs_block: model size {}: {} ops, {} entries written\n",
+        E::SIZE,
+        ops,
+        next_seed - 1
+    );
+    Ok(())
+}
+
+/// Writes `n` entries (seeds 1..=n) into a set grown to exactly `n` entries.
+fn fill<E: TestEntry>(mem: &mut KernelMem, set: &mut BlockSet<E>, n: usize) -> Result {
+    kr("block grow", set.grow(mem, n))?;
+    let mut it = set.iter();
+    for s in 1..=n as u64 {
+        kr("block write", it.write(mem, &E::from_seed(s)))?;
+    }
+    Ok(())
+}
+
+/// Rust chains of `E` pass the C reader; a grown but unused tail is rejected until trim.
+fn reader_accepts<E: TestEntry>(mem: &mut KernelMem, n: usize) -> Result {
+    let mut set = BlockSet::<E>::new(GEOMETRY);
+    let res = reader_accepts_on(mem, &mut set, n);
+    set.destroy(mem);
+    ensure_eq(set.nblocks() as u64, 0, "destroyed")?;
+    res
+}
+
+/// Body of [`reader_accepts`] on a set the caller destroys.
+fn reader_accepts_on<E: TestEntry>(mem: &mut KernelMem, set: &mut BlockSet<E>, n: usize) -> Result {
+    let cap = set.count_per_block();
+    // A grown set nobody wrote to: every block has count 0.
+    kr("block grow", set.grow(mem, n))?;
+    ensure(
+        c_reader(mem, set.head_pa(), E::SIZE) == Err(Reject::CountZero(0)),
+        "unwritten set rejected",
+    )?;
+    ensure(set.validate_outgoing(mem).is_err(), "validate: unwritten")?;
+    let mut it = set.iter();
+    for s in 1..=n as u64 {
+        kr("block write", it.write(mem, &E::from_seed(s)))?;
+    }
+    let blocks = n.div_ceil(cap);
+    let want = Ok(Accepted { blocks, entries: n });
+    match c_reader(mem, set.head_pa(), E::SIZE) {
+        got if got == want => {}
+        got => {
+            pr_err!("kho_rs_block: reader: {:?}, want {:?}\n", got, want);
+            return Err(EINVAL);
+        }
+    }
+    kr("validate", set.validate_outgoing(mem))?;
+    // Grow ahead (as LUO does before the point of no return) and stop writing.
+    kr("block grow", set.grow(mem, n + 2 * cap))?;
+    ensure(set.nblocks() > blocks, "grow added blocks")?;
+    ensure(
+        c_reader(mem, set.head_pa(), E::SIZE) == Err(Reject::CountZero(blocks)),
+        "unused tail rejected by the C reader",
+    )?;
+    ensure(set.validate_outgoing(mem).is_err(), "validate: unused tail")?;
+    set.trim(mem);
+    ensure_eq(
+        set.nblocks() as u64,
+        blocks as u64,
+        "trim keeps the used blocks",
+    )?;
+    ensure(
+        c_reader(mem, set.head_pa(), E::SIZE) == want,
+        "trimmed accepted",
+    )?;
+    kr("validate", set.validate_outgoing(mem))?;
+    // Entries read back in order after trim.
+    let mut it = set.iter();
+    for s in 1..=n as u64 {
+        ensure(
+            it.read_entry(mem) == Some(E::from_seed(s)),
+            "read after trim",
+        )?;
+    }
+    ensure(it.read_entry(mem).is_none(), "read ends after trim")?;
+    // clear makes every block count 0: not publishable; trim then empties the set.
+    set.clear(mem);
+    ensure(set.validate_outgoing(mem).is_err(), "validate: cleared")?;
+    set.trim(mem);
+    ensure_eq(set.nblocks() as u64, 0, "trim of a cleared set")?;
+    ensure(
+        c_reader(mem, set.head_pa(), E::SIZE)
+            == Ok(Accepted {
+                blocks: 0,
+                entries: 0,
+            }),
+        "empty set is head 0",
+    )?;
+    Ok(())
+}
+
+/// A typed entry like a C struct: `struct { u64 id; u64 pa; u32 len; u32 csum; u8 tag[16]; }`.
+#[repr(C)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct FileRec {
+    /// Identifier.
+    id: u64,
+    /// A physical address.
+    pa: u64,
+    /// A length.
+    len: u32,
+    /// A checksum.
+    csum: u32,
+    /// A tag.
+    tag: [u8; 16],
+}
+
+const _: () = assert!(core::mem::size_of::<FileRec>() == 40);
+
+/// Copies `src` into `out` at `off` (ignores what does not fit).
+fn put(out: &mut [u8], off: usize, src: &[u8]) {
+    if let Some(dst) = out.get_mut(off..off + src.len()) {
+        dst.copy_from_slice(src);
+    }
+}
+
+/// `N` bytes of `bytes` at `off`, zeros where `bytes` is too short.
+fn take<const N: usize>(bytes: &[u8], off: usize) -> [u8; N] {
+    let mut raw = [0u8; N];
+    if let Some(src) = bytes.get(off..off + N) {
+        raw.copy_from_slice(src);
+    }
+    raw
+}
+
+impl BlockEntry for FileRec {
+    const SIZE: usize = 40;
+
+    fn encode(&self, out: &mut [u8]) {
+        put(out, 0, &self.id.to_ne_bytes());
+        put(out, 8, &self.pa.to_ne_bytes());
+        put(out, 16, &self.len.to_ne_bytes());
+        put(out, 20, &self.csum.to_ne_bytes());
+        put(out, 24, &self.tag);
+    }
+
+    fn decode(bytes: &[u8]) -> Self {
+        Self {
+            id: u64::from_ne_bytes(take(bytes, 0)),
+            pa: u64::from_ne_bytes(take(bytes, 8)),
+            len: u32::from_ne_bytes(take(bytes, 16)),
+            csum: u32::from_ne_bytes(take(bytes, 20)),
+            tag: take(bytes, 24),
+        }
+    }
+}
+
+impl FileRec {
+    /// The record number `i`.
+    fn nth(i: u64) -> Self {
+        let mut tag = [0u8; 16];
+        for (j, t) in tag.iter_mut().enumerate() {
+            *t = pat_byte(i + 1, j);
+        }
+        Self {
+            id: i,
+            pa: (i + 1) << 12,
+            len: (i as u32).wrapping_mul(3) + 1,
+            csum: !(i as u32),
+            tag,
+        }
+    }
+}
+
+impl TestEntry for FileRec {
+    fn from_seed(seed: u64) -> Self {
+        match seed {
+            0 => Self::decode(&[0u8; 40]),
+            s => Self::nth(s - 1),
+        }
+    }
+}
+
+#[kunit_tests(kho_rs_block)]
+mod tests {
+    use super::*;
+
+    /// Operations per model run.
+    const OPS: usize = 160;
+
+    #[test]
+    fn model_size_8() -> Result {
+        run_model::<u64>(0x8a5c_d789_635d_2dff, OPS, 3)
+    }
+
+    #[test]
+    fn model_size_24() -> Result {
+        run_model::<[u8; 24]>(0x1234_5678_9abc_def1, OPS, 4)
+    }
+
+    #[test]
+    fn model_size_64() -> Result {
+        run_model::<[u8; 64]>(0x0f0e_0d0c_0b0a_0908, OPS, 6)
+    }
+
+    #[test]
+    fn model_size_100() -> Result {
+        run_model::<[u8; 100]>(0xdead_beef_cafe_f00d, OPS, 6)
+    }
+
+    #[test]
+    fn model_size_4080() -> Result {
+        run_model::<Pat<4080>>(0x2545_f491_4f6c_dd1d, 2 * OPS, 12)
+    }
+
+    #[test]
+    fn capacity_per_entry_size() {
+        assert_eq!(BlockSet::<u64>::new(GEOMETRY).count_per_block(), 510);
+        assert_eq!(BlockSet::<[u8; 24]>::new(GEOMETRY).count_per_block(), 170);
+        assert_eq!(BlockSet::<[u8; 64]>::new(GEOMETRY).count_per_block(), 63);
+        assert_eq!(BlockSet::<[u8; 100]>::new(GEOMETRY).count_per_block(), 40);
+        assert_eq!(BlockSet::<Pat<4080>>::new(GEOMETRY).count_per_block(), 1);
+        assert_eq!(BlockSet::<FileRec>::new(GEOMETRY).count_per_block(), 102);
+    }
+
+    #[test]
+    fn c_reader_accepts_rust_chains() -> Result {
+        // SAFETY: the sets below only write and free the pages they allocate.
+        let mut mem = unsafe { KernelMem::new() };
+        reader_accepts::<u64>(&mut mem, 2 * 510 + 7)?;
+        reader_accepts::<u64>(&mut mem, 3 * 510)?;
+        reader_accepts::<[u8; 24]>(&mut mem, 170 + 1)?;
+        reader_accepts::<[u8; 64]>(&mut mem, 5 * 63 + 62)?;
+        reader_accepts::<[u8; 100]>(&mut mem, 40)?;
+        reader_accepts::<Pat<4080>>(&mut mem, 9)?;
+        reader_accepts::<FileRec>(&mut mem, 250)?;
+        Ok(())
+    }
+
+    #[test]
+    fn c_reader_rejects_bad_chains() -> Result {
+        // SAFETY: the set only writes and frees pages it allocates; the test writes only
+        // header words of those pages and puts them back before destroy.
+        let mut mem = unsafe { KernelMem::new() };
+        let mut set = BlockSet::<u64>::new(GEOMETRY);
+        let res = rejects_on(&mut mem, &mut set);
+        set.destroy(&mut mem);
+        res
+    }
+
+    #[test]
+    fn max_blocks_cap() -> Result {
+        // SAFETY: the set only writes and frees pages it allocates; the test allocates,
+        // writes and frees one more page of its own.
+        let mut mem = unsafe { KernelMem::new() };
+        let mut set = BlockSet::<Pat<4080>>::new(GEOMETRY);
+        // Beyond the cap: -ENOSPC before anything is allocated.
+        match set.grow(&mut mem, KHO_MAX_BLOCKS + 1) {
+            Err(e) => assert_eq!(e.errno, errno::ENOSPC),
+            Ok(()) => assert!(false),
+        }
+        assert_eq!(set.nblocks(), 0);
+        assert_eq!(set.head_pa(), 0);
+        let res = max_blocks_on(&mut mem, &mut set);
+        let walked = chain_pas(&mem, set.head_pa(), KHO_MAX_BLOCKS).map(|p| p.len());
+        let nblocks = set.nblocks();
+        set.destroy(&mut mem);
+        res?;
+        assert_eq!(walked?, nblocks);
+        assert_eq!(set.nblocks(), 0);
+        assert_eq!(set.head_pa(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn grow_failure_keeps_set() -> Result {
+        // SAFETY: the set only writes and frees the pages it allocates.
+        let mut mem = unsafe { KernelMem::new() };
+        let mut set = BlockSet::<[u8; 64]>::new(GEOMETRY);
+        let res = grow_failure_on(&mut mem, &mut set);
+        set.destroy(&mut mem);
+        assert_eq!(set.nblocks(), 0);
+        res
+    }
+
+    #[test]
+    fn typed_entries_round_trip() -> Result {
+        // SAFETY: the set only writes and frees the pages it allocates.
+        let mut mem = unsafe { KernelMem::new() };
+        let mut set = BlockSet::<FileRec>::new(GEOMETRY);
+        let res = typed_on(&mut mem, &mut set);
+        set.destroy(&mut mem);
+        assert_eq!(set.nblocks(), 0);
+        res
+    }
+
+    #[test]
+    fn empty_set_and_incoming_flag() {
+        // SAFETY: nothing is allocated through this accessor except by the set.
+        let mut mem = unsafe { KernelMem::new() };
+        let mut set = BlockSet::<u64>::new(GEOMETRY);
+        assert!(set.is_empty());
+        assert!(!set.is_incoming());
+        assert_eq!(set.head_pa(), 0);
+        assert!(set.iter().reserve_entry(&mut mem).is_none());
+        assert!(set.iter().read_entry(&mem).is_none());
+        assert!(set.iter().prev(&mem).is_none());
+        assert!(set.validate_outgoing(&mem).is_ok());
+        // grow(0) allocates nothing; shrink/trim/clear/destroy of an empty set are no-ops.
+        assert!(set.grow(&mut mem, 0).is_ok());
+        assert_eq!(set.nblocks(), 0);
+        set.shrink(&mut mem, 0);
+        set.trim(&mut mem);
+        set.clear(&mut mem);
+        set.destroy(&mut mem);
+        assert_eq!(set.nblocks(), 0);
+        // head 0 restores to an empty incoming set without touching memory.
+        match BlockSet::<u64>::restore(&mut mem, 0) {
+            Ok(s) => {
+                assert!(s.is_incoming());
+                assert!(s.is_empty());
+            }
+            Err(_) => assert!(false),
+        }
+    }
+}
+
+/// Body of `c_reader_rejects_bad_chains` on a set the caller destroys.
+fn rejects_on(mem: &mut KernelMem, set: &mut BlockSet<u64>) -> Result {
+    fill(mem, set, 3 * 510)?;
+    let pas = chain_pas(mem, set.head_pa(), 3)?;
+    let &[b0, b1, b2] = pas.as_slice() else {
+        return ensure(false, "three blocks");
+    };
+    let good = Ok(Accepted {
+        blocks: 3,
+        entries: 3 * 510,
+    });
+    ensure(c_reader(mem, b0, 8) == good, "good chain")?;
+    // The reader's entry size decides: 510 entries of 8 bytes are too many for 64 bytes.
+    ensure(
+        c_reader(mem, b0, 64) == Err(Reject::CountTooBig(0)),
+        "reader with a larger entry size",
+    )?;
+    ensure(
+        c_reader(mem, b0, 4080) == Err(Reject::CountTooBig(0)),
+        "4080 reader",
+    )?;
+
+    // Each corruption is undone right after the check.
+    let set_word = |mem: &mut KernelMem, pa: u64, w: usize, v: u64| -> Result {
+        *mem.page_mut(pa).and_then(|p| p.get_mut(w)).ok_or(EFAULT)? = v;
+        Ok(())
+    };
+    set_word(mem, b1, 1, 511)?;
+    let r1 = c_reader(mem, b0, 8);
+    let v1 = set.validate_outgoing(mem);
+    set_word(mem, b1, 1, 510)?;
+    ensure(r1 == Err(Reject::CountTooBig(1)), "count above cap")?;
+    ensure(v1.is_err(), "validate: count above cap")?;
+
+    set_word(mem, b2, 1, 0)?;
+    let r2 = c_reader(mem, b0, 8);
+    let v2 = set.validate_outgoing(mem);
+    set_word(mem, b2, 1, 510)?;
+    ensure(r2 == Err(Reject::CountZero(2)), "count 0")?;
+    ensure(v2.is_err(), "validate: count 0")?;
+
+    set_word(mem, b2, 0, b0)?;
+    let r3 = c_reader(mem, b0, 8);
+    set_word(mem, b2, 0, b1)?;
+    let r4 = c_reader(mem, b0, 8);
+    set_word(mem, b2, 0, b2)?;
+    let r5 = c_reader(mem, b0, 8);
+    set_word(mem, b2, 0, 0)?;
+    ensure(r3 == Err(Reject::Cycle), "loop to the head")?;
+    ensure(r4 == Err(Reject::Cycle), "loop to the middle")?;
+    ensure(r5 == Err(Reject::Cycle), "self loop")?;
+
+    set_word(mem, b0, 0, b1 + 8)?;
+    let r6 = c_reader(mem, b0, 8);
+    set_word(mem, b0, 0, b1)?;
+    ensure(matches!(r6, Err(Reject::Misaligned(_))), "misaligned next")?;
+
+    ensure(c_reader(mem, b0, 8) == good, "chain put back")?;
+    kr("validate", set.validate_outgoing(mem))?;
+    Ok(())
+}
+
+/// Body of `max_blocks_cap` on a set the caller destroys: exactly `KHO_MAX_BLOCKS` blocks
+/// are accepted, one more block is refused by `grow` and rejected by the C reader.
+fn max_blocks_on(mem: &mut KernelMem, set: &mut BlockSet<Pat<4080>>) -> Result {
+    fill(mem, set, KHO_MAX_BLOCKS)?;
+    ensure_eq(
+        set.nblocks() as u64,
+        KHO_MAX_BLOCKS as u64,
+        "blocks at the cap",
+    )?;
+    match set.grow(mem, KHO_MAX_BLOCKS + 1) {
+        Err(e) if e.errno == errno::ENOSPC => {}
+        _ => return ensure(false, "grow past the cap must be -ENOSPC"),
+    }
+    ensure_eq(set.nblocks() as u64, KHO_MAX_BLOCKS as u64, "unchanged")?;
+    let full = Ok(Accepted {
+        blocks: KHO_MAX_BLOCKS,
+        entries: KHO_MAX_BLOCKS,
+    });
+    ensure(c_reader(mem, set.head_pa(), 4080) == full, "cap accepted")?;
+    kr("validate", set.validate_outgoing(mem))?;
+    // Hang one extra (unpreserved, test-owned) block off the tail: 10001 blocks.
+    let tail = *chain_pas(mem, set.head_pa(), KHO_MAX_BLOCKS)?
+        .last()
+        .ok_or(EINVAL)?;
+    let extra = kr("alloc", mem.alloc_zeroed())?;
+    let res = (|| -> Result {
+        *mem.page_mut(extra)
+            .and_then(|p| p.get_mut(1))
+            .ok_or(EFAULT)? = 1;
+        *mem.page_mut(tail)
+            .and_then(|p| p.first_mut())
+            .ok_or(EFAULT)? = extra;
+        let r = c_reader(mem, set.head_pa(), 4080);
+        *mem.page_mut(tail)
+            .and_then(|p| p.first_mut())
+            .ok_or(EFAULT)? = 0;
+        ensure(r == Err(Reject::TooLong), "10001 blocks rejected")
+    })();
+    mem.free(extra);
+    res?;
+    ensure(c_reader(mem, set.head_pa(), 4080) == full, "put back")?;
+    // Read everything back.
+    let mut it = set.iter();
+    for s in 1..=KHO_MAX_BLOCKS as u64 {
+        ensure(it.read_entry(mem) == Some(Pat::from_seed(s)), "read at cap")?;
+    }
+    ensure(it.read_entry(mem).is_none(), "end at cap")
+}
+
+/// Body of `grow_failure_keeps_set`: a refused grow leaves the set and its chain as they were.
+fn grow_failure_on(mem: &mut KernelMem, set: &mut BlockSet<[u8; 64]>) -> Result {
+    fill(mem, set, 5 * 63)?;
+    let before = chain_pas(mem, set.head_pa(), 5)?;
+    match set.grow(mem, KHO_MAX_BLOCKS * 63 + 1) {
+        Err(e) if e.errno == errno::ENOSPC => {}
+        Err(e) => {
+            pr_err!("kho_rs_block: grow: {:?}\n", Show(e));
+            return Err(EINVAL);
+        }
+        Ok(()) => return ensure(false, "grow past the cap must fail"),
+    }
+    let after = chain_pas(mem, set.head_pa(), 5)?;
+    ensure(before.as_slice() == after.as_slice(), "chain unchanged")?;
+    ensure_eq(set.nblocks() as u64, 5, "nblocks unchanged")?;
+    ensure(
+        c_reader(mem, set.head_pa(), 64)
+            == Ok(Accepted {
+                blocks: 5,
+                entries: 5 * 63,
+            }),
+        "still accepted",
+    )?;
+    // An incoming set refuses to grow with -EINVAL.
+    let mut incoming = kr("restore 0", BlockSet::<[u8; 64]>::restore(mem, 0))?;
+    match incoming.grow(mem, 1) {
+        Err(e) if e.errno == errno::EINVAL => {}
+        _ => return ensure(false, "grow on an incoming set must be -EINVAL"),
+    }
+    ensure_eq(incoming.nblocks() as u64, 0, "incoming unchanged")
+}
+
+/// Body of `typed_entries_round_trip` on a set the caller destroys.
+fn typed_on(mem: &mut KernelMem, set: &mut BlockSet<FileRec>) -> Result {
+    const N: u64 = 250;
+    kr("block grow", set.grow(mem, N as usize))?;
+    let mut it = set.iter();
+    for i in 0..N {
+        kr("block write", it.write(mem, &FileRec::nth(i)))?;
+    }
+    let mut it = set.iter();
+    for i in 0..N {
+        ensure(it.read_entry(mem) == Some(FileRec::nth(i)), "typed read")?;
+    }
+    ensure(it.read_entry(mem).is_none(), "typed end")?;
+    // The raw layout is what C sees through the struct at 16 + i * 40.
+    let pas = chain_pas(mem, set.head_pa(), 3)?;
+    ensure_eq(pas.len() as u64, 3, "typed blocks")?;
+    for i in 0..N {
+        let (b, k) = ((i / 102) as usize, (i % 102) as usize);
+        let pa = pas.get(b).copied().ok_or(EINVAL)?;
+        let bytes = mem.bytes(pa).ok_or(EFAULT)?;
+        let off = BLOCK_HEADER_SIZE + k * 40;
+        let want = FileRec::nth(i);
+        ensure_eq(u64::from_ne_bytes(take(bytes, off)), want.id, "id")?;
+        ensure_eq(u64::from_ne_bytes(take(bytes, off + 8)), want.pa, "pa")?;
+        ensure_eq(
+            u32::from_ne_bytes(take(bytes, off + 16)) as u64,
+            want.len as u64,
+            "len",
+        )?;
+        ensure_eq(
+            u32::from_ne_bytes(take(bytes, off + 20)) as u64,
+            want.csum as u64,
+            "csum",
+        )?;
+        ensure(take::<16>(bytes, off + 24) == want.tag, "tag")?;
+    }
+    // Undo the last 3 with prev, as LUO does on a failed serialization step.
+    let mut it = set.iter();
+    for _ in 0..N {
+        it.read_entry(mem);
+    }
+    for i in (N - 3..N).rev() {
+        let slot = it.prev(mem).ok_or(EINVAL)?;
+        ensure(
+            kr("slot read", slot.read(mem))? == FileRec::nth(i),
+            "prev typed",
+        )?;
+    }
+    ensure(
+        c_reader(mem, set.head_pa(), 40)
+            == Ok(Accepted {
+                blocks: 3,
+                entries: N as usize,
+            }),
+        "typed chain accepted",
+    )
+}
