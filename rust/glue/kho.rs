@@ -50,3 +50,56 @@ pub(crate) fn to_result(ret: kernel::ffi::c_int) -> Result {
         Err(Error::from_errno(ret))
     }
 }
+
+/// Read-only view of the outgoing KHO memory map (KHO's own radix tree), for tests.
+///
+/// KHO keeps the set of preserved blocks in a static radix tree whose root address is the
+/// `preserved-memory-map` property of the outgoing root FDT. This reads that tree with the
+/// pure core's radix reader, so a test can check exactly which blocks are preserved.
+///
+/// # Invariants
+///
+/// `tree` is the root of KHO's outgoing radix tree; it is only read, never modified.
+pub(crate) struct OutMemoryMap {
+    mem: super::mem::KernelMem,
+    tree: crate::pure::radix::RadixTree,
+}
+
+impl OutMemoryMap {
+    /// Finds KHO's outgoing memory map through the debugfs blob `kho/out/fdt`.
+    ///
+    /// `ENOENT` if debugfs or KHO debugfs is not available.
+    pub(crate) fn get() -> Result<Self> {
+        // SAFETY: looks up a debugfs file and reads a pointer from its inode; no arguments.
+        let fdt_pa = unsafe { ffi::kho_rs_kho_out_fdt_phys() };
+        if fdt_pa == 0 {
+            pr_err!("kho/out/fdt not found in debugfs\n");
+            return Err(ENOENT);
+        }
+        // SAFETY: only reads are made through this accessor (the FDT page and the tree).
+        let mem = unsafe { super::mem::KernelMem::new() };
+        let root = {
+            use crate::pure::mem::PageMem;
+            let bytes = mem.bytes(fdt_pa).ok_or(EINVAL)?;
+            let fdt =
+                crate::pure::fdt::Fdt::parse(bytes).map_err(|e| core_err("kho out fdt", e))?;
+            fdt.root()
+                .prop_u64_ne("preserved-memory-map")
+                .map_err(|e| core_err("kho out fdt", e))?
+        };
+        Ok(Self {
+            mem,
+            // INVARIANT: `root` is the tree root KHO itself wrote into its root FDT.
+            tree: crate::pure::radix::RadixTree::from_root_unchecked(root),
+        })
+    }
+
+    /// Whether the block of `2^order` pages at `pa` is preserved as one key.
+    pub(crate) fn contains(&self, pa: u64, order: u32) -> Result<bool> {
+        let key = crate::pure::radix::encode_key(&super::mem::GEOMETRY, pa, order)
+            .map_err(|e| core_err("kho out map", e))?;
+        self.tree
+            .contains(&self.mem, key)
+            .map_err(|e| core_err("kho out map", e))
+    }
+}

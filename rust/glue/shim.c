@@ -3,6 +3,9 @@
  * kho_rs C shim: thin, checked wrappers around inline helpers and the exported
  * KHO API for the Rust part of the module (see shim.h). No logic lives here.
  */
+#include <linux/dcache.h>
+#include <linux/debugfs.h>
+#include <linux/err.h>
 #include <linux/gfp.h>
 #include <linux/io.h>
 #include <linux/kexec_handover.h>
@@ -154,6 +157,40 @@ void kho_rs_c_unpreserve_vmalloc(struct kho_vmalloc *desc)
 void *kho_rs_c_restore_vmalloc(const struct kho_vmalloc *desc)
 {
 	return kho_restore_vmalloc(desc);
+}
+
+/*
+ * Tests only: the outgoing root FDT (kho_out.fdt) is static in kexec_handover.c
+ * and its only public handle is the debugfs blob kho/out/fdt, whose inode's
+ * i_private is the struct debugfs_blob_wrapper naming it (debugfs_create_blob).
+ * The FDT is one page from kho_alloc_preserve(), in the direct map. Its
+ * "preserved-memory-map" property is the root of KHO's own radix tree, which
+ * the tests read (never write) to check what is preserved. Looked up with
+ * debugfs_lookup(), so debugfs need not be mounted. Returns 0 if not found.
+ */
+u64 kho_rs_kho_out_fdt_phys(void)
+{
+	struct dentry *kho, *out, *fdt = NULL;
+	struct debugfs_blob_wrapper *blob;
+	u64 phys = 0;
+
+	kho = debugfs_lookup("kho", NULL);
+	if (IS_ERR_OR_NULL(kho))
+		return 0;
+	out = debugfs_lookup("out", kho);
+	if (!IS_ERR_OR_NULL(out))
+		fdt = debugfs_lookup("fdt", out);
+	if (!IS_ERR_OR_NULL(fdt) && d_inode(fdt)) {
+		blob = d_inode(fdt)->i_private;
+		if (blob && blob->data && virt_addr_valid(blob->data))
+			phys = virt_to_phys(blob->data);
+	}
+	if (!IS_ERR_OR_NULL(fdt))
+		dput(fdt);
+	if (!IS_ERR_OR_NULL(out))
+		dput(out);
+	dput(kho);
+	return phys;
 }
 
 void *kho_rs_c_radix_new(u64 root_phys)

@@ -47,6 +47,9 @@ int kho_rs_c_preserve_vmalloc(void *ptr, struct kho_vmalloc *desc);
 void kho_rs_c_unpreserve_vmalloc(struct kho_vmalloc *desc);
 void *kho_rs_c_restore_vmalloc(const struct kho_vmalloc *desc);
 
+/* Tests only: physical address of the outgoing KHO root FDT (0 if unknown). */
+u64 kho_rs_kho_out_fdt_phys(void);
+
 /* The C radix tree (7.3 key API), for differential tests. */
 void *kho_rs_c_radix_new(u64 root_phys);
 void kho_rs_c_radix_free(void *tree, bool destroy);

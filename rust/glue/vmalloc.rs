@@ -1,3 +1,342 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! vmalloc areas owned by the module, their preservation and restore (not written yet).
+//! vmalloc areas owned by the module, their preservation ("vmalloc-v1") and restore.
+//!
+//! C header: [`include/linux/vmalloc.h`](srctree/include/linux/vmalloc.h)
+//!
+//! `find_vm_area()` and the vmalloc internals are not exported (kho-abi-notes.md §3.1), so
+//! the module preserves only areas it allocated itself ([`VmallocArea`], plain `vmalloc()`:
+//! `VM_ALLOC`, order 0), takes each page with `vmalloc_to_page()` and writes the descriptor
+//! with the pure core ([`crate::pure::vmalloc`]). In the next kernel [`restore`] claims the
+//! pages with `kho_restore_pages()` and maps them with `vmap(VM_MAP | VM_MAP_PUT_PAGES)`.
+//!
+//! The `c_*` items wrap the exported C implementation (`kho_preserve_vmalloc()` and
+//! friends) for the interoperability tests and benchmarks.
+
+use core::ptr::NonNull;
+
+use kernel::ffi::{c_uint, c_ulong, c_void};
+use kernel::prelude::*;
+
+use super::ffi;
+use super::kho::{core_err, to_result};
+use super::mem::{KernelMem, GEOMETRY};
+use crate::pure::error::Error as CoreError;
+use crate::pure::mem::PageMem;
+use crate::pure::vmalloc::{self as core_vm, KhoVmalloc, VmallocStats, KHO_VMALLOC_ALLOC};
+
+/// Size of a page in bytes.
+const PAGE_SIZE: usize = GEOMETRY.page_size;
+
+/// A vmalloc area owned by the module, zero-filled at allocation, `vfree()`d on drop.
+///
+/// # Invariants
+///
+/// `ptr` is the start of a live `vmalloc()` area of `nr_pages * PAGE_SIZE` bytes
+/// (`nr_pages > 0`) owned by this value; every page is mapped and initialized.
+pub(crate) struct VmallocArea {
+    ptr: NonNull<u8>,
+    nr_pages: usize,
+}
+
+impl VmallocArea {
+    /// Allocates an area of at least `size` bytes (rounded up to whole pages), zeroed.
+    pub(crate) fn new(size: usize) -> Result<Self> {
+        if size == 0 {
+            return Err(EINVAL);
+        }
+        let nr_pages = size.div_ceil(PAGE_SIZE);
+        // The descriptor counts pages in a u32.
+        if u32::try_from(nr_pages).is_err() {
+            return Err(E2BIG);
+        }
+        let bytes = nr_pages * PAGE_SIZE;
+        // SAFETY: `vmalloc()` has no preconditions; `bytes` fits in `unsigned long`.
+        let raw = unsafe { ffi::kho_rs_vmalloc(bytes as c_ulong) };
+        let ptr = NonNull::new(raw.cast::<u8>()).ok_or(ENOMEM)?;
+        // SAFETY: `ptr` is a fresh, writable mapping of `bytes` bytes owned by us.
+        unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0, bytes) };
+        // INVARIANT: a live area of `nr_pages` pages, all initialized above.
+        Ok(Self { ptr, nr_pages })
+    }
+
+    /// Number of order-0 pages of the area.
+    pub(crate) fn nr_pages(&self) -> usize {
+        self.nr_pages
+    }
+
+    /// Size of the area in bytes (`nr_pages * PAGE_SIZE`).
+    pub(crate) fn len(&self) -> usize {
+        self.nr_pages * PAGE_SIZE
+    }
+
+    /// Start address of the area (for the C functions taking a vmalloc pointer).
+    pub(crate) fn as_ptr(&self) -> *mut c_void {
+        self.ptr.as_ptr().cast()
+    }
+
+    /// The bytes of the area.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        // SAFETY: by the type invariant, `len()` initialized bytes are mapped at `ptr` and
+        // owned by `self`; the shared borrow of `self` excludes writers.
+        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len()) }
+    }
+
+    /// The bytes of the area, writable.
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as in `as_slice`; the unique borrow of `self` excludes any other access.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len()) }
+    }
+
+    /// Physical address of page `i` (`vmalloc_to_page()`), `None` if `i` is out of range.
+    pub(crate) fn page_phys(&self, i: usize) -> Option<u64> {
+        if i >= self.nr_pages {
+            return None;
+        }
+        // SAFETY: `i < nr_pages`, so the address is inside the live area (type invariant);
+        // `vmalloc_to_page()` only walks the kernel page tables.
+        let pa =
+            unsafe { ffi::kho_rs_vmalloc_to_phys(self.ptr.as_ptr().add(i * PAGE_SIZE).cast()) };
+        (pa != 0).then_some(pa)
+    }
+}
+
+impl Drop for VmallocArea {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant the area is live and ours; it is not used afterwards.
+        unsafe { ffi::kho_rs_vfree(self.ptr.as_ptr().cast()) }
+    }
+}
+
+/// Creates the page accessor used for descriptors and chunks.
+fn kernel_mem() -> KernelMem {
+    // SAFETY: the vmalloc algorithms of the pure core write and free only the chunk pages
+    // they allocate (or, on restore, the pages they claimed with `kho_restore_pages()`);
+    // data pages are only preserved, unpreserved and read.
+    unsafe { KernelMem::new() }
+}
+
+/// A vmalloc area preserved for the next kernel by the Rust implementation.
+///
+/// Dropping it without [`PreservedVmalloc::publish`] unpreserves everything (data pages
+/// and chunks) and frees the chunks, so an error path never leaves anything preserved.
+///
+/// # Invariants
+///
+/// `desc` was returned by [`core_vm::preserve`] for the pages of `area` and has not been
+/// unpreserved; its chunk pages are owned by this value.
+pub(crate) struct PreservedVmalloc<'a> {
+    area: &'a VmallocArea,
+    desc: KhoVmalloc,
+}
+
+/// Preserves `area` with the Rust implementation (`kho_preserve_vmalloc()` semantics).
+///
+/// Flags `KHO_VMALLOC_ALLOC`, order 0, `total_pages = area.nr_pages()`. On error nothing
+/// stays preserved and the cause is printed.
+pub(crate) fn preserve(area: &VmallocArea) -> Result<PreservedVmalloc<'_>> {
+    let total = u32::try_from(area.nr_pages()).map_err(|_| E2BIG)?;
+    let mut mem = kernel_mem();
+    // A page without a mapping yields 0, which the core rejects (and then undoes all).
+    let pages = (0..area.nr_pages()).map(|i| area.page_phys(i).unwrap_or(0));
+    let desc = core_vm::preserve(&mut mem, pages, total, 0, KHO_VMALLOC_ALLOC)
+        .map_err(|e| core_err("vmalloc preserve", e))?;
+    // INVARIANT: `desc` was just produced for `area` by the core.
+    Ok(PreservedVmalloc { area, desc })
+}
+
+impl<'a> PreservedVmalloc<'a> {
+    /// The descriptor (`struct kho_vmalloc`) to store in the module's KHO data.
+    pub(crate) fn desc(&self) -> &KhoVmalloc {
+        &self.desc
+    }
+
+    /// The preserved area.
+    pub(crate) fn area(&self) -> &'a VmallocArea {
+        self.area
+    }
+
+    /// Unpreserves now (same as dropping).
+    pub(crate) fn unpreserve(self) {
+        drop(self)
+    }
+
+    /// Keeps everything preserved for the next kernel and returns the descriptor.
+    ///
+    /// The area must then stay allocated until kexec (e.g. keep the [`VmallocArea`] in the
+    /// module state); to cancel, call [`unpreserve_published`] with the descriptor.
+    pub(crate) fn publish(self) -> KhoVmalloc {
+        let desc = self.desc;
+        core::mem::forget(self);
+        desc
+    }
+}
+
+impl Drop for PreservedVmalloc<'_> {
+    fn drop(&mut self) {
+        // By the type invariant the descriptor is ours and still preserved.
+        core_vm::unpreserve(&mut kernel_mem(), &self.desc);
+    }
+}
+
+/// Unpreserves a descriptor returned by [`PreservedVmalloc::publish`] and frees its chunks.
+///
+/// # Safety
+///
+/// `desc` must come from [`PreservedVmalloc::publish`] in this kernel and must not have been
+/// unpreserved yet: its chunk pages are freed.
+pub(crate) unsafe fn unpreserve_published(desc: &KhoVmalloc) {
+    core_vm::unpreserve(&mut kernel_mem(), desc);
+}
+
+/// An area restored from the previous kernel, mapped with `vmap()`; `vfree()`d on drop.
+///
+/// # Invariants
+///
+/// `ptr` is the start of a live `vmap(VM_MAP | VM_MAP_PUT_PAGES)` area of `nr_pages` pages
+/// that owns its pages and page array; nothing else maps or frees it.
+pub(crate) struct RestoredVmalloc {
+    ptr: NonNull<u8>,
+    nr_pages: usize,
+}
+
+impl RestoredVmalloc {
+    /// Number of order-0 pages.
+    pub(crate) fn nr_pages(&self) -> usize {
+        self.nr_pages
+    }
+
+    /// The restored bytes.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        // SAFETY: by the type invariant `nr_pages` pages are mapped at `ptr`; they hold the
+        // previous kernel's data (initialized memory) and are owned by `self`.
+        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.nr_pages * PAGE_SIZE) }
+    }
+
+    /// The restored bytes, writable.
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as in `as_slice`; the unique borrow excludes other access.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.nr_pages * PAGE_SIZE) }
+    }
+}
+
+impl Drop for RestoredVmalloc {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant the area is live and ours; `vfree()` also drops the
+        // page references and the page array (`VM_MAP_PUT_PAGES`).
+        unsafe { ffi::kho_rs_vfree(self.ptr.as_ptr().cast()) }
+    }
+}
+
+/// New kernel: validates an incoming descriptor, claims its pages and maps them.
+///
+/// Validation and restore are done by the pure core (every chunk and block must have been
+/// preserved by the previous kernel and is claimed once); the physical addresses are
+/// collected in area order and mapped with `vmap(VM_MAP | VM_MAP_PUT_PAGES)`. On any
+/// failure nothing is leaked: the core frees what it restored, and if the mapping fails
+/// every restored page is freed here. Unlike `kho_restore_vmalloc()` the area is `VM_MAP`
+/// with 4K mappings (kho-abi-notes.md §3.1).
+pub(crate) fn restore(desc: &KhoVmalloc) -> Result<RestoredVmalloc> {
+    let mut mem = kernel_mem();
+    let stats = core_vm::validate(&mem, desc).map_err(|e| core_err("vmalloc restore", e))?;
+    let total = desc.total_pages as usize;
+    let mut phys = KVVec::<u64>::with_capacity(total, GFP_KERNEL)?;
+    let mut sink = |pa: u64| -> crate::pure::error::Result {
+        phys.push(pa, GFP_KERNEL)
+            .map_err(|_| CoreError::nomem("vmalloc restore: page list"))
+    };
+    // On failure the core has freed every page it passed to `sink`; `phys` is only a list.
+    core_vm::restore(&mut mem, desc, &mut sink).map_err(|e| core_err("vmalloc restore", e))?;
+    if phys.len() != total {
+        // Cannot happen after validation (entries * 2^order == total_pages); stay safe.
+        free_pages(&mut mem, &phys);
+        pr_err!(
+            "vmalloc restore: {} pages for total {}\n",
+            phys.len(),
+            total
+        );
+        return Err(EINVAL);
+    }
+    let n = c_uint::try_from(total).map_err(|_| {
+        free_pages(&mut mem, &phys);
+        E2BIG
+    })?;
+    // SAFETY: `phys` holds `n` restored order-0 pages that we own; on success the area takes
+    // one reference of each (and its own copy of the page array), on failure we keep them.
+    let raw = unsafe { ffi::kho_rs_vmap_put_pages(phys.as_mut_ptr(), n) };
+    let Some(ptr) = NonNull::new(raw.cast::<u8>()) else {
+        free_pages(&mut mem, &phys);
+        pr_err!(
+            "vmalloc restore: vmap of {} pages failed ({} chunks)\n",
+            total,
+            stats.chunks
+        );
+        return Err(ENOMEM);
+    };
+    // INVARIANT: a fresh VM_MAP_PUT_PAGES area of `total` pages that owns them.
+    Ok(RestoredVmalloc {
+        ptr,
+        nr_pages: total,
+    })
+}
+
+/// Frees restored pages that could not be mapped.
+fn free_pages(mem: &mut KernelMem, phys: &[u64]) {
+    for &pa in phys {
+        mem.free(pa);
+    }
+}
+
+/// Reads an outgoing or incoming descriptor without restoring: validates it and calls `f`
+/// with every listed block address, in order (`validate` + `for_each_entry` of the core).
+pub(crate) fn read_entries(desc: &KhoVmalloc, f: impl FnMut(u64)) -> Result<VmallocStats> {
+    core_vm::for_each_entry(&kernel_mem(), desc, f).map_err(|e| core_err("vmalloc read", e))
+}
+
+/// Validates a descriptor without restoring anything (errors are printed).
+pub(crate) fn validate(desc: &KhoVmalloc) -> Result<VmallocStats> {
+    core_vm::validate(&kernel_mem(), desc).map_err(|e| core_err("vmalloc validate", e))
+}
+
+/// A vmalloc area preserved by the exported C implementation (`kho_preserve_vmalloc()`),
+/// for interoperability tests and benchmarks; `kho_unpreserve_vmalloc()` on drop.
+///
+/// # Invariants
+///
+/// `desc` was filled by a successful `kho_preserve_vmalloc()` of `area` and has not been
+/// unpreserved.
+pub(crate) struct CPreservedVmalloc<'a> {
+    area: &'a VmallocArea,
+    desc: KhoVmalloc,
+}
+
+/// Preserves `area` with the C implementation.
+pub(crate) fn c_preserve(area: &VmallocArea) -> Result<CPreservedVmalloc<'_>> {
+    let mut desc = KhoVmalloc::default();
+    // SAFETY: `area` is a live vmalloc area; `desc` is a `struct kho_vmalloc` (same layout,
+    // asserted in the core and in shim.c) that C fills.
+    let ret =
+        unsafe { ffi::kho_rs_c_preserve_vmalloc(area.as_ptr(), (&raw mut desc).cast::<c_void>()) };
+    to_result(ret)?;
+    // INVARIANT: C preserved `area` into `desc`.
+    Ok(CPreservedVmalloc { area, desc })
+}
+
+impl<'a> CPreservedVmalloc<'a> {
+    /// The descriptor C wrote.
+    pub(crate) fn desc(&self) -> &KhoVmalloc {
+        &self.desc
+    }
+
+    /// The preserved area.
+    pub(crate) fn area(&self) -> &'a VmallocArea {
+        self.area
+    }
+}
+
+impl Drop for CPreservedVmalloc<'_> {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant `desc` is a live C preservation, unpreserved once.
+        unsafe { ffi::kho_rs_c_unpreserve_vmalloc((&raw mut self.desc).cast::<c_void>()) }
+    }
+}
