@@ -18,6 +18,7 @@ mod glue;
 #[allow(dead_code)]
 mod pure;
 mod tests;
+mod workload;
 
 module! {
     type: KhoRs,
@@ -30,10 +31,36 @@ module! {
             default: 0,
             description: "Run benchmarks at load: bit mask, 1 radix, 2 vmalloc, 4 block",
         },
+        workload: bool {
+            default: false,
+            description: "Verify the previous kernel's workload on a KHO boot, else preserve one",
+        },
+        seed: u64 {
+            default: 0x6b686f2d7273,
+            description: "Seed of the workload data",
+        },
+        folios: u32 {
+            default: 64,
+            description: "Workload: folios of orders 0..4 tracked in the Rust radix tree",
+        },
+        vmalloc_mib: u32 {
+            default: 64,
+            description: "Workload: size of the preserved vmalloc area in MiB",
+        },
+        block_entries: u32 {
+            default: 100000,
+            description: "Workload: entries (32 bytes) in the preserved block set",
+        },
+        chain: u32 {
+            default: 0,
+            description: "Re-preserve a verified workload until this generation (kexec chains)",
+        },
     },
 }
 
-struct KhoRs;
+struct KhoRs {
+    outgoing: Option<workload::Outgoing>,
+}
 
 impl kernel::Module for KhoRs {
     fn init(_module: &'static ThisModule) -> Result<Self> {
@@ -48,12 +75,45 @@ impl kernel::Module for KhoRs {
         if mask != 0 {
             bench::run(mask)?;
         }
-        Ok(KhoRs)
+        let mut outgoing = None;
+        if module_parameters::workload.value() {
+            outgoing = run_workload(enabled)?;
+        }
+        Ok(KhoRs { outgoing })
     }
+}
+
+/// Verifies an incoming workload, or preserves a new one (see [`workload`]).
+fn run_workload(enabled: bool) -> Result<Option<workload::Outgoing>> {
+    if !enabled {
+        pr_err!("workload: KHO is disabled (boot with kho=on)\n");
+        return Err(EOPNOTSUPP);
+    }
+    let params = workload::Params {
+        seed: module_parameters::seed.value(),
+        folios: module_parameters::folios.value(),
+        vmalloc_mib: module_parameters::vmalloc_mib.value(),
+        block_entries: module_parameters::block_entries.value(),
+    };
+    let generation = match workload::restore_and_verify()? {
+        None => 1,
+        Some(report) => {
+            if report.mismatches != 0 {
+                return Err(EIO);
+            }
+            let next = report.info.generation + 1;
+            if u64::from(module_parameters::chain.value()) < next {
+                return Ok(None);
+            }
+            next
+        }
+    };
+    workload::Outgoing::create(&params, generation).map(Some)
 }
 
 impl Drop for KhoRs {
     fn drop(&mut self) {
+        self.outgoing = None;
         pr_info!("unloaded\n");
     }
 }

@@ -23,6 +23,8 @@ extern "C" {
 
     pub(crate) fn kho_rs_alloc_zeroed_page() -> u64;
     pub(crate) fn kho_rs_free_page(phys: u64);
+    pub(crate) fn kho_rs_alloc_pages(order: c_uint) -> u64;
+    pub(crate) fn kho_rs_free_pages(phys: u64, order: c_uint);
     pub(crate) fn kho_rs_phys_to_virt(phys: u64) -> *mut c_void;
     pub(crate) fn kho_rs_virt_to_phys(virt: *const c_void) -> u64;
     pub(crate) fn kho_rs_phys_is_ram(phys: u64) -> bool;

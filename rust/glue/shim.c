@@ -43,6 +43,19 @@ void kho_rs_free_page(u64 phys)
 	__free_page(phys_to_page(phys));
 }
 
+/* A naturally aligned, non-compound block of 2^@order pages (not zeroed). */
+u64 kho_rs_alloc_pages(unsigned int order)
+{
+	struct page *page = alloc_pages(GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN, order);
+
+	return page ? page_to_phys(page) : 0;
+}
+
+void kho_rs_free_pages(u64 phys, unsigned int order)
+{
+	__free_pages(phys_to_page(phys), order);
+}
+
 void *kho_rs_phys_to_virt(u64 phys)
 {
 	return phys_to_virt(phys);

@@ -22,6 +22,8 @@ bool kho_rs_is_kho_boot(void);
 /* Pages: allocation and address conversion (direct map). */
 u64 kho_rs_alloc_zeroed_page(void);
 void kho_rs_free_page(u64 phys);
+u64 kho_rs_alloc_pages(unsigned int order);
+void kho_rs_free_pages(u64 phys, unsigned int order);
 void *kho_rs_phys_to_virt(u64 phys);
 u64 kho_rs_virt_to_phys(const void *virt);
 struct page *kho_rs_phys_to_page(u64 phys);

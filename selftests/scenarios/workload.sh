@@ -1,0 +1,18 @@
+# SPDX-License-Identifier: GPL-2.0
+# Scenario "workload": the first kernel preserves the default workload (folios
+# in the Rust radix tree, 64 MiB vmalloc, 100,000 block entries) and registers
+# the kho-rs subtree; its blob is dumped (base64) for dtc on the host; kexec;
+# the second kernel verifies every byte and frees everything.
+case $stage in
+1)
+	insmod /kho_rs.ko workload=1 && echo "KHO_RS_STEP preserve ok" || echo "KHO_RS_STEP preserve FAIL"
+	echo "KHO_RS_BLOB_BEGIN"
+	base64 /sys/kernel/debug/kho/out/sub_fdts/kho-rs
+	echo "KHO_RS_BLOB_END"
+	kexec_next
+	;;
+2)
+	insmod /kho_rs.ko workload=1 && echo "KHO_RS_STEP verify ok" || echo "KHO_RS_STEP verify FAIL"
+	rmmod kho_rs && echo "KHO_RS_STEP rmmod-2 ok" || echo "KHO_RS_STEP rmmod-2 FAIL"
+	;;
+esac
