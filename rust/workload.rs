@@ -346,12 +346,13 @@ impl Outgoing {
             let buf = mem.bytes_mut(pa).ok_or(EINVAL)?;
             subtree::write(buf, &self.info, c).map_err(|e| core_err("subtree write", e))?
         };
-        mem.preserve(pa, 1).map_err(|e| core_err("blob preserve", e))?;
+        mem.preserve(pa, 1)
+            .map_err(|e| core_err("blob preserve", e))?;
         // SAFETY: the name is a NUL-terminated string literal; the blob is a preserved,
         // direct-mapped page that stays allocated until `Drop` removes the subtree.
         let ret = unsafe {
             ffi::kho_rs_add_subtree(
-                SUBTREE_NAME_C.as_ptr(),
+                SUBTREE_NAME_C.as_char_ptr(),
                 ffi::kho_rs_phys_to_virt(pa),
                 size,
             )
@@ -394,7 +395,10 @@ impl Drop for Outgoing {
             // SAFETY: each folio was allocated with its order and is owned here.
             unsafe { ffi::kho_rs_free_pages(pa, order) };
         }
-        pr_info!("workload: unpreserved and freed generation {}\n", self.info.generation);
+        pr_info!(
+            "workload: unpreserved and freed generation {}\n",
+            self.info.generation
+        );
     }
 }
 
@@ -425,7 +429,8 @@ pub(crate) fn restore_and_verify() -> Result<Option<Report>> {
     let mut pa = 0u64;
     let mut size = 0usize;
     // SAFETY: the name is a NUL-terminated literal and both out-pointers are valid.
-    let ret = unsafe { ffi::kho_rs_retrieve_subtree(SUBTREE_NAME_C.as_ptr(), &mut pa, &mut size) };
+    let ret =
+        unsafe { ffi::kho_rs_retrieve_subtree(SUBTREE_NAME_C.as_char_ptr(), &mut pa, &mut size) };
     if ret == -(ENOENT.to_errno()) || ret == ENOENT.to_errno() {
         return Ok(None);
     }
@@ -438,16 +443,21 @@ pub(crate) fn restore_and_verify() -> Result<Option<Report>> {
     // which write and free only pages they restored.
     let mut mem = unsafe { KernelMem::new() };
     if size == 0 || size > GEOMETRY.page_size {
-        pr_err!("restore: subtree blob size {} is not within one page\n", size);
+        pr_err!(
+            "restore: subtree blob size {} is not within one page\n",
+            size
+        );
         return Err(EINVAL);
     }
-    mem.restore(pa, 1).map_err(|e| core_err("restore blob", e))?;
+    mem.restore(pa, 1)
+        .map_err(|e| core_err("restore blob", e))?;
     let res = verify_blob(&mut mem, pa, size);
     mem.free(pa);
     if let Ok(r) = &res {
+        let verdict = if r.mismatches == 0 { "PASS" } else { "FAIL" };
         pr_info!(
             "restore: {} generation {}: {} folios, {} MiB vmalloc, {} block entries verified in {} us, {} mismatches\n",
-            if r.mismatches == 0 { "PASS" } else { "FAIL" },
+            verdict,
             r.info.generation,
             r.info.radix_keys,
             r.info.vmalloc_bytes >> 20,
@@ -466,14 +476,18 @@ fn verify_blob(mem: &mut KernelMem, pa: u64, size: usize) -> Result<Report> {
         Error::from_errno(e.to_errno())
     })?;
     if info.block_entry_size != Record::SIZE as u64 {
-        pr_err!("restore: block entry size {} is not {}\n", info.block_entry_size, Record::SIZE);
+        pr_err!(
+            "restore: block entry size {} is not {}\n",
+            info.block_entry_size,
+            Record::SIZE
+        );
         return Err(EPROTO);
     }
     let mut mismatches = 0u64;
 
     // Block set first: the records describe everything else.
-    let mut blocks =
-        BlockSet::<Record>::restore(mem, info.block_head).map_err(|e| core_err("restore block", e))?;
+    let mut blocks = BlockSet::<Record>::restore(mem, info.block_head)
+        .map_err(|e| core_err("restore block", e))?;
     let mut records = KVVec::new();
     let mut ok = Ok(());
     {
@@ -488,7 +502,11 @@ fn verify_blob(mem: &mut KernelMem, pa: u64, size: usize) -> Result<Report> {
     blocks.destroy(mem);
     ok?;
     if records.len() as u64 != info.block_count {
-        pr_err!("restore: {} block entries, subtree says {}\n", records.len(), info.block_count);
+        pr_err!(
+            "restore: {} block entries, subtree says {}\n",
+            records.len(),
+            info.block_count
+        );
         mismatches += 1;
     }
     let mut folio_records = KVec::new();
@@ -532,7 +550,12 @@ fn verify_blob(mem: &mut KernelMem, pa: u64, size: usize) -> Result<Report> {
         };
         let (_, rorder, tag, rsum) = folio_records[idx];
         if order != rorder || order > MAX_FOLIO_ORDER {
-            pr_err!("restore: folio {:#x} order {} vs record {}\n", fpa, order, rorder);
+            pr_err!(
+                "restore: folio {:#x} order {} vs record {}\n",
+                fpa,
+                order,
+                rorder
+            );
             mismatches += 1;
             continue;
         }
@@ -554,7 +577,11 @@ fn verify_blob(mem: &mut KernelMem, pa: u64, size: usize) -> Result<Report> {
         let area = vmalloc::restore(&info.vmalloc)?;
         let data = area.as_slice();
         if data.len() as u64 != info.vmalloc_bytes {
-            pr_err!("restore: vmalloc area {} bytes, subtree says {}\n", data.len(), info.vmalloc_bytes);
+            pr_err!(
+                "restore: vmalloc area {} bytes, subtree says {}\n",
+                data.len(),
+                info.vmalloc_bytes
+            );
             mismatches += 1;
         }
         for r in records.iter().filter(|r| r.kind == KIND_VMALLOC) {
