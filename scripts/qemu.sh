@@ -6,6 +6,7 @@
 # Boots KDIR's bzImage with INITRD under QEMU, serial console to LOG.
 # TCG by default: on these machines /dev/kvm exists but guests hang under KVM,
 # so KVM is used only if scripts/kvm-probe.sh has shown it to work here.
+# KUnit suites are disabled here (kunit.enable=0): scripts/kunit.sh runs them.
 # Exits non-zero with a clear message on timeout.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +24,7 @@ set +e
 timeout --foreground -k 5 "$tmo" qemu-system-x86_64 -nodefaults -nographic -no-reboot \
 	-accel "$accel" -m "$mem" -smp 2 -bios qboot.rom \
 	-kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$initrd" \
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 $extra" \
+	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 kunit.enable=0 $extra" \
 	-serial stdio </dev/null >"$log" 2>&1
 rc=$?
 set -e
