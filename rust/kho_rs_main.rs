@@ -51,6 +51,10 @@ module! {
             default: 100000,
             description: "Workload: entries (32 bytes) in the preserved block set",
         },
+        corrupt: u32 {
+            default: 0,
+            description: "Selftest only: publish damaged state (1 compat, 2 truncated blob, 3 block loop, 4 vmalloc loop, 5 unpreserved root, 6 count over capacity)",
+        },
         chain: u32 {
             default: 0,
             description: "Re-preserve a verified workload until this generation (kexec chains)",
@@ -94,6 +98,7 @@ fn run_workload(enabled: bool) -> Result<Option<workload::Outgoing>> {
         folios: module_parameters::folios.value(),
         vmalloc_mib: module_parameters::vmalloc_mib.value(),
         block_entries: module_parameters::block_entries.value(),
+        corrupt: module_parameters::corrupt.value(),
     };
     let generation = match workload::restore_and_verify()? {
         None => 1,

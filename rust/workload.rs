@@ -38,6 +38,45 @@ pub(crate) struct Params {
     pub(crate) vmalloc_mib: u32,
     /// Number of block-set entries (at least one per folio and per vmalloc MiB).
     pub(crate) block_entries: u32,
+    /// Damage to do on purpose before publishing (a [`Damage`] number, 0 = none).
+    pub(crate) corrupt: u32,
+}
+
+/// Ways the first kernel can damage its own published state, for the selftest's
+/// corrupted-input cases. The damage is undone again if the module is unloaded.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Damage {
+    /// 1: the blob says `vmalloc-v2` (root composite and node) instead of `vmalloc-v1`.
+    CompatVersion,
+    /// 2: the subtree is registered with half the blob's size.
+    TruncatedBlob,
+    /// 3: the last block's `next` points back to the first block.
+    BlockLoop,
+    /// 4: the first vmalloc chunk's `next` points to itself.
+    VmallocLoop,
+    /// 5: the radix root points to a page that was never preserved.
+    UnpreservedRoot,
+    /// 6: the first block's `count` is one more than a block can hold.
+    CountOverCapacity,
+}
+
+impl Damage {
+    /// The damage numbered `n` (module parameter `corrupt`), `None` for 0.
+    pub(crate) fn from_param(n: u32) -> Result<Option<Self>> {
+        Ok(Some(match n {
+            0 => return Ok(None),
+            1 => Self::CompatVersion,
+            2 => Self::TruncatedBlob,
+            3 => Self::BlockLoop,
+            4 => Self::VmallocLoop,
+            5 => Self::UnpreservedRoot,
+            6 => Self::CountOverCapacity,
+            _ => {
+                pr_err!("workload: corrupt={} is not a known damage (1..6)\n", n);
+                return Err(EINVAL);
+            }
+        }))
+    }
 }
 
 /// Largest folio order of the workload.
@@ -182,6 +221,10 @@ pub(crate) struct Outgoing {
     blocks: BlockSet<Record>,
     blob_pa: u64,
     registered: bool,
+    /// A word overwritten on purpose: (page, word index, original value).
+    patched: Option<(u64, usize, u64)>,
+    /// The unpreserved page a damaged radix root points to.
+    decoy: u64,
     /// What was published.
     pub(crate) info: SubtreeInfo,
 }
@@ -209,6 +252,8 @@ impl Outgoing {
             blocks: BlockSet::new(GEOMETRY),
             blob_pa: 0,
             registered: false,
+            patched: None,
+            decoy: 0,
             info: SubtreeInfo {
                 generation,
                 seed: p.seed,
@@ -216,6 +261,22 @@ impl Outgoing {
             },
         };
         s.build(p)?;
+        let damage = Damage::from_param(p.corrupt)?;
+        let bad = subtree::SubtreeCompat {
+            root: "kho-rs-v1;block-v1;radix-v1;vmalloc-v2",
+            vmalloc: "vmalloc-v2",
+            ..subtree::COMPAT
+        };
+        let compat = if damage == Some(Damage::CompatVersion) {
+            &bad
+        } else {
+            &subtree::COMPAT
+        };
+        if let Some(d) = damage {
+            s.damage(d)?;
+            pr_warn!("workload: publishing deliberately damaged state: {:?}\n", d);
+        }
+        s.publish(compat, damage == Some(Damage::TruncatedBlob))?;
         pr_info!(
             "workload: preserved generation {}: {} folios in the radix tree, {} MiB vmalloc, {} block entries ({} blocks) in {} us\n",
             generation,
@@ -334,11 +395,55 @@ impl Outgoing {
         self.info.block_head = self.blocks.head_pa();
         self.info.block_entry_size = Record::SIZE as u64;
         self.info.block_count = records.len() as u64;
-        self.publish(&subtree::COMPAT)
+        Ok(())
     }
 
-    /// Writes the blob with compatibility strings `c` and registers the subtree.
-    fn publish(&mut self, c: &subtree::SubtreeCompat<'_>) -> Result {
+    /// Overwrites word `idx` of the owned page `pa`, remembering the old value.
+    fn patch(&mut self, pa: u64, idx: usize, value: u64) -> Result {
+        let page = self.mem.page_mut(pa).ok_or(EINVAL)?;
+        let old = *page.get(idx).ok_or(EINVAL)?;
+        if let Some(w) = page.get_mut(idx) {
+            *w = value;
+        }
+        self.patched = Some((pa, idx, old));
+        Ok(())
+    }
+
+    /// Damages the state about to be published (see [`Damage`]).
+    fn damage(&mut self, d: Damage) -> Result {
+        let head = self.blocks.head_pa();
+        match d {
+            Damage::CompatVersion | Damage::TruncatedBlob => Ok(()),
+            Damage::BlockLoop => {
+                let mut last = head;
+                while let Some(&next) = self.mem.page(last).and_then(|p| p.first()) {
+                    if next == 0 {
+                        break;
+                    }
+                    last = next;
+                }
+                self.patch(last, 0, head)
+            }
+            Damage::VmallocLoop => {
+                let first = self.info.vmalloc.first;
+                self.patch(first, 0, first)
+            }
+            Damage::UnpreservedRoot => {
+                let pa = self.mem.alloc_zeroed().map_err(|e| core_err("decoy", e))?;
+                self.decoy = pa;
+                self.info.radix_root = pa;
+                Ok(())
+            }
+            Damage::CountOverCapacity => {
+                let cap = self.blocks.count_per_block() as u64;
+                self.patch(head, 1, cap + 1)
+            }
+        }
+    }
+
+    /// Writes the blob with compatibility strings `c` and registers the subtree
+    /// (with half its size if `truncate`).
+    fn publish(&mut self, c: &subtree::SubtreeCompat<'_>, truncate: bool) -> Result {
         let mem = &mut self.mem;
         let pa = mem.alloc_zeroed().map_err(|e| core_err("blob", e))?;
         self.blob_pa = pa;
@@ -348,6 +453,7 @@ impl Outgoing {
         };
         mem.preserve(pa, 1)
             .map_err(|e| core_err("blob preserve", e))?;
+        let size = if truncate { size / 2 } else { size };
         // SAFETY: the name is a NUL-terminated string literal; the blob is a preserved,
         // direct-mapped page that stays allocated until `Drop` removes the subtree.
         let ret = unsafe {
@@ -369,7 +475,15 @@ impl Outgoing {
 
 impl Drop for Outgoing {
     fn drop(&mut self) {
+        if let Some((pa, idx, old)) = self.patched.take() {
+            if let Some(w) = self.mem.page_mut(pa).and_then(|p| p.get_mut(idx)) {
+                *w = old;
+            }
+        }
         let mem = &mut self.mem;
+        if self.decoy != 0 {
+            mem.free(self.decoy);
+        }
         if self.blob_pa != 0 {
             if self.registered {
                 // SAFETY: the blob was registered with this address and is still allocated.
