@@ -3,7 +3,7 @@
 #
 # check.sh [host|kunit|qemu|all]: every kho-rs test, fastest first.
 #   host   cargo test of the pure core (unit + property tests), rustfmt --check
-#   kunit  build kho_rs.ko, run its KUnit suites with kunit.py under QEMU
+#   kunit  clippy, build kho_rs.ko, run its KUnit suites with kunit.py under QEMU
 #   qemu   the kexec live-update selftest (selftests/kho_rs_kexec.sh)
 # `make check` runs scripts/setup.sh first, then this with "all".
 set -uo pipefail
@@ -41,6 +41,19 @@ fmt_check() {
 module_build() {
 	make -C "$top" --no-print-directory modules
 }
+# Clippy with the kernel's lint set (CLIPPY=1); any warning fails. The normal
+# build that follows recompiles without clippy (Kbuild sees the changed command).
+clippy_build() {
+	local log
+	log=$(touch "$top/rust/kho_rs_main.rs" && make -C "$top" --no-print-directory clippy 2>&1) || {
+		printf '%s\n' "$log" | tail -30
+		return 1
+	}
+	if printf '%s\n' "$log" | grep -qE "^(warning|error)"; then
+		printf '%s\n' "$log" | grep -E "^(warning|error)" -A6 | head -60
+		return 1
+	fi
+}
 
 case $what in
 host | all)
@@ -48,6 +61,7 @@ host | all)
 	stage "rustfmt" fmt_check
 	;;&
 kunit | qemu | all)
+	stage "clippy (CLIPPY=1)" clippy_build
 	stage "module build" module_build
 	;;&
 kunit | all)

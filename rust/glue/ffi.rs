@@ -26,7 +26,6 @@ extern "C" {
     pub(crate) fn kho_rs_alloc_pages(order: c_uint) -> u64;
     pub(crate) fn kho_rs_free_pages(phys: u64, order: c_uint);
     pub(crate) fn kho_rs_phys_to_virt(phys: u64) -> *mut c_void;
-    pub(crate) fn kho_rs_virt_to_phys(virt: *const c_void) -> u64;
     pub(crate) fn kho_rs_phys_is_ram(phys: u64) -> bool;
 
     pub(crate) fn kho_rs_preserve_pages(phys: u64, nr_pages: c_ulong) -> c_int;
@@ -47,7 +46,6 @@ extern "C" {
     pub(crate) fn kho_rs_vmap_put_pages(phys: *mut u64, nr_pages: c_uint) -> *mut c_void;
     pub(crate) fn kho_rs_c_preserve_vmalloc(ptr: *mut c_void, desc: *mut c_void) -> c_int;
     pub(crate) fn kho_rs_c_unpreserve_vmalloc(desc: *mut c_void);
-    pub(crate) fn kho_rs_c_restore_vmalloc(desc: *const c_void) -> *mut c_void;
 
     pub(crate) fn kho_rs_kho_out_fdt_phys() -> u64;
 

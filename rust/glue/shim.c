@@ -61,11 +61,6 @@ void *kho_rs_phys_to_virt(u64 phys)
 	return phys_to_virt(phys);
 }
 
-u64 kho_rs_virt_to_phys(const void *virt)
-{
-	return virt_to_phys(virt);
-}
-
 struct page *kho_rs_phys_to_page(u64 phys)
 {
 	return phys_to_page(phys);
@@ -165,11 +160,6 @@ int kho_rs_c_preserve_vmalloc(void *ptr, struct kho_vmalloc *desc)
 void kho_rs_c_unpreserve_vmalloc(struct kho_vmalloc *desc)
 {
 	kho_unpreserve_vmalloc(desc);
-}
-
-void *kho_rs_c_restore_vmalloc(const struct kho_vmalloc *desc)
-{
-	return kho_restore_vmalloc(desc);
 }
 
 /*

@@ -25,7 +25,6 @@ void kho_rs_free_page(u64 phys);
 u64 kho_rs_alloc_pages(unsigned int order);
 void kho_rs_free_pages(u64 phys, unsigned int order);
 void *kho_rs_phys_to_virt(u64 phys);
-u64 kho_rs_virt_to_phys(const void *virt);
 struct page *kho_rs_phys_to_page(u64 phys);
 u64 kho_rs_page_to_phys(struct page *page);
 bool kho_rs_phys_is_ram(u64 phys);
@@ -47,7 +46,6 @@ u64 kho_rs_vmalloc_to_phys(const void *addr);
 void *kho_rs_vmap_put_pages(u64 *phys, unsigned int nr_pages);
 int kho_rs_c_preserve_vmalloc(void *ptr, struct kho_vmalloc *desc);
 void kho_rs_c_unpreserve_vmalloc(struct kho_vmalloc *desc);
-void *kho_rs_c_restore_vmalloc(const struct kho_vmalloc *desc);
 
 /* Tests only: physical address of the outgoing KHO root FDT (0 if unknown). */
 u64 kho_rs_kho_out_fdt_phys(void);

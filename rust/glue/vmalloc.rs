@@ -13,6 +13,7 @@
 //! The `c_*` items wrap the exported C implementation (`kho_preserve_vmalloc()` and
 //! friends) for the interoperability tests and benchmarks.
 
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use kernel::ffi::{c_uint, c_ulong, c_void};
@@ -126,7 +127,8 @@ fn kernel_mem() -> KernelMem {
 /// `desc` was returned by [`core_vm::preserve`] for the pages of `area` and has not been
 /// unpreserved; its chunk pages are owned by this value.
 pub(crate) struct PreservedVmalloc<'a> {
-    area: &'a VmallocArea,
+    /// Ties the preservation to the area: the area cannot be freed while preserved.
+    _area: PhantomData<&'a VmallocArea>,
     desc: KhoVmalloc,
 }
 
@@ -142,18 +144,16 @@ pub(crate) fn preserve(area: &VmallocArea) -> Result<PreservedVmalloc<'_>> {
     let desc = core_vm::preserve(&mut mem, pages, total, 0, KHO_VMALLOC_ALLOC)
         .map_err(|e| core_err("vmalloc preserve", e))?;
     // INVARIANT: `desc` was just produced for `area` by the core.
-    Ok(PreservedVmalloc { area, desc })
+    Ok(PreservedVmalloc {
+        _area: PhantomData,
+        desc,
+    })
 }
 
 impl<'a> PreservedVmalloc<'a> {
     /// The descriptor (`struct kho_vmalloc`) to store in the module's KHO data.
     pub(crate) fn desc(&self) -> &KhoVmalloc {
         &self.desc
-    }
-
-    /// The preserved area.
-    pub(crate) fn area(&self) -> &'a VmallocArea {
-        self.area
     }
 
     /// Unpreserves now (same as dropping).
@@ -201,22 +201,11 @@ pub(crate) struct RestoredVmalloc {
 }
 
 impl RestoredVmalloc {
-    /// Number of order-0 pages.
-    pub(crate) fn nr_pages(&self) -> usize {
-        self.nr_pages
-    }
-
     /// The restored bytes.
     pub(crate) fn as_slice(&self) -> &[u8] {
         // SAFETY: by the type invariant `nr_pages` pages are mapped at `ptr`; they hold the
         // previous kernel's data (initialized memory) and are owned by `self`.
         unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.nr_pages * PAGE_SIZE) }
-    }
-
-    /// The restored bytes, writable.
-    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
-        // SAFETY: as in `as_slice`; the unique borrow excludes other access.
-        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.nr_pages * PAGE_SIZE) }
     }
 }
 
@@ -306,7 +295,8 @@ pub(crate) fn validate(desc: &KhoVmalloc) -> Result<VmallocStats> {
 /// `desc` was filled by a successful `kho_preserve_vmalloc()` of `area` and has not been
 /// unpreserved.
 pub(crate) struct CPreservedVmalloc<'a> {
-    area: &'a VmallocArea,
+    /// Ties the preservation to the area: the area cannot be freed while preserved.
+    _area: PhantomData<&'a VmallocArea>,
     desc: KhoVmalloc,
 }
 
@@ -319,18 +309,16 @@ pub(crate) fn c_preserve(area: &VmallocArea) -> Result<CPreservedVmalloc<'_>> {
         unsafe { ffi::kho_rs_c_preserve_vmalloc(area.as_ptr(), (&raw mut desc).cast::<c_void>()) };
     to_result(ret)?;
     // INVARIANT: C preserved `area` into `desc`.
-    Ok(CPreservedVmalloc { area, desc })
+    Ok(CPreservedVmalloc {
+        _area: PhantomData,
+        desc,
+    })
 }
 
 impl<'a> CPreservedVmalloc<'a> {
     /// The descriptor C wrote.
     pub(crate) fn desc(&self) -> &KhoVmalloc {
         &self.desc
-    }
-
-    /// The preserved area.
-    pub(crate) fn area(&self) -> &'a VmallocArea {
-        self.area
     }
 }
 

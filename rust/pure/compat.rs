@@ -524,7 +524,7 @@ impl Mismatch<'_> {
             Mismatch::VersionMismatch { found, .. } => Error::new(
                 errno::EPROTO,
                 "compat: component version mismatch",
-                found as u64,
+                u64::from(found),
             ),
             Mismatch::UnexpectedComponent { .. } => {
                 Error::new(errno::EPROTO, "compat: unexpected component", 0)

@@ -573,7 +573,7 @@ impl<'a> Fdt<'a> {
             return Err(Error::new(
                 errno::EPROTO,
                 "fdt: version too old",
-                version as u64,
+                u64::from(version),
             ));
         }
         let last_comp = header_field(blob, 6);
@@ -581,7 +581,7 @@ impl<'a> Fdt<'a> {
             return Err(Error::new(
                 errno::EPROTO,
                 "fdt: last_comp_version too new",
-                last_comp as u64,
+                u64::from(last_comp),
             ));
         }
         let header = if version >= 17 {

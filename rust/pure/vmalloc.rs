@@ -152,11 +152,11 @@ pub(crate) fn preserve<M: PageMem>(
         return Err(Error::new(
             errno::EOPNOTSUPP,
             "vmalloc: unsupported flags",
-            flags as u64,
+            u64::from(flags),
         ));
     }
     if order > max_order(&geo) {
-        return Err(Error::inval("vmalloc: order too large", order as u64));
+        return Err(Error::inval("vmalloc: order too large", u64::from(order)));
     }
     if total_pages == 0 {
         return Err(Error::inval("vmalloc: empty area", 0));
@@ -202,7 +202,7 @@ fn fill_chunks<M: PageMem>(
             return Err(Error::inval("vmalloc: block not aligned to its order", pa));
         }
         covered += nr;
-        if covered > desc.total_pages as u64 {
+        if covered > u64::from(desc.total_pages) {
             return Err(Error::inval(
                 "vmalloc: more pages than total_pages",
                 covered,
@@ -239,7 +239,7 @@ fn fill_chunks<M: PageMem>(
             slot = 0;
         }
     }
-    if covered != desc.total_pages as u64 {
+    if covered != u64::from(desc.total_pages) {
         return Err(Error::inval(
             "vmalloc: blocks do not cover total_pages",
             covered,
@@ -257,7 +257,7 @@ pub(crate) fn unpreserve<M: PageMem>(mem: &mut M, desc: &KhoVmalloc) {
     let geo = *mem.geometry();
     let per_chunk = geo.vmalloc_chunk_entries;
     let nr = block_pages(desc.order.min(max_order(&geo)));
-    let bound = max_chunks(desc.total_pages as u64 / nr, per_chunk);
+    let bound = max_chunks(u64::from(desc.total_pages) / nr, per_chunk);
     let mut chunk = desc.first;
     let mut seen = 0u64;
     while chunk != 0 && seen < bound {
@@ -359,14 +359,17 @@ pub(crate) fn validate<M: PageMem>(mem: &M, desc: &KhoVmalloc) -> Result<Vmalloc
     if desc.flags & !KHO_VMALLOC_KNOWN_FLAGS != 0 {
         return Err(Error::inval(
             "vmalloc: unknown flag bits",
-            desc.flags as u64,
+            u64::from(desc.flags),
         ));
     }
     if desc.order > max_order(&geo) {
-        return Err(Error::inval("vmalloc: order too large", desc.order as u64));
+        return Err(Error::inval(
+            "vmalloc: order too large",
+            u64::from(desc.order),
+        ));
     }
     let nr = block_pages(desc.order);
-    let total = desc.total_pages as u64;
+    let total = u64::from(desc.total_pages);
     if total == 0 {
         return Err(Error::inval("vmalloc: total_pages is 0", 0));
     }

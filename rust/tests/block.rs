@@ -1070,13 +1070,13 @@ fn typed_on(mem: &mut KernelMem, set: &mut BlockSet<FileRec>) -> Result {
         ensure_eq(u64::from_ne_bytes(take(bytes, off)), want.id, "id")?;
         ensure_eq(u64::from_ne_bytes(take(bytes, off + 8)), want.pa, "pa")?;
         ensure_eq(
-            u32::from_ne_bytes(take(bytes, off + 16)) as u64,
-            want.len as u64,
+            u64::from(u32::from_ne_bytes(take(bytes, off + 16))),
+            u64::from(want.len),
             "len",
         )?;
         ensure_eq(
-            u32::from_ne_bytes(take(bytes, off + 20)) as u64,
-            want.csum as u64,
+            u64::from(u32::from_ne_bytes(take(bytes, off + 20))),
+            u64::from(want.csum),
             "csum",
         )?;
         ensure(take::<16>(bytes, off + 24) == want.tag, "tag")?;

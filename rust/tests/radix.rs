@@ -574,7 +574,7 @@ mod diff_tests {
         let mut rng = Rng(0xdead_beef_cafe_f00d);
         let mut adds = KVec::new();
         for i in 0..800u64 {
-            let order = (rng.next() % (GEOMETRY.max_order as u64)) as u32;
+            let order = (rng.next() % u64::from(GEOMETRY.max_order)) as u32;
             // Addresses across the whole 64-bit space for some keys, below 64 GiB otherwise.
             let pfn = if i % 8 == 0 {
                 rng.next() >> GEOMETRY.page_shift
