@@ -26,7 +26,7 @@ extern "C" {
     pub(crate) fn kho_rs_alloc_pages(order: c_uint) -> u64;
     pub(crate) fn kho_rs_free_pages(phys: u64, order: c_uint);
     pub(crate) fn kho_rs_phys_to_virt(phys: u64) -> *mut c_void;
-    pub(crate) fn kho_rs_phys_is_ram(phys: u64) -> bool;
+    pub(crate) fn kho_rs_ram_virt(phys: u64) -> *mut c_void;
 
     pub(crate) fn kho_rs_preserve_pages(phys: u64, nr_pages: c_ulong) -> c_int;
     pub(crate) fn kho_rs_unpreserve_pages(phys: u64, nr_pages: c_ulong);

@@ -28,7 +28,7 @@ const _: () = assert!(core::mem::size_of::<c_ulong>() == core::mem::size_of::<u6
 ///
 /// Whoever uses a `KernelMem` only writes pages it allocated through it (or restored
 /// through it), and only frees pages it owns; every page it reads is RAM
-/// (`kho_rs_phys_is_ram()` is checked on every access). This is what the data structures of
+/// (`kho_rs_ram_virt()` checks it on every access). This is what the data structures of
 /// the pure core do: they write only pages they allocated and read incoming pages after
 /// validating their addresses.
 pub(crate) struct KernelMem {
@@ -53,12 +53,10 @@ impl KernelMem {
         if pa == 0 || !GEOMETRY.is_page_aligned(pa) {
             return None;
         }
-        // SAFETY: `kho_rs_phys_is_ram` only looks up the page struct of a PFN.
-        if !unsafe { ffi::kho_rs_phys_is_ram(pa) } {
-            return None;
-        }
-        // SAFETY: `pa` is a RAM page, which the direct map covers on 64-bit kernels.
-        Some(unsafe { ffi::kho_rs_phys_to_virt(pa) }.cast::<u64>())
+        // SAFETY: `kho_rs_ram_virt` looks up the page struct of a PFN and returns the
+        // direct-map address only for online RAM (covered by the direct map on 64-bit).
+        let p = unsafe { ffi::kho_rs_ram_virt(pa) }.cast::<u64>();
+        (!p.is_null()).then_some(p)
     }
 }
 

@@ -71,10 +71,10 @@ u64 kho_rs_page_to_phys(struct page *page)
 	return page_to_phys(page);
 }
 
-/* True if @phys is in online RAM that has a struct page (direct-mapped on x86_64). */
-bool kho_rs_phys_is_ram(u64 phys)
+/* Direct-map address of @phys if it is online RAM, else NULL (one call for both). */
+void *kho_rs_ram_virt(u64 phys)
 {
-	return pfn_to_online_page(PHYS_PFN(phys)) != NULL;
+	return pfn_to_online_page(PHYS_PFN(phys)) ? phys_to_virt(phys) : NULL;
 }
 
 int kho_rs_preserve_pages(u64 phys, unsigned long nr_pages)

@@ -27,7 +27,7 @@ void kho_rs_free_pages(u64 phys, unsigned int order);
 void *kho_rs_phys_to_virt(u64 phys);
 struct page *kho_rs_phys_to_page(u64 phys);
 u64 kho_rs_page_to_phys(struct page *page);
-bool kho_rs_phys_is_ram(u64 phys);
+void *kho_rs_ram_virt(u64 phys);
 
 /* KHO preservation of page ranges. */
 int kho_rs_preserve_pages(u64 phys, unsigned long nr_pages);
