@@ -25,6 +25,7 @@ use crate::glue::{ffi, vmalloc};
 use crate::pure::block::{BlockEntry, BlockSet};
 use crate::pure::mem::PageMem;
 use crate::pure::radix::{decode_key, encode_key, RadixTree, RadixVisitor};
+use crate::pure::rng::XorShift;
 use crate::pure::subtree::{self, SubtreeInfo, SUBTREE_NAME_C};
 
 /// Parameters of a workload (module parameters, see `kho_rs_main.rs`).
@@ -193,18 +194,6 @@ fn elapsed_us(t: &Instant<Monotonic>) -> u64 {
     u64::try_from(t.elapsed().as_nanos() / 1000).unwrap_or(u64::MAX)
 }
 
-/// Small deterministic generator for folio orders.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 /// A workload preserved in this kernel and published as the `kho-rs` subtree.
 ///
 /// # Invariants
@@ -293,11 +282,11 @@ impl Outgoing {
         let mem = &mut self.mem;
         // (a) Folios of mixed orders, tracked in the Rust radix tree.
         self.tree = Some(RadixTree::new(mem).map_err(|e| core_err("radix", e))?);
-        let mut rng = XorShift(p.seed | 1);
+        let mut rng = XorShift::new(p.seed);
         self.folios.reserve(p.folios as usize, GFP_KERNEL)?;
         let mut records = KVVec::with_capacity(p.block_entries as usize, GFP_KERNEL)?;
         for i in 0..u64::from(p.folios) {
-            let order = (rng.next() % u64::from(MAX_FOLIO_ORDER + 1)) as u32;
+            let order = rng.below(MAX_FOLIO_ORDER as usize + 1) as u32;
             // SAFETY: allocating pages has no preconditions.
             let pa = unsafe { ffi::kho_rs_alloc_pages(order) };
             if pa == 0 {

@@ -16,6 +16,7 @@ use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::radix::CRadixTree;
 use crate::pure::error::Result as CoreResult;
 use crate::pure::radix::{encode_key, RadixTree, RadixVisitor};
+use crate::pure::rng::XorShift;
 
 /// Numbers of keys.
 const SIZES: [usize; 3] = [10_000, 100_000, 1_000_000];
@@ -53,16 +54,11 @@ fn ce(e: crate::pure::error::Error) -> Error {
 /// The `n` order-0 keys of `pattern`.
 fn make_keys(pattern: Pattern, n: usize) -> Result<KVVec<u64>> {
     let mut keys = KVVec::with_capacity(n, GFP_KERNEL)?;
-    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rng = XorShift::new(0x2545_f491_4f6c_dd1d);
     for i in 0..n as u64 {
         let pfn = match pattern {
             Pattern::Contiguous => CONTIG_BASE_PFN + i,
-            Pattern::Random => {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x % PFNS_64G
-            }
+            Pattern::Random => rng.next() % PFNS_64G,
         };
         let key = encode_key(&GEOMETRY, pfn << GEOMETRY.page_shift, 0).map_err(ce)?;
         keys.push(key, GFP_KERNEL)?;

@@ -18,5 +18,6 @@ pub(crate) mod fdt;
 pub(crate) mod geometry;
 pub(crate) mod mem;
 pub(crate) mod radix;
+pub(crate) mod rng;
 pub(crate) mod subtree;
 pub(crate) mod vmalloc;

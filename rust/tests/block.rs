@@ -20,6 +20,7 @@ use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::pure::block::{BlockEntry, BlockIter, BlockSet, BLOCK_HEADER_SIZE, KHO_MAX_BLOCKS};
 use crate::pure::error::{errno, Result as CoreResult};
 use crate::pure::mem::PageMem;
+use crate::pure::rng::XorShift;
 
 /// Fails with `-EINVAL` and one log line if `cond` is false.
 fn ensure(cond: bool, what: &str) -> Result {
@@ -49,26 +50,6 @@ fn ensure_eq(got: u64, want: u64, what: &str) -> Result {
 /// Converts a pure-core result, logging the cause on error.
 fn kr<T>(ctx: &str, r: CoreResult<T>) -> Result<T> {
     r.map_err(|e| core_err(ctx, e))
-}
-
-/// Deterministic xorshift64 generator for operation sequences.
-struct XorShift(u64);
-
-impl XorShift {
-    /// Next value of the sequence (never 0 for a non-zero seed).
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    /// A value in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 /// Entry types the model test can generate from a seed; seed 0 is the all-zero entry.
@@ -551,7 +532,7 @@ fn run_model<E: TestEntry>(seed: u64, ops: usize, max_blocks: usize) -> Result {
         "count_per_block",
     )?;
     let mut scratch = KVec::from_elem(0u8, E::SIZE, GFP_KERNEL)?;
-    let mut rng = XorShift(seed);
+    let mut rng = XorShift::new(seed);
     let mut next_seed = 1u64;
     let mut res = Ok(());
     for _ in 0..ops {

@@ -18,6 +18,7 @@ use crate::pure::error::{Error as CoreError, Result as CoreResult};
 use crate::pure::geometry::Geometry;
 use crate::pure::mem::PageMem;
 use crate::pure::radix::{encode_key, RadixTree, RadixVisitor};
+use crate::pure::rng::XorShift;
 
 /// Order-0 pages of a 64 GiB physical address space (random keys are drawn below it).
 const PFNS_64G: u64 = (64u64 << 30) >> GEOMETRY.page_shift;
@@ -31,21 +32,6 @@ fn check(cond: bool, what: &str, a: u64, b: u64) -> Result {
     } else {
         pr_err!("radix test: {}: {:#x} vs {:#x}\n", what, a, b);
         Err(EINVAL)
-    }
-}
-
-/// xorshift64 pseudo-random generator, seeded by each test.
-struct Rng(u64);
-
-impl Rng {
-    /// Next value (never 0 for a non-zero seed).
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
     }
 }
 
@@ -313,7 +299,7 @@ mod tests {
             frees: 0,
         };
         let mut tree = RadixTree::new(&mut mem).map_err(ce)?;
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = XorShift::new(0x9e37_79b9_7f4a_7c15);
         let mut adds = KVec::with_capacity(600, GFP_KERNEL)?;
         for i in 0..600u64 {
             let order = (rng.next() % 12) as u32;
@@ -527,7 +513,7 @@ fn diff_with(mem: &mut KernelMem, rt: &mut RadixTree, case: &Case, flip_bit: boo
 
 /// `n` random order-0 keys below 64 GiB.
 fn random_case(seed: u64, n: usize) -> Result<Case> {
-    let mut rng = Rng(seed);
+    let mut rng = XorShift::new(seed);
     let mut adds = KVec::with_capacity(n, GFP_KERNEL)?;
     for _ in 0..n {
         adds.push(
@@ -571,7 +557,7 @@ mod diff_tests {
 
     #[test]
     fn diff_mixed_orders_full_width() -> Result {
-        let mut rng = Rng(0xdead_beef_cafe_f00d);
+        let mut rng = XorShift::new(0xdead_beef_cafe_f00d);
         let mut adds = KVec::new();
         for i in 0..800u64 {
             let order = (rng.next() % u64::from(GEOMETRY.max_order)) as u32;
