@@ -13,6 +13,7 @@ use kernel::prelude::*;
 
 mod bench;
 mod glue;
+mod status;
 // The pure core is complete on its own (and tested on the host); the module uses only
 // part of it outside of KUnit builds.
 #[allow(dead_code)]
@@ -63,6 +64,9 @@ module! {
 }
 
 struct KhoRs {
+    // `/sys/kernel/debug/kho_rs/status`; holds its own copy of the status.
+    _status: Pin<KBox<kernel::debugfs::File<status::Status>>>,
+    _dir: kernel::debugfs::Dir,
     outgoing: Option<workload::Outgoing>,
 }
 
@@ -79,16 +83,23 @@ impl kernel::Module for KhoRs {
         if mask != 0 {
             bench::run(mask)?;
         }
-        let mut outgoing = None;
-        if module_parameters::workload.value() {
-            outgoing = run_workload(enabled)?;
-        }
-        Ok(KhoRs { outgoing })
+        let (outgoing, st) = if module_parameters::workload.value() {
+            run_workload(enabled)?
+        } else {
+            (None, status::Status::IDLE)
+        };
+        let dir = kernel::debugfs::Dir::new(c"kho_rs");
+        let file = KBox::pin_init(dir.read_only_file(c"status", st), GFP_KERNEL)?;
+        Ok(KhoRs {
+            _status: file,
+            _dir: dir,
+            outgoing,
+        })
     }
 }
 
 /// Verifies an incoming workload, or preserves a new one (see [`workload`]).
-fn run_workload(enabled: bool) -> Result<Option<workload::Outgoing>> {
+fn run_workload(enabled: bool) -> Result<(Option<workload::Outgoing>, status::Status)> {
     if !enabled {
         pr_err!("workload: KHO is disabled (boot with kho=on)\n");
         return Err(EOPNOTSUPP);
@@ -100,20 +111,32 @@ fn run_workload(enabled: bool) -> Result<Option<workload::Outgoing>> {
         block_entries: module_parameters::block_entries.value(),
         corrupt: module_parameters::corrupt.value(),
     };
+    let mut st = status::Status::IDLE;
     let generation = match workload::restore_and_verify()? {
         None => 1,
         Some(report) => {
             if report.mismatches != 0 {
                 return Err(EIO);
             }
+            st.role = status::Role::Restored;
+            st.restored = Some(report.info);
+            st.restore_us = report.elapsed_us;
             let next = report.info.generation + 1;
             if u64::from(module_parameters::chain.value()) < next {
-                return Ok(None);
+                return Ok((None, st));
             }
             next
         }
     };
-    workload::Outgoing::create(&params, generation).map(Some)
+    let out = workload::Outgoing::create(&params, generation)?;
+    st.role = if st.restored.is_some() {
+        status::Role::Carried
+    } else {
+        status::Role::Preserved
+    };
+    st.preserved = Some(out.info);
+    st.preserve_us = out.preserve_us;
+    Ok((Some(out), st))
 }
 
 impl Drop for KhoRs {

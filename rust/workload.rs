@@ -216,6 +216,8 @@ pub(crate) struct Outgoing {
     decoy: u64,
     /// What was published.
     pub(crate) info: SubtreeInfo,
+    /// Microseconds spent building, preserving and publishing.
+    pub(crate) preserve_us: u64,
 }
 
 // SAFETY: `Outgoing` only holds physical addresses and owned allocations that no other
@@ -243,6 +245,7 @@ impl Outgoing {
             registered: false,
             patched: None,
             decoy: 0,
+            preserve_us: 0,
             info: SubtreeInfo {
                 generation,
                 seed: p.seed,
@@ -266,6 +269,7 @@ impl Outgoing {
             pr_warn!("workload: publishing deliberately damaged state: {:?}\n", d);
         }
         s.publish(compat, damage == Some(Damage::TruncatedBlob))?;
+        s.preserve_us = elapsed_us(&t);
         pr_info!(
             "workload: preserved generation {}: {} folios in the radix tree, {} MiB vmalloc, {} block entries ({} blocks) in {} us\n",
             generation,
@@ -273,7 +277,7 @@ impl Outgoing {
             p.vmalloc_mib,
             s.info.block_count,
             s.blocks.nblocks(),
-            elapsed_us(&t)
+            s.preserve_us
         );
         Ok(s)
     }
@@ -522,6 +526,10 @@ pub(crate) struct Report {
     pub(crate) info: SubtreeInfo,
     /// Words (folios) or bytes (vmalloc) or records that did not match.
     pub(crate) mismatches: u64,
+    /// Microseconds spent validating, restoring and verifying.
+    pub(crate) elapsed_us: u64,
+    /// Of which comparing data with what the seed generates.
+    pub(crate) verify_us: u64,
 }
 
 /// Finds the `kho-rs` subtree of the previous kernel; `Ok(None)` if there is none.
@@ -556,16 +564,21 @@ pub(crate) fn restore_and_verify() -> Result<Option<Report>> {
         .map_err(|e| core_err("restore blob", e))?;
     let res = verify_blob(&mut mem, pa, size);
     mem.free(pa);
+    let res = res.map(|r| Report {
+        elapsed_us: elapsed_us(&t),
+        ..r
+    });
     if let Ok(r) = &res {
         let verdict = if r.mismatches == 0 { "PASS" } else { "FAIL" };
         pr_info!(
-            "restore: {} generation {}: {} folios, {} MiB vmalloc, {} block entries verified in {} us, {} mismatches\n",
+            "restore: {} generation {}: {} folios, {} MiB vmalloc, {} block entries: validate+restore {} us, verify {} us, {} mismatches\n",
             verdict,
             r.info.generation,
             r.info.radix_keys,
             r.info.vmalloc_bytes >> 20,
             r.info.block_count,
-            elapsed_us(&t),
+            r.elapsed_us.saturating_sub(r.verify_us),
+            r.verify_us,
             r.mismatches
         );
     }
@@ -587,6 +600,7 @@ fn verify_blob(mem: &mut KernelMem, pa: u64, size: usize) -> Result<Report> {
         return Err(EPROTO);
     }
     let mut mismatches = 0u64;
+    let mut verify_us = 0u64;
 
     // Block set first: the records describe everything else.
     let mut blocks = BlockSet::<Record>::restore(mem, info.block_head)
@@ -665,7 +679,9 @@ fn verify_blob(mem: &mut KernelMem, pa: u64, size: usize) -> Result<Report> {
         if let Err(e) = mem.restore(fpa, 1 << order) {
             return Err(core_err("restore folio", e));
         }
+        let tv = Instant::<Monotonic>::now();
         let (bad, sum) = verify(words_mut(fpa, 1 << order), info.seed, tag, 0);
+        verify_us += elapsed_us(&tv);
         if bad != 0 || sum != rsum {
             pr_err!("restore: folio {:#x}: {} words differ\n", fpa, bad);
             mismatches += bad.max(1);
@@ -679,6 +695,7 @@ fn verify_blob(mem: &mut KernelMem, pa: u64, size: usize) -> Result<Report> {
     if info.vmalloc_bytes != 0 {
         let area = vmalloc::restore(&info.vmalloc)?;
         let data = area.as_slice();
+        let tv = Instant::<Monotonic>::now();
         if data.len() as u64 != info.vmalloc_bytes {
             pr_err!(
                 "restore: vmalloc area {} bytes, subtree says {}\n",
@@ -707,6 +724,12 @@ fn verify_blob(mem: &mut KernelMem, pa: u64, size: usize) -> Result<Report> {
                 mismatches += bad.max(1);
             }
         }
+        verify_us += elapsed_us(&tv);
     }
-    Ok(Report { info, mismatches })
+    Ok(Report {
+        info,
+        mismatches,
+        elapsed_us: 0,
+        verify_us,
+    })
 }

@@ -87,7 +87,12 @@ else
 	sed 's/^/# dtc: /' "$out/dtc.err" | head -5
 	ok 1 "workload: dtc decodes the registered blob without warnings"
 fi
+check "$log" "workload: status file in the first kernel: role preserved" "KHO_RS_STATUS-1 role: preserved"
+check "$log" "workload: status file counts 100000 preserved block entries" \
+	"KHO_RS_STATUS-1 preserved.block: entries=100000 entry_size=32"
 check "$log" "workload: second kernel verified every byte (PASS)" "kho_rs: restore: PASS generation 1"
+check "$log" "workload: status file in the second kernel: restored, PASS" \
+	"KHO_RS_STATUS-2 restored.result: PASS (0 mismatches)"
 check "$log" "workload: verify step succeeded" "KHO_RS_STEP verify ok"
 check "$log" "workload: module unloads after verification" "KHO_RS_STEP rmmod-2 ok"
 check "$log" "baseline: upstream test_kho in the workload boots" "KHO restore succeeded"

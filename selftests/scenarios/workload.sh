@@ -6,6 +6,7 @@
 case $stage in
 1)
 	insmod /kho_rs.ko workload=1 && echo "KHO_RS_STEP preserve ok" || echo "KHO_RS_STEP preserve FAIL"
+	sed 's/^/KHO_RS_STATUS-1 /' /sys/kernel/debug/kho_rs/status
 	echo "KHO_RS_BLOB_BEGIN"
 	base64 /sys/kernel/debug/kho/out/sub_fdts/kho-rs
 	echo "KHO_RS_BLOB_END"
@@ -13,6 +14,7 @@ case $stage in
 	;;
 2)
 	insmod /kho_rs.ko workload=1 && echo "KHO_RS_STEP verify ok" || echo "KHO_RS_STEP verify FAIL"
+	sed 's/^/KHO_RS_STATUS-2 /' /sys/kernel/debug/kho_rs/status
 	rmmod kho_rs && echo "KHO_RS_STEP rmmod-2 ok" || echo "KHO_RS_STEP rmmod-2 FAIL"
 	;;
 esac
