@@ -560,10 +560,19 @@ pub(crate) fn restore_and_verify() -> Result<Option<Report>> {
         );
         return Err(EINVAL);
     }
+    let before = KernelMem::owned_pages();
     mem.restore(pa, 1)
         .map_err(|e| core_err("restore blob", e))?;
     let res = verify_blob(&mut mem, pa, size);
     mem.free(pa);
+    // Everything claimed from the previous kernel was freed (or, for vmalloc, handed to
+    // the vmap area, which is gone by now), whether the restore succeeded or not.
+    let left = KernelMem::owned_pages() - before;
+    if left == 0 {
+        pr_info!("restore: no claimed pages left behind\n");
+    } else {
+        pr_err!("restore: {} claimed pages left behind (leak)\n", left);
+    }
     let res = res.map(|r| Report {
         elapsed_us: elapsed_us(&t),
         ..r

@@ -94,6 +94,8 @@ check "$log" "workload: second kernel verified every byte (PASS)" "kho_rs: resto
 check "$log" "workload: status file in the second kernel: restored, PASS" \
 	"KHO_RS_STATUS-2 restored.result: PASS (0 mismatches)"
 check "$log" "workload: verify step succeeded" "KHO_RS_STEP verify ok"
+check "$log" "workload: no claimed page left behind after verification" \
+	"kho_rs: restore: no claimed pages left behind"
 check "$log" "workload: module unloads after verification" "KHO_RS_STEP rmmod-2 ok"
 check "$log" "baseline: upstream test_kho in the workload boots" "KHO restore succeeded"
 no_oops "$log" workload
@@ -146,6 +148,8 @@ EOF
 	grep -q "KHO_RS_STEP verify rejected" "$log" && grep -q "KHO_RS_STEP alive" "$log" &&
 		grep -q -- "$pattern" "$log" && [ $rc = 0 ]
 	ok $? "corrupt: $name rejected cleanly"
+	grep -q "kho_rs: restore: no claimed pages left behind" "$log" && ! grep -q "left behind (leak)" "$log"
+	ok $? "corrupt: $name: no claimed page left behind"
 	grep -E "kho_rs: .*(restore|incompatible|malformed)" "$log" | grep -v "restore: PASS" |
 		head -2 | sed 's/^\[ *[0-9.]*\] /#   /'
 	no_oops "$log" "corrupt: $name"

@@ -9,6 +9,7 @@
 use core::slice;
 
 use kernel::ffi::c_ulong;
+use kernel::sync::atomic::{Atomic, Relaxed};
 
 use super::ffi;
 use crate::pure::error::{Error, Result};
@@ -21,6 +22,11 @@ pub(crate) const GEOMETRY: Geometry = Geometry::new(kernel::page::PAGE_SHIFT as 
 // Page counts cross the FFI as `unsigned long`, which is 64 bits wide on every kernel KHO
 // supports; the `as c_ulong` conversions below are lossless.
 const _: () = assert!(core::mem::size_of::<c_ulong>() == core::mem::size_of::<u64>());
+
+/// Pages currently owned through any [`KernelMem`]: allocated or restored, not yet freed
+/// or handed over (see [`KernelMem::handed_over`]). Used to prove that rejected incoming
+/// state leaves nothing claimed behind.
+static OWNED_PAGES: Atomic<i64> = Atomic::new(0);
 
 /// Real physical memory, seen by physical address through the direct map.
 ///
@@ -48,6 +54,17 @@ impl KernelMem {
         Self { _private: () }
     }
 
+    /// Pages currently owned through `KernelMem` (allocated or restored, not freed).
+    pub(crate) fn owned_pages() -> i64 {
+        OWNED_PAGES.load(Relaxed)
+    }
+
+    /// Records that `nr_pages` owned pages were handed to another owner (e.g. a vmap area
+    /// created with `VM_MAP_PUT_PAGES`, which frees them on `vfree`).
+    pub(crate) fn handed_over(&self, nr_pages: usize) {
+        OWNED_PAGES.add(-(nr_pages as i64), Relaxed);
+    }
+
     /// Direct-map address of `pa` if it is a page-aligned page of RAM.
     fn virt(&self, pa: u64) -> Option<*mut u64> {
         if pa == 0 || !GEOMETRY.is_page_aligned(pa) {
@@ -69,11 +86,15 @@ impl PageMem for KernelMem {
         // SAFETY: allocating a page has no preconditions.
         match unsafe { ffi::kho_rs_alloc_zeroed_page() } {
             0 => Err(Error::nomem("page allocation failed")),
-            pa => Ok(pa),
+            pa => {
+                OWNED_PAGES.add(1, Relaxed);
+                Ok(pa)
+            }
         }
     }
 
     fn free(&mut self, pa: u64) {
+        OWNED_PAGES.add(-1, Relaxed);
         // SAFETY: by the type invariant, `pa` is an order-0 page owned by the caller.
         unsafe { ffi::kho_rs_free_page(pa) }
     }
@@ -125,7 +146,10 @@ impl PageMem for KernelMem {
         // SAFETY: `kho_restore_pages()` checks itself that the range was preserved by the
         // previous kernel and not restored yet, and fails otherwise.
         match unsafe { ffi::kho_rs_restore_pages(pa, nr_pages as c_ulong) } {
-            0 => Ok(()),
+            0 => {
+                OWNED_PAGES.add(nr_pages as i64, Relaxed);
+                Ok(())
+            }
             _ => Err(Error::inval(
                 "page not preserved by the previous kernel",
                 pa,

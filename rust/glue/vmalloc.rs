@@ -262,6 +262,7 @@ pub(crate) fn restore(desc: &KhoVmalloc) -> Result<RestoredVmalloc> {
         );
         return Err(ENOMEM);
     };
+    mem.handed_over(total);
     // INVARIANT: a fresh VM_MAP_PUT_PAGES area of `total` pages that owns them.
     Ok(RestoredVmalloc {
         ptr,
