@@ -19,6 +19,7 @@ mod status;
 #[allow(dead_code)]
 mod pure;
 mod tests;
+mod vmx;
 mod workload;
 
 module! {
@@ -56,6 +57,10 @@ module! {
             default: 0,
             description: "Selftest only: publish damaged state (1 compat, 2 truncated blob, 3 block loop, 4 vmalloc loop, 5 unpreserved root, 6 count over capacity)",
         },
+        vmx_mib: u32 {
+            default: 0,
+            description: "vmalloc exchange: areas of 1/16/256 MiB up to this size, preserved by Rust and C for each other, restored and timed after kexec",
+        },
         chain: u32 {
             default: 0,
             description: "Re-preserve a verified workload until this generation (kexec chains)",
@@ -68,6 +73,7 @@ struct KhoRs {
     _status: Pin<KBox<kernel::debugfs::File<status::Status>>>,
     _dir: kernel::debugfs::Dir,
     outgoing: Option<workload::Outgoing>,
+    vmx: Option<vmx::VmxOut>,
 }
 
 impl kernel::Module for KhoRs {
@@ -88,12 +94,21 @@ impl kernel::Module for KhoRs {
         } else {
             (None, status::Status::IDLE)
         };
+        let mut vmx_out = None;
+        let vmx_mib = module_parameters::vmx_mib.value();
+        if vmx_mib != 0 && !vmx::restore_and_verify()? {
+            vmx_out = Some(vmx::VmxOut::create(
+                module_parameters::seed.value(),
+                vmx_mib,
+            )?);
+        }
         let dir = kernel::debugfs::Dir::new(c"kho_rs");
         let file = KBox::pin_init(dir.read_only_file(c"status", st), GFP_KERNEL)?;
         Ok(KhoRs {
             _status: file,
             _dir: dir,
             outgoing,
+            vmx: vmx_out,
         })
     }
 }
@@ -142,6 +157,7 @@ fn run_workload(enabled: bool) -> Result<(Option<workload::Outgoing>, status::St
 impl Drop for KhoRs {
     fn drop(&mut self) {
         self.outgoing = None;
+        self.vmx = None;
         pr_info!("unloaded\n");
     }
 }

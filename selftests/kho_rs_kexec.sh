@@ -161,6 +161,19 @@ corrupt_case 4 "chain loop in vmalloc chunks" "vmalloc: chunk chain has a loop"
 corrupt_case 5 "pointer to unpreserved memory" "restore radix: radix:"
 corrupt_case 6 "block count over capacity" "restore block: block:"
 
+# --- vmalloc exchange: Rust and C each restore what the other preserved.
+log="$out/vmx.log"
+boot vmx "$here/scenarios/vmx.sh" 4G
+ok $? "vmx: QEMU ran to power-off (log $log)"
+for mib in 1 16 256; do
+	check "$log" "vmx: C kho_restore_vmalloc accepts the Rust-written $mib MiB descriptor" \
+		"vmx: $mib MiB: C restored the Rust-written descriptor"
+done
+check "$log" "vmx: every area restored by the other implementation, every byte verified" \
+	"kho_rs: vmx: PASS"
+no_oops "$log" vmx
+grep -E "kho_rs: (bench: vmalloc restore|vmx: [0-9])" "$log" | sed 's/^\[ *[0-9.]*\] /# /'
+
 # --- 1 GiB workload (QEMU gets 4 GiB).
 if [ "${KHO_RS_SKIP_1G:-0}" != 1 ]; then
 	cat >"$out/big.sh" <<'EOF'

@@ -46,6 +46,7 @@ extern "C" {
     pub(crate) fn kho_rs_vmap_put_pages(phys: *mut u64, nr_pages: c_uint) -> *mut c_void;
     pub(crate) fn kho_rs_c_preserve_vmalloc(ptr: *mut c_void, desc: *mut c_void) -> c_int;
     pub(crate) fn kho_rs_c_unpreserve_vmalloc(desc: *mut c_void);
+    pub(crate) fn kho_rs_c_restore_vmalloc(desc: *const c_void) -> *mut c_void;
 
     pub(crate) fn kho_rs_kho_out_fdt_phys() -> u64;
 

@@ -162,6 +162,11 @@ void kho_rs_c_unpreserve_vmalloc(struct kho_vmalloc *desc)
 	kho_unpreserve_vmalloc(desc);
 }
 
+void *kho_rs_c_restore_vmalloc(const struct kho_vmalloc *desc)
+{
+	return kho_restore_vmalloc(desc);
+}
+
 /*
  * Tests only: the outgoing root FDT (kho_out.fdt) is static in kexec_handover.c
  * and its only public handle is the debugfs blob kho/out/fdt, whose inode's

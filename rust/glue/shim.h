@@ -46,6 +46,7 @@ u64 kho_rs_vmalloc_to_phys(const void *addr);
 void *kho_rs_vmap_put_pages(u64 *phys, unsigned int nr_pages);
 int kho_rs_c_preserve_vmalloc(void *ptr, struct kho_vmalloc *desc);
 void kho_rs_c_unpreserve_vmalloc(struct kho_vmalloc *desc);
+void *kho_rs_c_restore_vmalloc(const struct kho_vmalloc *desc);
 
 /* Tests only: physical address of the outgoing KHO root FDT (0 if unknown). */
 u64 kho_rs_kho_out_fdt_phys(void);

@@ -323,6 +323,73 @@ impl<'a> CPreservedVmalloc<'a> {
     }
 }
 
+impl CPreservedVmalloc<'_> {
+    /// Keeps the C preservation for the next kernel and returns its descriptor.
+    ///
+    /// The caller must keep the area allocated until kexec, or cancel with
+    /// [`c_unpreserve_published`].
+    pub(crate) fn publish(self) -> KhoVmalloc {
+        let desc = self.desc;
+        core::mem::forget(self);
+        desc
+    }
+}
+
+/// Cancels a C preservation returned by [`CPreservedVmalloc::publish`].
+///
+/// # Safety
+///
+/// `desc` must come from [`CPreservedVmalloc::publish`] in this kernel and not have been
+/// unpreserved yet; its area must still be allocated.
+pub(crate) unsafe fn c_unpreserve_published(desc: &KhoVmalloc) {
+    let mut d = *desc;
+    // SAFETY: by the requirements above `d` describes a live C preservation.
+    unsafe { ffi::kho_rs_c_unpreserve_vmalloc((&raw mut d).cast::<c_void>()) }
+}
+
+/// An area restored by the C implementation (`kho_restore_vmalloc()`); `vfree()`d on drop.
+///
+/// # Invariants
+///
+/// `ptr` is a live `VM_ALLOC` area of `len` bytes returned by `kho_restore_vmalloc()`.
+pub(crate) struct CRestoredVmalloc {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+/// Restores `desc` with the C implementation (`kho_restore_vmalloc()`).
+///
+/// Used to check that C accepts what Rust wrote, and to compare restore speed.
+pub(crate) fn c_restore(desc: &KhoVmalloc) -> Result<CRestoredVmalloc> {
+    let d = *desc;
+    // SAFETY: `d` is a `struct kho_vmalloc` (same layout); C validates what it reads.
+    let raw = unsafe { ffi::kho_rs_c_restore_vmalloc((&raw const d).cast::<c_void>()) };
+    let ptr = NonNull::new(raw.cast::<u8>()).ok_or_else(|| {
+        pr_err!("vmalloc: kho_restore_vmalloc (C) rejected the descriptor\n");
+        EINVAL
+    })?;
+    // INVARIANT: C returned a live area of `total_pages` pages.
+    Ok(CRestoredVmalloc {
+        ptr,
+        len: d.total_pages as usize * PAGE_SIZE,
+    })
+}
+
+impl CRestoredVmalloc {
+    /// The restored bytes.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        // SAFETY: by the type invariant `len` bytes are mapped at `ptr` and owned by `self`.
+        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for CRestoredVmalloc {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant the area is live and freed only here.
+        unsafe { ffi::kho_rs_vfree(self.ptr.as_ptr().cast::<c_void>()) }
+    }
+}
+
 impl Drop for CPreservedVmalloc<'_> {
     fn drop(&mut self) {
         // SAFETY: by the type invariant `desc` is a live C preservation, unpreserved once.

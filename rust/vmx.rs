@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! vmalloc exchange across kexec: Rust and C, each writing for the other.
+//!
+//! With `vmx_mib=S`, the first kernel preserves, for each size in [`sizes`] up to `S` MiB,
+//! four areas filled from the seed: one preserved by Rust for Rust to restore, one by C
+//! (`kho_preserve_vmalloc()`) for C, one by Rust for C (`kho_restore_vmalloc()` must accept
+//! a Rust-written descriptor) and one by C for Rust. Their descriptors go into a second
+//! subtree, `kho-rs-vmx` (compatible `kho-rs-vmx-v1;vmalloc-v1`). The next kernel restores
+//! all four, times the Rust and C restores of the same size side by side (the restore
+//! half of the vmalloc benchmark, which needs two boots), and checks every byte.
+
+use kernel::prelude::*;
+use kernel::time::{Instant, Monotonic};
+
+use crate::glue::kho::{core_err, is_kho_boot, Show};
+use crate::glue::mem::{KernelMem, GEOMETRY};
+use crate::glue::{ffi, vmalloc};
+use crate::pure::compat::{self, kho_compat};
+use crate::pure::fdt::{Fdt, FdtWriter};
+use crate::pure::mem::PageMem;
+use crate::pure::vmalloc::KhoVmalloc;
+
+/// Name of the subtree.
+const NAME: &CStr = c"kho-rs-vmx";
+/// Its compatible string: its own base plus the one structure it carries.
+const COMPAT: &str = kho_compat!("kho-rs-vmx-v1"; compat::VMALLOC_COMPAT);
+/// Area sizes in MiB (those not above the `vmx_mib` parameter are used).
+const SIZES: [u64; 3] = [1, 16, 256];
+/// The four areas of one size: (property name, written by Rust, read by Rust).
+const KINDS: [(&str, bool, bool); 4] = [
+    ("rust-rust", true, true),
+    ("c-c", false, false),
+    ("rust-c", true, false),
+    ("c-rust", false, true),
+];
+
+/// The sizes used for `max_mib`.
+fn sizes(max_mib: u32) -> impl Iterator<Item = u64> {
+    SIZES.into_iter().filter(move |&s| s <= u64::from(max_mib))
+}
+
+/// Byte `i` of area `k` of size `mib`.
+fn byte(seed: u64, mib: u64, k: usize, i: usize) -> u8 {
+    let x = seed ^ (mib << 40) ^ ((k as u64) << 32) ^ (i as u64 >> 3);
+    (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (8 * (i & 7))) as u8
+}
+
+/// One preserved area and who preserved it.
+struct Area {
+    /// Keeps the preserved memory allocated until the preservation is cancelled.
+    _area: vmalloc::VmallocArea,
+    desc: KhoVmalloc,
+    by_rust: bool,
+}
+
+/// The preserved areas and the published blob; `Drop` undoes everything.
+pub(crate) struct VmxOut {
+    mem: KernelMem,
+    areas: KVec<Area>,
+    blob_pa: u64,
+    registered: bool,
+}
+
+// SAFETY: only physical addresses and owned allocations, used under the module's lifetime.
+unsafe impl Send for VmxOut {}
+// SAFETY: nothing is mutated through a shared reference.
+unsafe impl Sync for VmxOut {}
+
+impl VmxOut {
+    /// Preserves the areas for sizes up to `max_mib` and publishes `kho-rs-vmx`.
+    pub(crate) fn create(seed: u64, max_mib: u32) -> Result<Self> {
+        let mut s = Self {
+            // SAFETY: drives only the blob page, which this value allocates and frees.
+            mem: unsafe { KernelMem::new() },
+            areas: KVec::new(),
+            blob_pa: 0,
+            registered: false,
+        };
+        for mib in sizes(max_mib) {
+            for (k, &(_, by_rust, _)) in KINDS.iter().enumerate() {
+                let mut area = vmalloc::VmallocArea::new((mib as usize) << 20)?;
+                for (i, b) in area.as_mut_slice().iter_mut().enumerate() {
+                    *b = byte(seed, mib, k, i);
+                }
+                let desc = if by_rust {
+                    vmalloc::preserve(&area)?.publish()
+                } else {
+                    vmalloc::c_preserve(&area)?.publish()
+                };
+                s.areas.push(
+                    Area {
+                        _area: area,
+                        desc,
+                        by_rust,
+                    },
+                    GFP_KERNEL,
+                )?;
+            }
+        }
+        s.publish(seed, max_mib)?;
+        pr_info!(
+            "vmx: preserved {} areas (Rust and C writers) up to {} MiB\n",
+            s.areas.len(),
+            max_mib
+        );
+        Ok(s)
+    }
+
+    fn publish(&mut self, seed: u64, max_mib: u32) -> Result {
+        let pa = self
+            .mem
+            .alloc_zeroed()
+            .map_err(|e| core_err("vmx blob", e))?;
+        self.blob_pa = pa;
+        let buf = self.mem.bytes_mut(pa).ok_or(EINVAL)?;
+        let size = (|| {
+            let mut w = FdtWriter::new(buf)?;
+            w.begin_node("")?;
+            w.property_str("compatible", COMPAT)?;
+            w.property_u64_ne("seed", seed)?;
+            let mut it = self.areas.iter();
+            for mib in sizes(max_mib) {
+                let mut name = [0u8; 8];
+                let n = fmt_node(&mut name, mib);
+                w.begin_node(core::str::from_utf8(&name[..n]).unwrap_or("s"))?;
+                w.property_u64_ne("mib", mib)?;
+                for &(prop, _, _) in KINDS.iter() {
+                    let a = it
+                        .next()
+                        .ok_or(crate::pure::error::Error::inval("vmx", 0))?;
+                    w.property(prop, &a.desc.to_bytes())?;
+                }
+                w.end_node()?;
+            }
+            w.end_node()?;
+            w.finish()
+        })()
+        .map_err(|e| core_err("vmx blob write", e))?;
+        self.mem
+            .preserve(pa, 1)
+            .map_err(|e| core_err("vmx blob preserve", e))?;
+        // SAFETY: literal name; the blob is a preserved direct-map page freed only in `Drop`
+        // after the subtree is removed.
+        let ret = unsafe {
+            ffi::kho_rs_add_subtree(NAME.as_char_ptr(), ffi::kho_rs_phys_to_virt(pa), size)
+        };
+        if ret != 0 {
+            self.mem.unpreserve(pa, 1);
+            pr_err!("vmx: kho_add_subtree failed: {}\n", ret);
+            return Err(Error::from_errno(ret));
+        }
+        self.registered = true;
+        Ok(())
+    }
+}
+
+/// Writes `s<mib>` into `out`, returns its length.
+fn fmt_node(out: &mut [u8; 8], mib: u64) -> usize {
+    out[0] = b's';
+    let mut digits = [0u8; 6];
+    let mut n = 0;
+    let mut v = mib;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 || n == digits.len() {
+            break;
+        }
+    }
+    for i in 0..n {
+        out[1 + i] = digits[n - 1 - i];
+    }
+    n + 1
+}
+
+impl Drop for VmxOut {
+    fn drop(&mut self) {
+        if self.blob_pa != 0 {
+            if self.registered {
+                // SAFETY: registered with this address, still allocated.
+                unsafe { ffi::kho_rs_remove_subtree(ffi::kho_rs_phys_to_virt(self.blob_pa)) };
+                self.mem.unpreserve(self.blob_pa, 1);
+            }
+            self.mem.free(self.blob_pa);
+        }
+        for a in self.areas.iter() {
+            if a.by_rust {
+                // SAFETY: published by `vmalloc::preserve` in this kernel, area still alive.
+                unsafe { vmalloc::unpreserve_published(&a.desc) };
+            } else {
+                // SAFETY: published by `vmalloc::c_preserve` in this kernel, area still alive.
+                unsafe { vmalloc::c_unpreserve_published(&a.desc) };
+            }
+        }
+    }
+}
+
+fn us(t: &Instant<Monotonic>) -> u64 {
+    u64::try_from(t.elapsed().as_nanos() / 1000).unwrap_or(u64::MAX)
+}
+
+/// Next kernel: restores and checks every area of `kho-rs-vmx`; `Ok(false)` if absent.
+pub(crate) fn restore_and_verify() -> Result<bool> {
+    if !is_kho_boot() {
+        return Ok(false);
+    }
+    let (mut pa, mut size) = (0u64, 0usize);
+    // SAFETY: literal name, valid out-pointers.
+    let ret = unsafe { ffi::kho_rs_retrieve_subtree(NAME.as_char_ptr(), &mut pa, &mut size) };
+    if ret == ENOENT.to_errno() {
+        return Ok(false);
+    }
+    if ret != 0 {
+        return Err(Error::from_errno(ret));
+    }
+    if size == 0 || size > GEOMETRY.page_size {
+        pr_err!("vmx: blob size {} is not within one page\n", size);
+        return Err(EINVAL);
+    }
+    // SAFETY: drives only the blob page restored here and freed below.
+    let mut mem = unsafe { KernelMem::new() };
+    mem.restore(pa, 1).map_err(|e| core_err("vmx blob", e))?;
+    let res = check_all(&mem, pa, size);
+    mem.free(pa);
+    res.map(|()| true)
+}
+
+fn check_all(mem: &KernelMem, pa: u64, size: usize) -> Result {
+    let blob = mem.bytes(pa).and_then(|b| b.get(..size)).ok_or(EINVAL)?;
+    let fdt = Fdt::parse(blob).map_err(|e| core_err("vmx blob", e))?;
+    let root = fdt.root();
+    let found = root
+        .prop_str("compatible")
+        .map_err(|e| core_err("vmx", e))?;
+    compat::check_against(COMPAT, found).map_err(|m| {
+        pr_err!("vmx: {:?}\n", Show(m));
+        Error::from_errno(m.to_errno())
+    })?;
+    let seed = root.prop_u64_ne("seed").map_err(|e| core_err("vmx", e))?;
+    let mut bad_total = 0u64;
+    for node in root.subnodes() {
+        let mib = node.prop_u64_ne("mib").map_err(|e| core_err("vmx", e))?;
+        let mut times = [0u64; 4];
+        for (k, &(prop, _, by_rust)) in KINDS.iter().enumerate() {
+            let raw = node.property(prop).ok_or(EINVAL)?;
+            let desc = KhoVmalloc::from_bytes(raw).map_err(|e| core_err("vmx", e))?;
+            let t = Instant::<Monotonic>::now();
+            let bad = if by_rust {
+                let a = vmalloc::restore(&desc)?;
+                times[k] = us(&t);
+                count_bad(a.as_slice(), seed, mib, k)
+            } else {
+                let a = vmalloc::c_restore(&desc)?;
+                times[k] = us(&t);
+                count_bad(a.as_slice(), seed, mib, k)
+            };
+            if bad != 0 {
+                pr_err!("vmx: {} MiB {}: {} bytes differ\n", mib, prop, bad);
+            }
+            bad_total += bad;
+        }
+        let (r, c) = (times[0], times[1]);
+        let ratio = r.saturating_mul(1000) / c.max(1);
+        pr_info!(
+            "bench: vmalloc restore {} MiB: rust {} us, c {} us, rust/c {}.{:03}\n",
+            mib,
+            r,
+            c,
+            ratio / 1000,
+            ratio % 1000
+        );
+        pr_info!(
+            "vmx: {} MiB: C restored the Rust-written descriptor in {} us, Rust restored the C-written one in {} us\n",
+            mib,
+            times[2],
+            times[3]
+        );
+    }
+    if bad_total != 0 {
+        return Err(EIO);
+    }
+    pr_info!("vmx: PASS: every area restored by the other implementation, every byte verified\n");
+    Ok(())
+}
+
+fn count_bad(data: &[u8], seed: u64, mib: u64, k: usize) -> u64 {
+    let mut bad = 0u64;
+    if data.len() as u64 != mib << 20 {
+        bad += 1;
+    }
+    for (i, b) in data.iter().enumerate() {
+        if *b != byte(seed, mib, k, i) {
+            bad += 1;
+        }
+    }
+    bad
+}
