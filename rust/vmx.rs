@@ -13,12 +13,11 @@
 use kernel::prelude::*;
 use kernel::time::{Instant, Monotonic};
 
-use crate::glue::kho::{core_err, is_kho_boot, Show};
-use crate::glue::mem::{KernelMem, GEOMETRY};
-use crate::glue::{ffi, vmalloc};
+use crate::glue::kho::{core_err, Show};
+use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
+use crate::glue::vmalloc;
 use crate::pure::compat::{self, kho_compat};
 use crate::pure::fdt::{Fdt, FdtWriter};
-use crate::pure::mem::PageMem;
 use crate::pure::vmalloc::KhoVmalloc;
 
 /// Name of the subtree.
@@ -56,10 +55,9 @@ struct Area {
 
 /// The preserved areas and the published blob; `Drop` undoes everything.
 pub(crate) struct VmxOut {
-    mem: KernelMem,
+    /// The published subtree (dropped first, see `Drop`).
+    blob: Option<OutgoingBlob>,
     areas: KVec<Area>,
-    blob_pa: u64,
-    registered: bool,
 }
 
 // SAFETY: only physical addresses and owned allocations, used under the module's lifetime.
@@ -71,11 +69,8 @@ impl VmxOut {
     /// Preserves the areas for sizes up to `max_mib` and publishes `kho-rs-vmx`.
     pub(crate) fn create(seed: u64, max_mib: u32) -> Result<Self> {
         let mut s = Self {
-            // SAFETY: drives only the blob page, which this value allocates and frees.
-            mem: unsafe { KernelMem::new() },
+            blob: None,
             areas: KVec::new(),
-            blob_pa: 0,
-            registered: false,
         };
         for mib in sizes(max_mib) {
             for (k, &(_, by_rust, _)) in KINDS.iter().enumerate() {
@@ -108,18 +103,13 @@ impl VmxOut {
     }
 
     fn publish(&mut self, seed: u64, max_mib: u32) -> Result {
-        let pa = self
-            .mem
-            .alloc_zeroed()
-            .map_err(|e| core_err("vmx blob", e))?;
-        self.blob_pa = pa;
-        let buf = self.mem.bytes_mut(pa).ok_or(EINVAL)?;
-        let size = (|| {
+        let areas = &self.areas;
+        self.blob = Some(OutgoingBlob::publish(NAME, |buf| {
             let mut w = FdtWriter::new(buf)?;
             w.begin_node("")?;
             w.property_str("compatible", COMPAT)?;
             w.property_u64_ne("seed", seed)?;
-            let mut it = self.areas.iter();
+            let mut it = areas.iter();
             for mib in sizes(max_mib) {
                 let mut name = [0u8; 8];
                 let n = fmt_node(&mut name, mib);
@@ -135,22 +125,7 @@ impl VmxOut {
             }
             w.end_node()?;
             w.finish()
-        })()
-        .map_err(|e| core_err("vmx blob write", e))?;
-        self.mem
-            .preserve(pa, 1)
-            .map_err(|e| core_err("vmx blob preserve", e))?;
-        // SAFETY: literal name; the blob is a preserved direct-map page freed only in `Drop`
-        // after the subtree is removed.
-        let ret = unsafe {
-            ffi::kho_rs_add_subtree(NAME.as_char_ptr(), ffi::kho_rs_phys_to_virt(pa), size)
-        };
-        if ret != 0 {
-            self.mem.unpreserve(pa, 1);
-            pr_err!("vmx: kho_add_subtree failed: {}\n", ret);
-            return Err(Error::from_errno(ret));
-        }
-        self.registered = true;
+        })?);
         Ok(())
     }
 }
@@ -177,14 +152,8 @@ fn fmt_node(out: &mut [u8; 8], mib: u64) -> usize {
 
 impl Drop for VmxOut {
     fn drop(&mut self) {
-        if self.blob_pa != 0 {
-            if self.registered {
-                // SAFETY: registered with this address, still allocated.
-                unsafe { ffi::kho_rs_remove_subtree(ffi::kho_rs_phys_to_virt(self.blob_pa)) };
-                self.mem.unpreserve(self.blob_pa, 1);
-            }
-            self.mem.free(self.blob_pa);
-        }
+        // The subtree goes first, so the next kernel never sees a half-torn state.
+        self.blob = None;
         for a in self.areas.iter() {
             if a.by_rust {
                 // SAFETY: published by `vmalloc::preserve` in this kernel, area still alive.
@@ -203,32 +172,13 @@ fn us(t: &Instant<Monotonic>) -> u64 {
 
 /// Next kernel: restores and checks every area of `kho-rs-vmx`; `Ok(false)` if absent.
 pub(crate) fn restore_and_verify() -> Result<bool> {
-    if !is_kho_boot() {
+    let Some(blob) = IncomingBlob::retrieve(NAME)? else {
         return Ok(false);
-    }
-    let (mut pa, mut size) = (0u64, 0usize);
-    // SAFETY: literal name, valid out-pointers.
-    let ret = unsafe { ffi::kho_rs_retrieve_subtree(NAME.as_char_ptr(), &mut pa, &mut size) };
-    if ret == ENOENT.to_errno() {
-        return Ok(false);
-    }
-    if ret != 0 {
-        return Err(Error::from_errno(ret));
-    }
-    if size == 0 || size > GEOMETRY.page_size {
-        pr_err!("vmx: blob size {} is not within one page\n", size);
-        return Err(EINVAL);
-    }
-    // SAFETY: drives only the blob page restored here and freed below.
-    let mut mem = unsafe { KernelMem::new() };
-    mem.restore(pa, 1).map_err(|e| core_err("vmx blob", e))?;
-    let res = check_all(&mem, pa, size);
-    mem.free(pa);
-    res.map(|()| true)
+    };
+    check_all(blob.bytes()).map(|()| true)
 }
 
-fn check_all(mem: &KernelMem, pa: u64, size: usize) -> Result {
-    let blob = mem.bytes(pa).and_then(|b| b.get(..size)).ok_or(EINVAL)?;
+fn check_all(blob: &[u8]) -> Result {
     let fdt = Fdt::parse(blob).map_err(|e| core_err("vmx blob", e))?;
     let root = fdt.root();
     let found = root

@@ -19,9 +19,10 @@
 use kernel::prelude::*;
 use kernel::time::{Instant, Monotonic};
 
-use crate::glue::kho::{core_err, is_kho_boot, Show};
+use crate::glue::kho::{core_err, Show};
 use crate::glue::mem::{KernelMem, GEOMETRY};
-use crate::glue::{ffi, vmalloc};
+use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
+use crate::glue::vmalloc;
 use crate::pure::block::{BlockEntry, BlockSet};
 use crate::pure::mem::PageMem;
 use crate::pure::radix::{decode_key, encode_key, RadixTree, RadixVisitor};
@@ -169,19 +170,6 @@ fn verify(words: &[u64], seed: u64, tag: u64, first: u64) -> (u64, u64) {
     (bad, sum)
 }
 
-/// Views a page range owned by the caller as words.
-fn words_mut(pa: u64, nr_pages: usize) -> &'static mut [u64] {
-    // SAFETY: callers pass a block of `nr_pages` pages they allocated or restored and own
-    // exclusively; it is direct-mapped RAM, page aligned, and stays allocated until they
-    // free it after the last use of the returned slice.
-    unsafe {
-        core::slice::from_raw_parts_mut(
-            ffi::kho_rs_phys_to_virt(pa).cast::<u64>(),
-            nr_pages * GEOMETRY.page_words,
-        )
-    }
-}
-
 fn bytes_as_words(b: &[u8]) -> impl Iterator<Item = u64> + '_ {
     b.chunks_exact(8).map(|c| {
         let mut w = [0u8; 8];
@@ -208,8 +196,10 @@ pub(crate) struct Outgoing {
     area: Option<vmalloc::VmallocArea>,
     vdesc: Option<crate::pure::vmalloc::KhoVmalloc>,
     blocks: BlockSet<Record>,
-    blob_pa: u64,
-    registered: bool,
+    /// Whether the radix tree's node pages are preserved.
+    nodes_preserved: bool,
+    /// The published subtree; `None` until everything else is preserved.
+    blob: Option<OutgoingBlob>,
     /// A word overwritten on purpose: (page, word index, original value).
     patched: Option<(u64, usize, u64)>,
     /// The unpreserved page a damaged radix root points to.
@@ -241,8 +231,8 @@ impl Outgoing {
             area: None,
             vdesc: None,
             blocks: BlockSet::new(GEOMETRY),
-            blob_pa: 0,
-            registered: false,
+            nodes_preserved: false,
+            blob: None,
             patched: None,
             decoy: 0,
             preserve_us: 0,
@@ -291,22 +281,25 @@ impl Outgoing {
         let mut records = KVVec::with_capacity(p.block_entries as usize, GFP_KERNEL)?;
         for i in 0..u64::from(p.folios) {
             let order = rng.below(MAX_FOLIO_ORDER as usize + 1) as u32;
-            // SAFETY: allocating pages has no preconditions.
-            let pa = unsafe { ffi::kho_rs_alloc_pages(order) };
-            if pa == 0 {
-                return Err(ENOMEM);
+            let pa = mem.alloc_pages(order).map_err(|e| core_err("folio", e))?;
+            let sum = match mem.block_words_mut(pa, 1 << order) {
+                Some(words) => fill(words, p.seed, i, 0),
+                None => 0,
+            };
+            // Tracked in `folios` only once preserved, so `Drop` unpreserves exactly those.
+            if let Err(e) = mem.preserve(pa, 1 << order) {
+                mem.free_pages(pa, order);
+                return Err(core_err("folio preserve", e));
             }
-            self.folios.push((pa, order), GFP_KERNEL).inspect_err(|_| {
-                // SAFETY: `pa` was just allocated with `order` and is not tracked yet.
-                unsafe { ffi::kho_rs_free_pages(pa, order) }
-            })?;
-            let sum = fill(words_mut(pa, 1 << order), p.seed, i, 0);
+            if let Err(e) = self.folios.push((pa, order), GFP_KERNEL) {
+                mem.unpreserve(pa, 1 << order);
+                mem.free_pages(pa, order);
+                return Err(e.into());
+            }
             let key = encode_key(&GEOMETRY, pa, order).map_err(|e| core_err("radix", e))?;
             if let Some(tree) = self.tree.as_mut() {
                 tree.add(mem, key).map_err(|e| core_err("radix add", e))?;
             }
-            mem.preserve(pa, 1 << order)
-                .map_err(|e| core_err("folio preserve", e))?;
             records.push(
                 Record {
                     kind: KIND_FOLIO,
@@ -321,6 +314,7 @@ impl Outgoing {
         if let Some(tree) = self.tree.as_ref() {
             tree.preserve_nodes(mem)
                 .map_err(|e| core_err("radix preserve", e))?;
+            self.nodes_preserved = true;
         }
 
         // (b) The vmalloc area.
@@ -437,31 +431,11 @@ impl Outgoing {
     /// Writes the blob with compatibility strings `c` and registers the subtree
     /// (with half its size if `truncate`).
     fn publish(&mut self, c: &subtree::SubtreeCompat<'_>, truncate: bool) -> Result {
-        let mem = &mut self.mem;
-        let pa = mem.alloc_zeroed().map_err(|e| core_err("blob", e))?;
-        self.blob_pa = pa;
-        let size = {
-            let buf = mem.bytes_mut(pa).ok_or(EINVAL)?;
-            subtree::write(buf, &self.info, c).map_err(|e| core_err("subtree write", e))?
-        };
-        mem.preserve(pa, 1)
-            .map_err(|e| core_err("blob preserve", e))?;
-        let size = if truncate { size / 2 } else { size };
-        // SAFETY: the name is a NUL-terminated string literal; the blob is a preserved,
-        // direct-mapped page that stays allocated until `Drop` removes the subtree.
-        let ret = unsafe {
-            ffi::kho_rs_add_subtree(
-                SUBTREE_NAME_C.as_char_ptr(),
-                ffi::kho_rs_phys_to_virt(pa),
-                size,
-            )
-        };
-        if ret != 0 {
-            pr_err!("workload: kho_add_subtree failed: {}\n", ret);
-            mem.unpreserve(pa, 1);
-            return Err(Error::from_errno(ret));
-        }
-        self.registered = true;
+        let info = self.info;
+        self.blob = Some(OutgoingBlob::publish(SUBTREE_NAME_C, |buf| {
+            let size = subtree::write(buf, &info, c)?;
+            Ok(if truncate { size / 2 } else { size })
+        })?);
         Ok(())
     }
 }
@@ -477,30 +451,22 @@ impl Drop for Outgoing {
         if self.decoy != 0 {
             mem.free(self.decoy);
         }
-        if self.blob_pa != 0 {
-            if self.registered {
-                // SAFETY: the blob was registered with this address and is still allocated.
-                unsafe { ffi::kho_rs_remove_subtree(ffi::kho_rs_phys_to_virt(self.blob_pa)) };
-                mem.unpreserve(self.blob_pa, 1);
-            }
-            mem.free(self.blob_pa);
-        }
+        // Removes the subtree first, so the next kernel never sees a half-torn state.
+        self.blob = None;
         self.blocks.destroy(mem);
         if let Some(desc) = self.vdesc.take() {
             crate::pure::vmalloc::unpreserve(mem, &desc);
         }
         self.area = None;
         if let Some(tree) = self.tree.take() {
-            // Node pages are preserved only once everything was added.
-            if self.info.radix_keys != 0 || self.registered {
+            if self.nodes_preserved {
                 tree.unpreserve_nodes(mem);
             }
             tree.destroy(mem);
         }
         for &(pa, order) in self.folios.iter() {
             mem.unpreserve(pa, 1 << order);
-            // SAFETY: each folio was allocated with its order and is owned here.
-            unsafe { ffi::kho_rs_free_pages(pa, order) };
+            mem.free_pages(pa, order);
         }
         pr_info!(
             "workload: unpreserved and freed generation {}\n",
@@ -534,37 +500,16 @@ pub(crate) struct Report {
 
 /// Finds the `kho-rs` subtree of the previous kernel; `Ok(None)` if there is none.
 pub(crate) fn restore_and_verify() -> Result<Option<Report>> {
-    if !is_kho_boot() {
-        return Ok(None);
-    }
-    let mut pa = 0u64;
-    let mut size = 0usize;
-    // SAFETY: the name is a NUL-terminated literal and both out-pointers are valid.
-    let ret =
-        unsafe { ffi::kho_rs_retrieve_subtree(SUBTREE_NAME_C.as_char_ptr(), &mut pa, &mut size) };
-    if ret == -(ENOENT.to_errno()) || ret == ENOENT.to_errno() {
-        return Ok(None);
-    }
-    if ret != 0 {
-        pr_err!("restore: kho_retrieve_subtree failed: {}\n", ret);
-        return Err(Error::from_errno(ret));
-    }
     let t = Instant::<Monotonic>::now();
+    let before = KernelMem::owned_pages();
+    let Some(blob) = IncomingBlob::retrieve(SUBTREE_NAME_C)? else {
+        return Ok(None);
+    };
     // SAFETY: this `KernelMem` drives only structures restored from the previous kernel,
     // which write and free only pages they restored.
     let mut mem = unsafe { KernelMem::new() };
-    if size == 0 || size > GEOMETRY.page_size {
-        pr_err!(
-            "restore: subtree blob size {} is not within one page\n",
-            size
-        );
-        return Err(EINVAL);
-    }
-    let before = KernelMem::owned_pages();
-    mem.restore(pa, 1)
-        .map_err(|e| core_err("restore blob", e))?;
-    let res = verify_blob(&mut mem, pa, size);
-    mem.free(pa);
+    let res = verify_blob(&mut mem, blob.bytes());
+    drop(blob);
     // Everything claimed from the previous kernel was freed (or, for vmalloc, handed to
     // the vmap area, which is gone by now), whether the restore succeeded or not.
     let left = KernelMem::owned_pages() - before;
@@ -594,8 +539,7 @@ pub(crate) fn restore_and_verify() -> Result<Option<Report>> {
     res.map(Some)
 }
 
-fn verify_blob(mem: &mut KernelMem, pa: u64, size: usize) -> Result<Report> {
-    let blob = mem.bytes(pa).and_then(|b| b.get(..size)).ok_or(EINVAL)?;
+fn verify_blob(mem: &mut KernelMem, blob: &[u8]) -> Result<Report> {
     let info = subtree::read(blob).map_err(|e| {
         pr_err!("restore: {:?}\n", Show(e));
         Error::from_errno(e.to_errno())
@@ -689,7 +633,10 @@ fn verify_blob(mem: &mut KernelMem, pa: u64, size: usize) -> Result<Report> {
             return Err(core_err("restore folio", e));
         }
         let tv = Instant::<Monotonic>::now();
-        let (bad, sum) = verify(words_mut(fpa, 1 << order), info.seed, tag, 0);
+        let (bad, sum) = match mem.block_words_mut(fpa, 1 << order) {
+            Some(words) => verify(words, info.seed, tag, 0),
+            None => (1, 0),
+        };
         verify_us += elapsed_us(&tv);
         if bad != 0 || sum != rsum {
             pr_err!("restore: folio {:#x}: {} words differ\n", fpa, bad);

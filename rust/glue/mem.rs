@@ -65,6 +65,36 @@ impl KernelMem {
         OWNED_PAGES.add(-(nr_pages as i64), Relaxed);
     }
 
+    /// Allocates a naturally aligned block of `2^order` pages (not zeroed).
+    pub(crate) fn alloc_pages(&mut self, order: u32) -> Result<u64> {
+        // SAFETY: allocating pages has no preconditions.
+        match unsafe { ffi::kho_rs_alloc_pages(order) } {
+            0 => Err(Error::nomem("page block allocation failed")),
+            pa => {
+                OWNED_PAGES.add(1i64 << order, Relaxed);
+                Ok(pa)
+            }
+        }
+    }
+
+    /// Frees a block returned by [`KernelMem::alloc_pages`] with the same `order`.
+    pub(crate) fn free_pages(&mut self, pa: u64, order: u32) {
+        OWNED_PAGES.add(-(1i64 << order), Relaxed);
+        // SAFETY: by the type invariant the caller owns the block, allocated with `order`.
+        unsafe { ffi::kho_rs_free_pages(pa, order) }
+    }
+
+    /// The `nr_pages` contiguous pages at `pa` (owned by the caller) as words.
+    pub(crate) fn block_words_mut(&mut self, pa: u64, nr_pages: usize) -> Option<&mut [u64]> {
+        let p = self.virt(pa)?;
+        // The last page must be RAM too.
+        self.virt(pa + ((nr_pages.max(1) - 1) * GEOMETRY.page_size) as u64)?;
+        // SAFETY: `p` is the direct-map address of a block of `nr_pages` physically
+        // contiguous RAM pages (contiguous in the direct map as well) that, by the type
+        // invariant, the caller owns; the borrow of `self` is unique for the slice's life.
+        Some(unsafe { slice::from_raw_parts_mut(p, nr_pages * GEOMETRY.page_words) })
+    }
+
     /// Direct-map address of `pa` if it is a page-aligned page of RAM.
     fn virt(&self, pa: u64) -> Option<*mut u64> {
         if pa == 0 || !GEOMETRY.is_page_aligned(pa) {

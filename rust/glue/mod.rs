@@ -5,11 +5,12 @@
 //! [`ffi`] declares the C shim; [`kho`] wraps the KHO state queries and error conversion;
 //! [`mem::KernelMem`] implements the pure core's `PageMem` on real pages with KHO
 //! preservation; [`radix`] wraps the exported C radix tree (for differential tests and
-//! benchmarks); [`vmalloc`] owns vmalloc areas and maps restored pages. Everything above
+//! benchmarks); [`subtree`] publishes and retrieves the module's KHO subtrees; [`vmalloc`] owns vmalloc areas and maps restored pages. Everything above
 //! this layer is safe Rust.
 
 pub(crate) mod ffi;
 pub(crate) mod kho;
 pub(crate) mod mem;
 pub(crate) mod radix;
+pub(crate) mod subtree;
 pub(crate) mod vmalloc;

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KHO subtrees owned by the module: a one-page blob published with `kho_add_subtree()`,
+//! and the previous kernel's blob found with `kho_retrieve_subtree()`.
+//!
+//! C header: [`include/linux/kexec_handover.h`](srctree/include/linux/kexec_handover.h)
+
+use kernel::prelude::*;
+
+use super::ffi;
+use super::kho::{core_err, is_kho_boot};
+use super::mem::{KernelMem, GEOMETRY};
+use crate::pure::error::Result as CoreResult;
+use crate::pure::mem::PageMem;
+
+/// A preserved page registered as the subtree `name`.
+///
+/// # Invariants
+///
+/// `pa` is a page allocated through `mem`, preserved, and registered with
+/// `kho_add_subtree()`; [`Drop`] removes the subtree, unpreserves and frees the page.
+pub(crate) struct OutgoingBlob {
+    mem: KernelMem,
+    pa: u64,
+}
+
+impl OutgoingBlob {
+    /// Allocates a zeroed page, lets `write` fill it, preserves it and registers it as
+    /// `name`. `write` returns the size to register (normally what it wrote).
+    ///
+    /// On failure nothing stays allocated, preserved or registered.
+    pub(crate) fn publish(
+        name: &'static CStr,
+        write: impl FnOnce(&mut [u8]) -> CoreResult<usize>,
+    ) -> Result<Self> {
+        // SAFETY: this accessor drives only the blob page, which it allocates and frees.
+        let mut mem = unsafe { KernelMem::new() };
+        let pa = mem
+            .alloc_zeroed()
+            .map_err(|e| core_err("subtree blob", e))?;
+        let size = match mem
+            .bytes_mut(pa)
+            .ok_or(EINVAL)
+            .and_then(|buf| write(buf).map_err(|e| core_err("subtree write", e)))
+        {
+            Ok(size) => size,
+            Err(e) => {
+                mem.free(pa);
+                return Err(e);
+            }
+        };
+        if let Err(e) = mem.preserve(pa, 1) {
+            mem.free(pa);
+            return Err(core_err("subtree blob preserve", e));
+        }
+        // SAFETY: `name` is NUL terminated and static; the blob is a preserved direct-map
+        // page that stays allocated until `Drop` has removed the subtree.
+        let ret = unsafe {
+            ffi::kho_rs_add_subtree(name.as_char_ptr(), ffi::kho_rs_phys_to_virt(pa), size)
+        };
+        if ret != 0 {
+            pr_err!("kho_add_subtree failed: {}\n", ret);
+            mem.unpreserve(pa, 1);
+            mem.free(pa);
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: allocated, preserved and registered above.
+        Ok(Self { mem, pa })
+    }
+}
+
+impl Drop for OutgoingBlob {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant the blob is registered at this address.
+        unsafe { ffi::kho_rs_remove_subtree(ffi::kho_rs_phys_to_virt(self.pa)) };
+        self.mem.unpreserve(self.pa, 1);
+        self.mem.free(self.pa);
+    }
+}
+
+/// The previous kernel's blob of a subtree, claimed (restored) by this kernel.
+///
+/// # Invariants
+///
+/// `pa` is a page restored through `mem`, `size` is at most one page; [`Drop`] frees it.
+pub(crate) struct IncomingBlob {
+    mem: KernelMem,
+    pa: u64,
+    size: usize,
+}
+
+impl IncomingBlob {
+    /// Finds subtree `name` of the previous kernel and claims its page; `Ok(None)` if this
+    /// is not a KHO boot or the previous kernel published no such subtree.
+    pub(crate) fn retrieve(name: &'static CStr) -> Result<Option<Self>> {
+        if !is_kho_boot() {
+            return Ok(None);
+        }
+        let (mut pa, mut size) = (0u64, 0usize);
+        // SAFETY: `name` is NUL terminated; both out-pointers are valid.
+        let ret = unsafe { ffi::kho_rs_retrieve_subtree(name.as_char_ptr(), &mut pa, &mut size) };
+        if ret == ENOENT.to_errno() {
+            return Ok(None);
+        }
+        if ret != 0 {
+            pr_err!("kho_retrieve_subtree failed: {}\n", ret);
+            return Err(Error::from_errno(ret));
+        }
+        if size == 0 || size > GEOMETRY.page_size {
+            pr_err!("subtree blob size {} is not within one page\n", size);
+            return Err(EINVAL);
+        }
+        // SAFETY: this accessor drives only the blob page, which it restores and frees.
+        let mut mem = unsafe { KernelMem::new() };
+        mem.restore(pa, 1)
+            .map_err(|e| core_err("restore blob", e))?;
+        // INVARIANT: restored above; size checked.
+        Ok(Some(Self { mem, pa, size }))
+    }
+
+    /// The blob's `size` bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.mem
+            .bytes(self.pa)
+            .and_then(|b| b.get(..self.size))
+            .unwrap_or(&[])
+    }
+}
+
+impl Drop for IncomingBlob {
+    fn drop(&mut self) {
+        self.mem.free(self.pa);
+    }
+}
