@@ -2,18 +2,29 @@
 #
 # kho-rs: out-of-tree Rust KHO module.
 #
-#   make            build kho_rs.ko against KDIR (default: the cached kernel
+#   make            build kho_rs.ko against KDIR (default: the cached KERNEL
 #                   that scripts/setup.sh builds; run `make setup` first)
 #   make demo       set up if needed, boot, preserve, kexec, verify, report
 #   make check      every test: host cargo tests, KUnit via kunit.py, QEMU tests
 #   make setup      install dependencies and build/cache the kernel
+#
+#   KERNEL=7.3|7.2  which cached kernel to use (default 7.3)
+#   KDIR=/path      your own built kernel tree instead: nothing is downloaded
+#                   or built. Only a KDIR *you* pass (command line or
+#                   environment) does that; the default points into the cache.
 #   make clippy     build with CLIPPY=1
 #   make fmt-check  rustfmt --check on every .rs file
 #   make clean
 
 KHO_RS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kho-rs
-KDIR ?= $(KHO_RS_CACHE)/kdir
-export KHO_RS_CACHE KDIR
+KERNEL ?= 7.3
+ifneq ($(filter command line environment,$(origin KDIR)),)
+KHO_RS_USER_KDIR := $(KDIR)
+else
+KHO_RS_USER_KDIR :=
+KDIR := $(KHO_RS_CACHE)/kdir-$(KERNEL)
+endif
+export KHO_RS_CACHE KDIR KERNEL KHO_RS_USER_KDIR
 
 # Kernel-build environment (LIBCLANG_PATH for bindgen, ~/.cargo/bin on PATH).
 ENV_SH := $(KHO_RS_CACHE)/env.sh
@@ -26,11 +37,12 @@ all: modules
 
 modules:
 	@$(RUN) test -f $(KDIR)/Module.symvers || { \
-		echo "No built kernel at KDIR=$(KDIR): run 'make setup' or pass KDIR=" >&2; exit 1; }; \
+		echo "No built kernel at KDIR=$(KDIR): run 'make setup KERNEL=$(KERNEL)' or pass KDIR=" >&2; \
+		exit 1; }; \
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
 setup:
-	@bash scripts/setup.sh all
+	@bash scripts/setup.sh all $(KERNEL)
 
 demo: setup
 	@$(MAKE) --no-print-directory modules

@@ -4,6 +4,9 @@
 KHO_RS_CACHE=${KHO_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kho-rs}
 BINDGEN_VERSION=0.71.1
 LIBCLANG_VERSION=18.1.1
+# Kernels kho-rs supports; the first is the default (KERNEL=, make's kdir).
+SUPPORTED_KERNELS="7.3 7.2"
+DEFAULT_KERNEL=7.3
 export PATH="$HOME/.cargo/bin:$PATH"
 
 die() { echo "ERROR: $*" >&2; exit 1; }
@@ -29,12 +32,22 @@ export PATH="$HOME/.cargo/bin:\$PATH"
 ENV
 }
 
-# Cache key for a kernel build: kernel version + config fragment + rustc.
+# Config fragments for kernel VERSION: kernel.config, plus kernel-VERSION.config
+# where that version needs more.
+kernel_fragments() {
+	local top
+	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	echo "$top/kernel.config"
+	[ ! -f "$top/kernel-$1.config" ] || echo "$top/kernel-$1.config"
+}
+
+# Cache key for a kernel build: kernel version + config fragments + rustc.
 kernel_cache_key() {
-	local src=$1 ver
+	local src=$1 v=$2 ver
 	ver=$(make -s -C "$src" kernelversion 2>/dev/null)
-	printf '%s-%s\n' "$ver" "$(cat "$(dirname "${BASH_SOURCE[0]}")/../kernel.config" \
-		<(rustc --version) | sha256sum | cut -c1-12)"
+	# shellcheck disable=SC2046
+	printf '%s-%s\n' "$ver" "$(cat $(kernel_fragments "$v") <(rustc --version) |
+		sha256sum | cut -c1-12)"
 }
 
 # Accelerator for QEMU: "kvm" only if a probe boot under KVM has worked on this

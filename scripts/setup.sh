@@ -5,8 +5,17 @@
 # Rust+KHO kernel.  Idempotent: every step checks before it acts, so it is safe
 # to re-run.  Prints what it does.
 #
-# Usage: scripts/setup.sh [deps|kernel|all]      (default: all)
-#   KDIR=/path/to/built/tree   skip the kernel download and build entirely
+# Usage: scripts/setup.sh [deps|kernel|all] [VERSION...]   (default: all 7.3)
+#   VERSION                    7.3 and/or 7.2: which kernels to fetch and build
+#   KHO_RS_USER_KDIR=/path     a built tree the user passed (make KDIR=...):
+#                              skip the kernel download and build entirely
+#
+# Kernel cache ($KHO_RS_CACHE, default ~/.cache/kho-rs):
+#   src/<VERSION>/             unpacked linux-source-<VERSION> (.unpacked marks it complete)
+#   build/<kver>-<hash>/       O= build; .kho-rs-built is written only after a full build,
+#                              a directory without it is a half-built leftover and is redone
+#   kdir-<VERSION>             symlink to the finished build of that version
+#   kdir                       symlink to kdir-7.3 (the default kernel)
 #
 # Environment written for the other scripts: $KHO_RS_CACHE/env.sh
 set -euo pipefail
@@ -84,7 +93,9 @@ EXTRA_SOURCES=/etc/apt/sources.list.d/kho-rs-extra.sources
 EXTRA_PREFS=/etc/apt/preferences.d/kho-rs-extra
 
 add_extra_suites() {
-	[ -f "$EXTRA_SOURCES" ] && return 0
+	if [ -f "$EXTRA_SOURCES" ] && apt-cache show linux-source-7.3 >/dev/null 2>&1; then
+		return 0
+	fi
 	local base=/etc/apt/sources.list.d/debian.sources uri
 	[ -f "$base" ] || die "$base not found: pass KDIR= to a built kernel tree instead"
 	uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' "$base")
@@ -111,63 +122,81 @@ PREF
 	sudo_ apt-get update -qq
 }
 
+# fetch_kernel_source VERSION: $KHO_RS_CACHE/src/VERSION, unpacked once.
 fetch_kernel_source() {
-	if [ -f "$KHO_RS_CACHE/src/.unpacked" ]; then
-		echo "kernel source: $(cat "$KHO_RS_CACHE/src/.unpacked")"
+	local v=$1 src="$KHO_RS_CACHE/src/$1" deb="$KHO_RS_CACHE/deb/$1" pkg ver tarball
+	if [ -f "$src/.unpacked" ]; then
+		echo "kernel source $v: $(cat "$src/.unpacked")"
 		return
 	fi
 	add_extra_suites
-	local pkg ver
-	pkg=linux-source-7.3
+	pkg=linux-source-$v
 	if ! apt-cache show "$pkg" >/dev/null 2>&1; then
+		[ "$v" = "$DEFAULT_KERNEL" ] || die "$pkg is not offered by the configured suites"
 		pkg=$(apt-cache pkgnames linux-source-7. 2>/dev/null | sort -V | tail -n 1)
 		[ -n "$pkg" ] || die "no linux-source-7.x package offered by the configured suites"
-		echo "NOTE: linux-source-7.3 is not offered any more; falling back to $pkg"
+		echo "NOTE: linux-source-$v is not offered any more; falling back to $pkg"
 	fi
-	mkdir -p "$KHO_RS_CACHE/deb" "$KHO_RS_CACHE/src"
+	rm -rf "$deb" "$src"
+	mkdir -p "$deb" "$src"
 	step "apt-get download $pkg"
-	(cd "$KHO_RS_CACHE/deb" && rm -f ./*.deb && apt-get download "$pkg")
-	ver=$(dpkg-deb -f "$KHO_RS_CACHE"/deb/*.deb Version)
+	(cd "$deb" && apt-get download "$pkg")
+	ver=$(dpkg-deb -f "$deb"/*.deb Version)
 	step "unpacking $pkg $ver"
-	rm -rf "$KHO_RS_CACHE/deb/x"
-	dpkg-deb -x "$KHO_RS_CACHE"/deb/*.deb "$KHO_RS_CACHE/deb/x"
-	local tarball
-	tarball=$(find "$KHO_RS_CACHE/deb/x/usr/src" -maxdepth 1 -name 'linux-source-*.tar.*' | head -n 1)
+	dpkg-deb -x "$deb"/*.deb "$deb/x"
+	tarball=$(find "$deb/x/usr/src" -maxdepth 1 -name 'linux-source-*.tar.*' | head -n 1)
 	[ -n "$tarball" ] || die "no tarball inside $pkg"
-	rm -rf "$KHO_RS_CACHE/src"
-	mkdir -p "$KHO_RS_CACHE/src"
-	tar -xf "$tarball" -C "$KHO_RS_CACHE/src" --strip-components=1
-	rm -rf "$KHO_RS_CACHE/deb/x"
-	echo "$pkg $ver" >"$KHO_RS_CACHE/src/.unpacked"
+	tar -xf "$tarball" -C "$src" --strip-components=1
+	rm -rf "$deb"
+	echo "$pkg $ver" >"$src/.unpacked"
 }
 
 # ---------------------------------------------------------------- kernel build
+# build_kernel VERSION: tinyconfig + kernel.config (+ kernel-VERSION.config if
+# present), every requested option checked, cached by key. The "built" marker
+# is written last, so an interrupted build is never taken for a finished one.
 build_kernel() {
-	local src="$KHO_RS_CACHE/src" key out
-	key=$(kernel_cache_key "$src")
+	local v=$1 src="$KHO_RS_CACHE/src/$1" key out t0
+	key=$(kernel_cache_key "$src" "$v")
 	out="$KHO_RS_CACHE/build/$key"
 	if [ -f "$out/.kho-rs-built" ]; then
-		echo "kernel: cached build $out"
+		echo "kernel $v: cached build $out"
 	else
-		step "building kernel in $out (first time: ~5 min on 2 cores)"
+		if [ -d "$out" ]; then
+			echo "kernel $v: removing half-built $out (no .kho-rs-built marker)"
+		fi
+		step "building kernel $v in $out (first time: ~7 min on 2 cores)"
+		t0=$(date +%s)
 		rm -rf "$out"
 		mkdir -p "$out"
 		make -s -C "$src" O="$out" LLVM= tinyconfig >/dev/null
+		# shellcheck disable=SC2046
 		"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
-			"$top/kernel.config" >/dev/null
+			$(kernel_fragments "$v") >/dev/null
 		make -s -C "$src" O="$out" olddefconfig
-		check_config "$out/.config"
+		check_config "$out/.config" $(kernel_fragments "$v")
 		make -s -C "$src" O="$out" -j"$(nproc)" bzImage modules
+		echo "kernel $v: built in $(($(date +%s) - t0)) s"
 		touch "$out/.kho-rs-built"
 	fi
-	ln -sfn "$out" "$KHO_RS_CACHE/kdir"
+	ln -sfn "build/$key" "$KHO_RS_CACHE/kdir-$v"
+	if [ "$v" = "$DEFAULT_KERNEL" ]; then
+		ln -sfn "kdir-$v" "$KHO_RS_CACHE/kdir"
+	fi
 }
 
 check_config() {
 	local cfg=$1 opt bad=0
-	for opt in $(grep -E '^CONFIG_[A-Z0-9_]+=y' "$top/kernel.config" | cut -d= -f1); do
+	shift
+	for opt in $(cat "$@" | grep -E '^CONFIG_[A-Z0-9_]+=y' | cut -d= -f1); do
 		if ! grep -qx "$opt=y" "$cfg"; then
-			echo "ERROR: $opt=y requested by kernel.config but missing after olddefconfig" >&2
+			echo "ERROR: $opt=y requested by the config fragments but missing after olddefconfig" >&2
+			bad=1
+		fi
+	done
+	for opt in $(cat "$@" | sed -n 's/^# \(CONFIG_[A-Z0-9_]*\) is not set$/\1/p'); do
+		if grep -q "^$opt=" "$cfg"; then
+			echo "ERROR: $opt requested off by the config fragments but set after olddefconfig" >&2
 			bad=1
 		fi
 	done
@@ -176,24 +205,37 @@ check_config() {
 }
 
 main() {
-	local what=${1:-all}
-	case $what in deps | kernel | all) ;; *) die "usage: $0 [deps|kernel|all]" ;; esac
-	install_apt
-	install_rust
-	install_libclang
-	write_env
+	local what=${1:-all} v
+	case $what in deps | kernel | all) ;; *) die "usage: $0 [deps|kernel|all] [VERSION...]" ;; esac
+	shift || true
+	local versions=("$@")
+	[ ${#versions[@]} -gt 0 ] || versions=("$DEFAULT_KERNEL")
+	for v in "${versions[@]}"; do
+		case " $SUPPORTED_KERNELS " in *" $v "*) ;; *) die "unsupported kernel '$v' (supported: $SUPPORTED_KERNELS)" ;; esac
+	done
+	if [ "$what" != kernel ]; then
+		install_apt
+		install_rust
+		install_libclang
+		write_env
+	fi
 	[ "$what" = deps ] && return
-	if [ -n "${KDIR:-}" ]; then
-		echo "KDIR=$KDIR given: not downloading or building a kernel"
+	if [ -n "${KHO_RS_USER_KDIR:-}" ]; then
+		echo "KDIR=$KHO_RS_USER_KDIR given: not downloading or building a kernel"
 		return
 	fi
-	fetch_kernel_source
 	# shellcheck disable=SC1091
 	. "$KHO_RS_CACHE/env.sh"
-	(cd "$KHO_RS_CACHE/src" && make -s rustavailable) || die "make rustavailable failed"
-	build_kernel
-	echo
-	echo "kernel tree ready: $KHO_RS_CACHE/kdir -> $(readlink "$KHO_RS_CACHE/kdir")"
+	mkdir -p "$KHO_RS_CACHE"
+	# One setup at a time per cache: a second one waits instead of racing.
+	exec 9>"$KHO_RS_CACHE/.setup.lock"
+	flock 9
+	for v in "${versions[@]}"; do
+		fetch_kernel_source "$v"
+		(cd "$KHO_RS_CACHE/src/$v" && make -s rustavailable) || die "make rustavailable failed ($v)"
+		build_kernel "$v"
+		echo "kernel tree $v ready: $KHO_RS_CACHE/kdir-$v -> $(readlink "$KHO_RS_CACHE/kdir-$v")"
+	done
 }
 
 main "$@"
