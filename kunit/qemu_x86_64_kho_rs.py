@@ -16,6 +16,6 @@ CONFIG_SERIAL_8250=y
 CONFIG_SERIAL_8250_CONSOLE=y''',
 			   qemu_arch='x86_64-kho-rs',
 			   kernel_path='arch/x86/boot/bzImage',
-			   kernel_command_line='console=ttyS0 kunit_shutdown=none panic=-1 oops=panic',
+			   kernel_command_line='console=ttyS0 kunit_shutdown=none panic=-1 oops=panic panic_on_warn=1',
 			   extra_qemu_params=['-bios', 'qboot.rom',
 					      '-initrd', os.environ['KHO_RS_INITRD']])

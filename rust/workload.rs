@@ -223,9 +223,7 @@ impl Outgoing {
     pub(crate) fn create(p: &Params, generation: u64) -> Result<Self> {
         let t = Instant::<Monotonic>::now();
         let mut s = Self {
-            // SAFETY: this `KernelMem` drives only the structures of this workload, which
-            // write and free only the pages they allocate.
-            mem: unsafe { KernelMem::new() },
+            mem: KernelMem::new(),
             tree: None,
             folios: KVec::new(),
             area: None,
@@ -282,18 +280,21 @@ impl Outgoing {
         for i in 0..u64::from(p.folios) {
             let order = rng.below(MAX_FOLIO_ORDER as usize + 1) as u32;
             let pa = mem.alloc_pages(order).map_err(|e| core_err("folio", e))?;
-            let sum = match mem.block_words_mut(pa, 1 << order) {
+            // SAFETY: the block was just allocated by this function and is not shared.
+            let sum = match unsafe { mem.block_words_mut(pa, 1 << order) } {
                 Some(words) => fill(words, p.seed, i, 0),
                 None => 0,
             };
             // Tracked in `folios` only once preserved, so `Drop` unpreserves exactly those.
             if let Err(e) = mem.preserve(pa, 1 << order) {
-                mem.free_pages(pa, order);
+                // SAFETY: allocated above with `order`, not preserved, not referenced.
+                unsafe { mem.free_pages(pa, order) };
                 return Err(core_err("folio preserve", e));
             }
             if let Err(e) = self.folios.push((pa, order), GFP_KERNEL) {
                 mem.unpreserve(pa, 1 << order);
-                mem.free_pages(pa, order);
+                // SAFETY: allocated above with `order`, unpreserved again, not referenced.
+                unsafe { mem.free_pages(pa, order) };
                 return Err(e.into());
             }
             let key = encode_key(&GEOMETRY, pa, order).map_err(|e| core_err("radix", e))?;
@@ -386,8 +387,14 @@ impl Outgoing {
     }
 
     /// Overwrites word `idx` of the owned page `pa`, remembering the old value.
-    fn patch(&mut self, pa: u64, idx: usize, value: u64) -> Result {
-        let page = self.mem.page_mut(pa).ok_or(EINVAL)?;
+    ///
+    /// # Safety
+    ///
+    /// `pa` must be a page of this workload's own state (a block, chunk or node page it
+    /// allocated), which `Drop` restores before freeing.
+    unsafe fn patch(&mut self, pa: u64, idx: usize, value: u64) -> Result {
+        // SAFETY: a page of this workload (this function's contract).
+        let page = unsafe { self.mem.page_mut(pa) }.ok_or(EINVAL)?;
         let old = *page.get(idx).ok_or(EINVAL)?;
         if let Some(w) = page.get_mut(idx) {
             *w = value;
@@ -403,17 +410,20 @@ impl Outgoing {
             Damage::CompatVersion | Damage::TruncatedBlob => Ok(()),
             Damage::BlockLoop => {
                 let mut last = head;
-                while let Some(&next) = self.mem.page(last).and_then(|p| p.first()) {
+                // SAFETY: the blocks of `self.blocks`, owned by this workload.
+                while let Some(&next) = unsafe { self.mem.page(last) }.and_then(|p| p.first()) {
                     if next == 0 {
                         break;
                     }
                     last = next;
                 }
-                self.patch(last, 0, head)
+                // SAFETY: the tail block of this workload's set.
+                unsafe { self.patch(last, 0, head) }
             }
             Damage::VmallocLoop => {
                 let first = self.info.vmalloc.first;
-                self.patch(first, 0, first)
+                // SAFETY: the first chunk of this workload's own vmalloc descriptor.
+                unsafe { self.patch(first, 0, first) }
             }
             Damage::UnpreservedRoot => {
                 let pa = self.mem.alloc_zeroed().map_err(|e| core_err("decoy", e))?;
@@ -423,7 +433,8 @@ impl Outgoing {
             }
             Damage::CountOverCapacity => {
                 let cap = self.blocks.count_per_block() as u64;
-                self.patch(head, 1, cap + 1)
+                // SAFETY: the head block of this workload's set.
+                unsafe { self.patch(head, 1, cap + 1) }
             }
         }
     }
@@ -443,19 +454,22 @@ impl Outgoing {
 impl Drop for Outgoing {
     fn drop(&mut self) {
         if let Some((pa, idx, old)) = self.patched.take() {
-            if let Some(w) = self.mem.page_mut(pa).and_then(|p| p.get_mut(idx)) {
+            // SAFETY: `patch` only records pages of this workload, still allocated here.
+            if let Some(w) = unsafe { self.mem.page_mut(pa) }.and_then(|p| p.get_mut(idx)) {
                 *w = old;
             }
         }
         let mem = &mut self.mem;
         if self.decoy != 0 {
-            mem.free(self.decoy);
+            // SAFETY: allocated by `damage`, never preserved or shared.
+            unsafe { mem.free(self.decoy) };
         }
         // Removes the subtree first, so the next kernel never sees a half-torn state.
         self.blob = None;
         self.blocks.destroy(mem);
         if let Some(desc) = self.vdesc.take() {
-            crate::pure::vmalloc::unpreserve(mem, &desc);
+            // SAFETY: published by `vmalloc::preserve` in this kernel, not unpreserved yet.
+            unsafe { crate::pure::vmalloc::unpreserve(mem, &desc) };
         }
         self.area = None;
         if let Some(tree) = self.tree.take() {
@@ -466,7 +480,8 @@ impl Drop for Outgoing {
         }
         for &(pa, order) in self.folios.iter() {
             mem.unpreserve(pa, 1 << order);
-            mem.free_pages(pa, order);
+            // SAFETY: allocated by `build` with `order`, unpreserved just above.
+            unsafe { mem.free_pages(pa, order) };
         }
         pr_info!(
             "workload: unpreserved and freed generation {}\n",
@@ -505,9 +520,7 @@ pub(crate) fn restore_and_verify() -> Result<Option<Report>> {
     let Some(blob) = IncomingBlob::retrieve(SUBTREE_NAME_C)? else {
         return Ok(None);
     };
-    // SAFETY: this `KernelMem` drives only structures restored from the previous kernel,
-    // which write and free only pages they restored.
-    let mut mem = unsafe { KernelMem::new() };
+    let mut mem = KernelMem::new();
     let res = verify_blob(&mut mem, blob.bytes());
     drop(blob);
     // Everything claimed from the previous kernel was freed (or, for vmalloc, handed to
@@ -629,11 +642,12 @@ fn verify_blob(mem: &mut KernelMem, blob: &[u8]) -> Result<Report> {
             mismatches += 1;
             continue;
         }
-        if let Err(e) = mem.restore(fpa, 1 << order) {
+        if let Err(e) = mem.claim(fpa, 1 << order) {
             return Err(core_err("restore folio", e));
         }
         let tv = Instant::<Monotonic>::now();
-        let (bad, sum) = match mem.block_words_mut(fpa, 1 << order) {
+        // SAFETY: the `2^order` pages at `fpa` were claimed as one block just above.
+        let (bad, sum) = match unsafe { mem.block_words_mut(fpa, 1 << order) } {
             Some(words) => verify(words, info.seed, tag, 0),
             None => (1, 0),
         };
@@ -643,7 +657,9 @@ fn verify_blob(mem: &mut KernelMem, blob: &[u8]) -> Result<Report> {
             mismatches += bad.max(1);
         }
         for i in 0..(1u64 << order) {
-            mem.free(fpa + i * GEOMETRY.page_size as u64);
+            // SAFETY: claimed above (order-0 pages after `kho_restore_pages()`), no longer
+            // referenced; each page freed once.
+            unsafe { mem.free(fpa + i * GEOMETRY.page_size as u64) };
         }
     }
 

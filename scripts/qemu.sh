@@ -24,7 +24,7 @@ set +e
 timeout --foreground -k 5 "$tmo" qemu-system-x86_64 -nodefaults -nographic -no-reboot \
 	-accel "$accel" -m "$mem" -smp 2 -bios qboot.rom \
 	-kernel "$KDIR/arch/x86/boot/bzImage" -initrd "$initrd" \
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=7 kunit.enable=0 $extra" \
+	-append "console=ttyS0 panic=-1 oops=panic panic_on_warn=1 loglevel=7 kunit.enable=0 $extra" \
 	-serial stdio </dev/null >"$log" 2>&1
 rc=$?
 set -e

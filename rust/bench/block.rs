@@ -208,8 +208,7 @@ fn write_read<E: BenchEntry>(
 
 /// Grows a set for `n` entries of `E`, writes and reads them, and destroys it.
 fn rust_times<E: BenchEntry>(n: usize) -> Result<Times> {
-    // SAFETY: the set only writes and frees the pages it allocates.
-    let mut mem = unsafe { KernelMem::new() };
+    let mut mem = KernelMem::new();
     let mut set = BlockSet::<E>::new(GEOMETRY);
     let (grow, r) = time_ns(|| set.grow(&mut mem, n));
     let res = r

@@ -234,9 +234,7 @@ fn range_vs_keys(mem: &mut KernelMem, keys: &[u64]) -> Result {
 
 /// Runs the radix benchmark.
 pub(super) fn run() -> Result {
-    // SAFETY: the benchmark only writes and frees the pages of the Rust trees it creates
-    // through this accessor.
-    let mut mem = unsafe { KernelMem::new() };
+    let mut mem = KernelMem::new();
     for pattern in [Pattern::Contiguous, Pattern::Random] {
         for n in SIZES {
             let keys = make_keys(pattern, n)?;

@@ -55,7 +55,9 @@ fn round(area: &VmallocArea, t: &mut Totals) -> Result {
     let c = c?;
     t.c_pres += ns;
     let mut sum = 0u64;
-    let (ns, stats) = time_ns(|| gv::read_entries(c.desc(), |pa| sum = sum.wrapping_add(pa)));
+    // SAFETY: C's outgoing descriptor, preserved until `c` is dropped after this.
+    let (ns, stats) =
+        time_ns(|| unsafe { gv::read_entries(c.desc(), |pa| sum = sum.wrapping_add(pa)) });
     let stats = stats?;
     t.read += ns;
     if stats.entries != area.nr_pages() || sum == 0 {

@@ -26,11 +26,18 @@ extern "C" {
     pub(crate) fn kho_rs_alloc_pages(order: c_uint) -> u64;
     pub(crate) fn kho_rs_free_pages(phys: u64, order: c_uint);
     pub(crate) fn kho_rs_phys_to_virt(phys: u64) -> *mut c_void;
-    pub(crate) fn kho_rs_ram_virt(phys: u64) -> *mut c_void;
+    pub(crate) fn kho_rs_direct_map_offset() -> c_ulong;
 
     pub(crate) fn kho_rs_preserve_pages(phys: u64, nr_pages: c_ulong) -> c_int;
     pub(crate) fn kho_rs_unpreserve_pages(phys: u64, nr_pages: c_ulong);
-    pub(crate) fn kho_rs_restore_pages(phys: u64, nr_pages: c_ulong) -> c_int;
+    pub(crate) fn kho_rs_claim_pages(phys: u64, nr_pages: c_ulong) -> c_int;
+    pub(crate) fn kho_rs_claim_blocks(
+        phys: *const u64,
+        n: c_ulong,
+        nr_pages: c_ulong,
+        claimed: *mut c_ulong,
+    ) -> c_int;
+    pub(crate) fn kho_rs_page_private(phys: u64) -> u64;
 
     pub(crate) fn kho_rs_add_subtree(name: *const c_char, blob: *mut c_void, size: usize) -> c_int;
     pub(crate) fn kho_rs_remove_subtree(blob: *mut c_void);
@@ -43,6 +50,12 @@ extern "C" {
     pub(crate) fn kho_rs_vmalloc(size: c_ulong) -> *mut c_void;
     pub(crate) fn kho_rs_vfree(addr: *const c_void);
     pub(crate) fn kho_rs_vmalloc_to_phys(addr: *const c_void) -> u64;
+    pub(crate) fn kho_rs_vmalloc_phys(
+        addr: *const c_void,
+        first: c_ulong,
+        n: c_ulong,
+        out: *mut u64,
+    ) -> c_ulong;
     pub(crate) fn kho_rs_vmap_put_pages(phys: *mut u64, nr_pages: c_uint) -> *mut c_void;
     pub(crate) fn kho_rs_c_preserve_vmalloc(ptr: *mut c_void, desc: *mut c_void) -> c_int;
     pub(crate) fn kho_rs_c_unpreserve_vmalloc(desc: *mut c_void);

@@ -76,11 +76,12 @@ impl OutMemoryMap {
             pr_err!("kho/out/fdt not found in debugfs\n");
             return Err(ENOENT);
         }
-        // SAFETY: only reads are made through this accessor (the FDT page and the tree).
-        let mem = unsafe { super::mem::KernelMem::new() };
+        let mem = super::mem::KernelMem::new();
         let root = {
             use crate::pure::mem::PageMem;
-            let bytes = mem.bytes(fdt_pa).ok_or(EINVAL)?;
+            // SAFETY: the outgoing root FDT is a page KHO allocated at boot and keeps for
+            // the kernel's lifetime; it is only read here.
+            let bytes = unsafe { mem.bytes(fdt_pa) }.ok_or(EINVAL)?;
             let fdt =
                 crate::pure::fdt::Fdt::parse(bytes).map_err(|e| core_err("kho out fdt", e))?;
             fdt.root()
@@ -90,7 +91,9 @@ impl OutMemoryMap {
         Ok(Self {
             mem,
             // INVARIANT: `root` is the tree root KHO itself wrote into its root FDT.
-            tree: crate::pure::radix::RadixTree::from_root_unchecked(root),
+            // SAFETY: KHO's own tree, whose pages KHO keeps allocated; this type only reads
+            // it (`contains`), never modifies or frees it.
+            tree: unsafe { crate::pure::radix::RadixTree::from_root(root) },
         })
     }
 

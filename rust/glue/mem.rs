@@ -3,8 +3,8 @@
 //! [`KernelMem`]: the pure core's `PageMem` on real pages.
 //!
 //! Pages are allocated with the page allocator (order 0, zeroed), reached through the
-//! direct map, and preserved / restored with `kho_preserve_pages()` /
-//! `kho_restore_pages()`.
+//! direct map (`pa + offset`, no call per access), and preserved / claimed with
+//! `kho_preserve_pages()` / `kho_restore_pages()` after a check of KHO's per-page mark.
 
 use core::slice;
 
@@ -23,40 +23,49 @@ pub(crate) const GEOMETRY: Geometry = Geometry::new(kernel::page::PAGE_SHIFT as 
 // supports; the `as c_ulong` conversions below are lossless.
 const _: () = assert!(core::mem::size_of::<c_ulong>() == core::mem::size_of::<u64>());
 
-/// Pages currently owned through any [`KernelMem`]: allocated or restored, not yet freed
-/// or handed over (see [`KernelMem::handed_over`]). Used to prove that rejected incoming
-/// state leaves nothing claimed behind.
+/// Pages currently owned through any [`KernelMem`]: allocated or claimed, not yet freed
+/// or handed over (see [`KernelMem::handed_over`]). Order-k blocks count as 2^k pages.
+/// Used to prove that rejected incoming state leaves nothing claimed behind.
 static OWNED_PAGES: Atomic<i64> = Atomic::new(0);
+
+/// Pages claimed from the previous kernel so far (order-k claims counted as 2^k pages).
+static CLAIMED_PAGES: Atomic<i64> = Atomic::new(0);
+
+/// `virt - phys` of the direct map, read once from the kernel (0 until then).
+static DIRECT_MAP_OFFSET: Atomic<u64> = Atomic::new(0);
 
 /// Real physical memory, seen by physical address through the direct map.
 ///
-/// # Invariants
-///
-/// Whoever uses a `KernelMem` only writes pages it allocated through it (or restored
-/// through it), and only frees pages it owns; every page it reads is RAM
-/// (`kho_rs_ram_virt()` checks it on every access). This is what the data structures of
-/// the pure core do: they write only pages they allocated and read incoming pages after
-/// validating their addresses.
+/// Translation is `pa + offset` with the direct-map offset read once from the kernel: no C
+/// call and no RAM lookup per access. Whether a page may be reached at all is the caller's
+/// promise (the `unsafe` accessors of [`PageMem`]): only pages the module allocated, or
+/// claimed from the previous kernel with [`PageMem::claim`], which checks KHO's
+/// preservation mark before it restores anything.
 pub(crate) struct KernelMem {
-    _private: (),
+    /// `virt - phys` of the direct map.
+    offset: u64,
 }
 
 impl KernelMem {
     /// Creates the accessor.
-    ///
-    /// # Safety
-    ///
-    /// The caller must uphold the type invariant: the structures driven through this
-    /// `KernelMem` must only write and free pages they own, so that no other kernel object is
-    /// reached through a physical address.
-    pub(crate) const unsafe fn new() -> Self {
-        // INVARIANT: upheld by the caller, as required above.
-        Self { _private: () }
+    pub(crate) fn new() -> Self {
+        let mut offset = DIRECT_MAP_OFFSET.load(Relaxed);
+        if offset == 0 {
+            // SAFETY: `phys_to_virt(0)` is address arithmetic on the direct-map base.
+            offset = unsafe { ffi::kho_rs_direct_map_offset() } as u64;
+            DIRECT_MAP_OFFSET.store(offset, Relaxed);
+        }
+        Self { offset }
     }
 
-    /// Pages currently owned through `KernelMem` (allocated or restored, not freed).
+    /// Pages currently owned through `KernelMem` (allocated or claimed, not freed).
     pub(crate) fn owned_pages() -> i64 {
         OWNED_PAGES.load(Relaxed)
+    }
+
+    /// Pages claimed from the previous kernel since the module was loaded.
+    pub(crate) fn claimed_pages() -> i64 {
+        CLAIMED_PAGES.load(Relaxed)
     }
 
     /// Records that `nr_pages` owned pages were handed to another owner (e.g. a vmap area
@@ -78,32 +87,43 @@ impl KernelMem {
     }
 
     /// Frees a block returned by [`KernelMem::alloc_pages`] with the same `order`.
-    pub(crate) fn free_pages(&mut self, pa: u64, order: u32) {
+    ///
+    /// # Safety
+    ///
+    /// `pa` must be a block allocated by [`KernelMem::alloc_pages`] with `order`, not
+    /// preserved, not referenced any more.
+    pub(crate) unsafe fn free_pages(&mut self, pa: u64, order: u32) {
         OWNED_PAGES.add(-(1i64 << order), Relaxed);
-        // SAFETY: by the type invariant the caller owns the block, allocated with `order`.
+        // SAFETY: the caller owns the block, allocated with `order`.
         unsafe { ffi::kho_rs_free_pages(pa, order) }
     }
 
-    /// The `nr_pages` contiguous pages at `pa` (owned by the caller) as words.
-    pub(crate) fn block_words_mut(&mut self, pa: u64, nr_pages: usize) -> Option<&mut [u64]> {
+    /// The `nr_pages` contiguous pages at `pa` as words.
+    ///
+    /// # Safety
+    ///
+    /// The pages must be owned by the caller (allocated or claimed as one block) and not
+    /// accessed otherwise while the slice lives.
+    pub(crate) unsafe fn block_words_mut(&mut self, pa: u64, nr_pages: usize) -> Option<&mut [u64]> {
         let p = self.virt(pa)?;
-        // The last page must be RAM too.
-        self.virt(pa + ((nr_pages.max(1) - 1) * GEOMETRY.page_size) as u64)?;
-        // SAFETY: `p` is the direct-map address of a block of `nr_pages` physically
-        // contiguous RAM pages (contiguous in the direct map as well) that, by the type
-        // invariant, the caller owns; the borrow of `self` is unique for the slice's life.
+        // SAFETY: `p` is the direct-map address of `nr_pages` physically contiguous pages
+        // (contiguous in the direct map as well) owned by the caller; `&mut self` and the
+        // caller's promise make the borrow unique for the slice's life.
         Some(unsafe { slice::from_raw_parts_mut(p, nr_pages * GEOMETRY.page_words) })
     }
 
-    /// Direct-map address of `pa` if it is a page-aligned page of RAM.
+    /// Direct-map address of `pa` if it is non-zero and page aligned.
     fn virt(&self, pa: u64) -> Option<*mut u64> {
         if pa == 0 || !GEOMETRY.is_page_aligned(pa) {
             return None;
         }
-        // SAFETY: `kho_rs_ram_virt` looks up the page struct of a PFN and returns the
-        // direct-map address only for online RAM (covered by the direct map on 64-bit).
-        let p = unsafe { ffi::kho_rs_ram_virt(pa) }.cast::<u64>();
-        (!p.is_null()).then_some(p)
+        Some(pa.wrapping_add(self.offset) as usize as *mut u64)
+    }
+
+    /// Raw KHO preservation mark (`page->private`) of the page at `pa`, for tests.
+    pub(crate) fn page_private(pa: u64) -> u64 {
+        // SAFETY: reads one word of the `struct page` of an online PFN, or returns 0.
+        unsafe { ffi::kho_rs_page_private(pa) }
     }
 }
 
@@ -123,41 +143,41 @@ impl PageMem for KernelMem {
         }
     }
 
-    fn free(&mut self, pa: u64) {
+    unsafe fn free(&mut self, pa: u64) {
         OWNED_PAGES.add(-1, Relaxed);
-        // SAFETY: by the type invariant, `pa` is an order-0 page owned by the caller.
+        // SAFETY: `pa` is an order-0 page owned by the caller (this function's contract).
         unsafe { ffi::kho_rs_free_page(pa) }
     }
 
-    fn page(&self, pa: u64) -> Option<&[u64]> {
+    unsafe fn page(&self, pa: u64) -> Option<&[u64]> {
         let p = self.virt(pa)?;
-        // SAFETY: `p` is the direct-map address of a whole, page-aligned RAM page, so it is
-        // valid and aligned for `page_words` u64 reads; by the type invariant nobody writes
-        // it through another path while the structure using `self` reads it.
+        // SAFETY: `p` is the direct-map address of a whole, page-aligned page owned by the
+        // caller (this function's contract): mapped, valid and aligned for `page_words`
+        // u64 reads, and nobody writes it while the slice lives.
         Some(unsafe { slice::from_raw_parts(p, GEOMETRY.page_words) })
     }
 
-    fn page_mut(&mut self, pa: u64) -> Option<&mut [u64]> {
+    unsafe fn page_mut(&mut self, pa: u64) -> Option<&mut [u64]> {
         let p = self.virt(pa)?;
-        // SAFETY: as in `page`; by the type invariant the page is owned by the caller, and
-        // the borrow of `self` is unique for the lifetime of the slice.
+        // SAFETY: as in `page`; the caller guarantees exclusive access.
         Some(unsafe { slice::from_raw_parts_mut(p, GEOMETRY.page_words) })
     }
 
-    fn bytes(&self, pa: u64) -> Option<&[u8]> {
+    unsafe fn bytes(&self, pa: u64) -> Option<&[u8]> {
         let p = self.virt(pa)?;
         // SAFETY: as in `page`, for `page_size` bytes.
         Some(unsafe { slice::from_raw_parts(p.cast::<u8>(), GEOMETRY.page_size) })
     }
 
-    fn bytes_mut(&mut self, pa: u64) -> Option<&mut [u8]> {
+    unsafe fn bytes_mut(&mut self, pa: u64) -> Option<&mut [u8]> {
         let p = self.virt(pa)?;
         // SAFETY: as in `page_mut`, for `page_size` bytes.
         Some(unsafe { slice::from_raw_parts_mut(p.cast::<u8>(), GEOMETRY.page_size) })
     }
 
     fn preserve(&mut self, pa: u64, nr_pages: u64) -> Result {
-        // SAFETY: the range consists of pages owned by the caller (type invariant).
+        // SAFETY: `kho_preserve_pages()` only records the range (it must be RAM, which
+        // `phys_to_page` of a page the caller owns is).
         match unsafe { ffi::kho_rs_preserve_pages(pa, nr_pages as c_ulong) } {
             0 => Ok(()),
             e => Err(Error::new(-e, "kho_preserve_pages failed", pa)),
@@ -169,21 +189,64 @@ impl PageMem for KernelMem {
         unsafe { ffi::kho_rs_unpreserve_pages(pa, nr_pages as c_ulong) }
     }
 
-    fn restore(&mut self, pa: u64, nr_pages: u64) -> Result {
-        if pa == 0 || !GEOMETRY.is_page_aligned(pa) {
-            return Err(Error::inval("restoring a misaligned address", pa));
-        }
-        // SAFETY: `kho_restore_pages()` checks itself that the range was preserved by the
-        // previous kernel and not restored yet, and fails otherwise.
-        match unsafe { ffi::kho_rs_restore_pages(pa, nr_pages as c_ulong) } {
+    fn claim(&mut self, pa: u64, nr_pages: u64) -> Result {
+        // SAFETY: the shim checks KHO's mark of every block first (no WARN) and calls
+        // `kho_restore_pages()` only if the whole range is preserved and unclaimed.
+        match unsafe { ffi::kho_rs_claim_pages(pa, nr_pages as c_ulong) } {
             0 => {
                 OWNED_PAGES.add(nr_pages as i64, Relaxed);
+                CLAIMED_PAGES.add(nr_pages as i64, Relaxed);
                 Ok(())
             }
-            _ => Err(Error::inval(
-                "page not preserved by the previous kernel",
+            e => Err(Error::new(
+                -e,
+                "page not preserved by the previous kernel or claimed already",
                 pa,
             )),
         }
+    }
+
+    unsafe fn claim_blocks_in(
+        &mut self,
+        list_pa: u64,
+        first: usize,
+        n: usize,
+        nr_pages: u64,
+    ) -> (usize, Result) {
+        let Some(words) = self.virt(list_pa) else {
+            return (0, Err(Error::inval("block list page misaligned", list_pa)));
+        };
+        if first.saturating_add(n) > GEOMETRY.page_words {
+            return (0, Err(Error::inval("block list outside its page", list_pa)));
+        }
+        let mut claimed: c_ulong = 0;
+        // SAFETY: `list_pa` is owned by the caller (contract), so its words
+        // `first..first + n` (checked to be inside the page) are readable; the shim checks
+        // every block before it restores it.
+        let ret = unsafe {
+            ffi::kho_rs_claim_blocks(
+                words.add(first),
+                n as c_ulong,
+                nr_pages as c_ulong,
+                &mut claimed,
+            )
+        };
+        let claimed = claimed as usize;
+        let pages = (claimed as u64 * nr_pages) as i64;
+        OWNED_PAGES.add(pages, Relaxed);
+        CLAIMED_PAGES.add(pages, Relaxed);
+        if ret == 0 {
+            return (claimed, Ok(()));
+        }
+        // SAFETY: as above; `claimed < n` names the block that failed.
+        let bad = unsafe { words.add(first + claimed).read() };
+        (
+            claimed,
+            Err(Error::new(
+                -ret,
+                "page not preserved by the previous kernel or claimed already",
+                bad,
+            )),
+        )
     }
 }

@@ -11,6 +11,7 @@
 #include <linux/kexec_handover.h>
 #include <linux/kho/abi/kexec_handover.h>
 #include <linux/kho_radix_tree.h>
+#include <linux/log2.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -61,6 +62,126 @@ void *kho_rs_phys_to_virt(u64 phys)
 	return phys_to_virt(phys);
 }
 
+/* virt - phys of the direct map: phys_to_virt(pa) == pa + offset for any page of RAM. */
+unsigned long kho_rs_direct_map_offset(void)
+{
+	return (unsigned long)phys_to_virt(0);
+}
+
+/*
+ * KHO's per-page preservation mark. kexec_handover.c (7.2 and 7.3) keeps it in
+ * page->private of the head page of every block the previous kernel preserved,
+ * as "union kho_page_info { unsigned long page_private; struct { unsigned int
+ * order; unsigned int magic; }; }" with magic KHO_PAGE_MAGIC, and clears it in
+ * kho_restore_page(). The layout is private to kexec_handover.c; the KUnit case
+ * kho_rs_claim::page_mark_layout pins it against pages really preserved and
+ * restored in the same boot.
+ */
+#define KHO_RS_PAGE_MAGIC 0x4b484f50U /* "KHOP", KHO_PAGE_MAGIC */
+
+union kho_rs_page_info {
+	unsigned long page_private;
+	struct {
+		unsigned int order;
+		unsigned int magic;
+	};
+};
+
+static_assert(sizeof(union kho_rs_page_info) == sizeof(((struct page *)0)->private));
+
+/*
+ * Checks, without any WARN, that [@phys, @phys + @nr_pages pages) is preserved
+ * as exactly the blocks kho_restore_pages() splits it into and that none was
+ * restored yet. kho_restore_page() WARNs on a page without the mark, so this
+ * must pass before kho_restore_pages() is called on untrusted addresses.
+ * Returns 0, -EINVAL (bad range, or preserved with another order), -EFAULT
+ * (not RAM) or -ENOENT (not preserved, or claimed already).
+ */
+static int kho_rs_check_preserved(u64 phys, unsigned long nr_pages)
+{
+	unsigned long pfn = PHYS_PFN(phys), end = pfn + nr_pages;
+	union kho_rs_page_info info;
+	struct page *page;
+	unsigned int order;
+
+	if (!phys || !nr_pages || !PAGE_ALIGNED(phys) || end < pfn ||
+	    PFN_PHYS(pfn) != phys)
+		return -EINVAL;
+	while (pfn < end) {
+		order = min_t(unsigned int, __ffs(pfn), ilog2(end - pfn));
+		page = pfn_to_online_page(pfn);
+		if (!page)
+			return -EFAULT;
+		info.page_private = READ_ONCE(page->private);
+		if (info.magic != KHO_RS_PAGE_MAGIC)
+			return -ENOENT;
+		if (info.order != order)
+			return -EINVAL;
+		pfn += 1UL << order;
+	}
+	return 0;
+}
+
+/* Check, then claim: kho_restore_pages() only after kho_rs_check_preserved(). */
+int kho_rs_claim_pages(u64 phys, unsigned long nr_pages)
+{
+	int err = kho_rs_check_preserved(phys, nr_pages);
+
+	if (err)
+		return err;
+	return kho_restore_pages(phys, nr_pages) ? 0 : -EINVAL;
+}
+
+/*
+ * Claims @n blocks of @nr_pages pages each, listed at @phys (a page the caller
+ * owns), in order; stops at the first that fails. *@claimed gets the number
+ * claimed. One call per vmalloc chunk instead of one per page.
+ */
+int kho_rs_claim_blocks(const u64 *phys, unsigned long n, unsigned long nr_pages,
+			unsigned long *claimed)
+{
+	unsigned long i;
+	int err;
+
+	for (i = 0; i < n; i++) {
+		err = kho_rs_claim_pages(phys[i], nr_pages);
+		if (err) {
+			*claimed = i;
+			return err;
+		}
+	}
+	*claimed = n;
+	return 0;
+}
+
+/* Tests only: page->private of the page at @phys (0 if it is not online RAM). */
+u64 kho_rs_page_private(u64 phys)
+{
+	struct page *page = pfn_to_online_page(PHYS_PFN(phys));
+
+	return page ? READ_ONCE(page->private) : 0;
+}
+
+/*
+ * Physical addresses of @n pages of the vmalloc area at @addr, from page
+ * @first on, into @out: one call per chunk instead of one per page. Returns
+ * the number filled (fewer if a page is not mapped).
+ */
+unsigned long kho_rs_vmalloc_phys(const void *addr, unsigned long first, unsigned long n,
+				  u64 *out)
+{
+	unsigned long i;
+	struct page *page;
+
+	for (i = 0; i < n; i++) {
+		page = vmalloc_to_page(addr + (first + i) * PAGE_SIZE);
+		if (!page)
+			return i;
+		out[i] = page_to_phys(page);
+	}
+	return n;
+}
+
 struct page *kho_rs_phys_to_page(u64 phys)
 {
 	return phys_to_page(phys);
@@ -71,12 +192,6 @@ u64 kho_rs_page_to_phys(struct page *page)
 	return page_to_phys(page);
 }
 
-/* Direct-map address of @phys if it is online RAM, else NULL (one call for both). */
-void *kho_rs_ram_virt(u64 phys)
-{
-	return pfn_to_online_page(PHYS_PFN(phys)) ? phys_to_virt(phys) : NULL;
-}
-
 int kho_rs_preserve_pages(u64 phys, unsigned long nr_pages)
 {
 	return kho_preserve_pages(phys_to_page(phys), nr_pages);
@@ -85,11 +200,6 @@ int kho_rs_preserve_pages(u64 phys, unsigned long nr_pages)
 void kho_rs_unpreserve_pages(u64 phys, unsigned long nr_pages)
 {
 	kho_unpreserve_pages(phys_to_page(phys), nr_pages);
-}
-
-int kho_rs_restore_pages(u64 phys, unsigned long nr_pages)
-{
-	return kho_restore_pages(phys, nr_pages) ? 0 : -EINVAL;
 }
 
 int kho_rs_add_subtree(const char *name, void *blob, size_t size)

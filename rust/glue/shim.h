@@ -27,12 +27,15 @@ void kho_rs_free_pages(u64 phys, unsigned int order);
 void *kho_rs_phys_to_virt(u64 phys);
 struct page *kho_rs_phys_to_page(u64 phys);
 u64 kho_rs_page_to_phys(struct page *page);
-void *kho_rs_ram_virt(u64 phys);
+unsigned long kho_rs_direct_map_offset(void);
 
 /* KHO preservation of page ranges. */
 int kho_rs_preserve_pages(u64 phys, unsigned long nr_pages);
 void kho_rs_unpreserve_pages(u64 phys, unsigned long nr_pages);
-int kho_rs_restore_pages(u64 phys, unsigned long nr_pages);
+int kho_rs_claim_pages(u64 phys, unsigned long nr_pages);
+int kho_rs_claim_blocks(const u64 *phys, unsigned long n, unsigned long nr_pages,
+			unsigned long *claimed);
+u64 kho_rs_page_private(u64 phys);
 
 /* KHO subtrees. */
 int kho_rs_add_subtree(const char *name, void *blob, size_t size);
@@ -43,6 +46,8 @@ int kho_rs_retrieve_subtree(const char *name, u64 *phys, size_t *size);
 void *kho_rs_vmalloc(unsigned long size);
 void kho_rs_vfree(const void *addr);
 u64 kho_rs_vmalloc_to_phys(const void *addr);
+unsigned long kho_rs_vmalloc_phys(const void *addr, unsigned long first, unsigned long n,
+				  u64 *out);
 void *kho_rs_vmap_put_pages(u64 *phys, unsigned int nr_pages);
 int kho_rs_c_preserve_vmalloc(void *ptr, struct kho_vmalloc *desc);
 void kho_rs_c_unpreserve_vmalloc(struct kho_vmalloc *desc);

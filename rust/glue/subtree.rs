@@ -33,24 +33,25 @@ impl OutgoingBlob {
         name: &'static CStr,
         write: impl FnOnce(&mut [u8]) -> CoreResult<usize>,
     ) -> Result<Self> {
-        // SAFETY: this accessor drives only the blob page, which it allocates and frees.
-        let mut mem = unsafe { KernelMem::new() };
+        let mut mem = KernelMem::new();
         let pa = mem
             .alloc_zeroed()
             .map_err(|e| core_err("subtree blob", e))?;
-        let size = match mem
-            .bytes_mut(pa)
+        // SAFETY: `pa` was just allocated by this function, nothing else uses it.
+        let size = match unsafe { mem.bytes_mut(pa) }
             .ok_or(EINVAL)
             .and_then(|buf| write(buf).map_err(|e| core_err("subtree write", e)))
         {
             Ok(size) => size,
             Err(e) => {
-                mem.free(pa);
+                // SAFETY: allocated above, not preserved, not referenced.
+                unsafe { mem.free(pa) };
                 return Err(e);
             }
         };
         if let Err(e) = mem.preserve(pa, 1) {
-            mem.free(pa);
+            // SAFETY: allocated above, not preserved, not referenced.
+            unsafe { mem.free(pa) };
             return Err(core_err("subtree blob preserve", e));
         }
         // SAFETY: `name` is NUL terminated and static; the blob is a preserved direct-map
@@ -61,7 +62,8 @@ impl OutgoingBlob {
         if ret != 0 {
             pr_err!("kho_add_subtree failed: {}\n", ret);
             mem.unpreserve(pa, 1);
-            mem.free(pa);
+            // SAFETY: allocated above, unpreserved again, not registered.
+            unsafe { mem.free(pa) };
             return Err(Error::from_errno(ret));
         }
         // INVARIANT: allocated, preserved and registered above.
@@ -74,7 +76,8 @@ impl Drop for OutgoingBlob {
         // SAFETY: by the type invariant the blob is registered at this address.
         unsafe { ffi::kho_rs_remove_subtree(ffi::kho_rs_phys_to_virt(self.pa)) };
         self.mem.unpreserve(self.pa, 1);
-        self.mem.free(self.pa);
+        // SAFETY: owned by `self` (type invariant), unregistered and unpreserved above.
+        unsafe { self.mem.free(self.pa) };
     }
 }
 
@@ -82,7 +85,7 @@ impl Drop for OutgoingBlob {
 ///
 /// # Invariants
 ///
-/// `pa` is a page restored through `mem`, `size` is at most one page; [`Drop`] frees it.
+/// `pa` is a page claimed through `mem`, `size` is at most one page; [`Drop`] frees it.
 pub(crate) struct IncomingBlob {
     mem: KernelMem,
     pa: u64,
@@ -110,18 +113,22 @@ impl IncomingBlob {
             pr_err!("subtree blob size {} is not within one page\n", size);
             return Err(EINVAL);
         }
-        // SAFETY: this accessor drives only the blob page, which it restores and frees.
-        let mut mem = unsafe { KernelMem::new() };
-        mem.restore(pa, 1)
-            .map_err(|e| core_err("restore blob", e))?;
+        let mut mem = KernelMem::new();
+        mem.claim(pa, 1).map_err(|e| {
+            if e.errno == ENOENT.to_errno().abs() {
+                pr_err!("restore blob: state already consumed (blob page {:#x} not preserved or claimed already)\n", pa);
+                return Error::from_errno(-e.errno);
+            }
+            core_err("restore blob", e)
+        })?;
         // INVARIANT: restored above; size checked.
         Ok(Some(Self { mem, pa, size }))
     }
 
     /// The blob's `size` bytes.
     pub(crate) fn bytes(&self) -> &[u8] {
-        self.mem
-            .bytes(self.pa)
+        // SAFETY: claimed in `retrieve`, owned by `self` until `Drop` (type invariant).
+        unsafe { self.mem.bytes(self.pa) }
             .and_then(|b| b.get(..self.size))
             .unwrap_or(&[])
     }
@@ -129,6 +136,7 @@ impl IncomingBlob {
 
 impl Drop for IncomingBlob {
     fn drop(&mut self) {
-        self.mem.free(self.pa);
+        // SAFETY: claimed in `retrieve` and owned by `self`; freed once, here.
+        unsafe { self.mem.free(self.pa) };
     }
 }

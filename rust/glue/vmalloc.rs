@@ -111,10 +111,7 @@ impl Drop for VmallocArea {
 
 /// Creates the page accessor used for descriptors and chunks.
 fn kernel_mem() -> KernelMem {
-    // SAFETY: the vmalloc algorithms of the pure core write and free only the chunk pages
-    // they allocate (or, on restore, the pages they claimed with `kho_restore_pages()`);
-    // data pages are only preserved, unpreserved and read.
-    unsafe { KernelMem::new() }
+    KernelMem::new()
 }
 
 /// A vmalloc area preserved for the next kernel by the Rust implementation.
@@ -174,8 +171,9 @@ impl<'a> PreservedVmalloc<'a> {
 
 impl Drop for PreservedVmalloc<'_> {
     fn drop(&mut self) {
-        // By the type invariant the descriptor is ours and still preserved.
-        core_vm::unpreserve(&mut kernel_mem(), &self.desc);
+        // SAFETY: by the type invariant the descriptor came from `core_vm::preserve` and is
+        // still preserved; its chunks are owned by `self`.
+        unsafe { core_vm::unpreserve(&mut kernel_mem(), &self.desc) };
     }
 }
 
@@ -186,7 +184,8 @@ impl Drop for PreservedVmalloc<'_> {
 /// `desc` must come from [`PreservedVmalloc::publish`] in this kernel and must not have been
 /// unpreserved yet: its chunk pages are freed.
 pub(crate) unsafe fn unpreserve_published(desc: &KhoVmalloc) {
-    core_vm::unpreserve(&mut kernel_mem(), desc);
+    // SAFETY: a published, not yet unpreserved descriptor of this kernel (requirement).
+    unsafe { core_vm::unpreserve(&mut kernel_mem(), desc) };
 }
 
 /// An area restored from the previous kernel, mapped with `vmap()`; `vfree()`d on drop.
@@ -219,15 +218,15 @@ impl Drop for RestoredVmalloc {
 
 /// New kernel: validates an incoming descriptor, claims its pages and maps them.
 ///
-/// Validation and restore are done by the pure core (every chunk and block must have been
-/// preserved by the previous kernel and is claimed once); the physical addresses are
+/// Validation and restore are done by the pure core, chunk by chunk: check, claim, then
+/// read (every chunk and block must have been preserved by the previous kernel and is
+/// claimed once, one C call per chunk for its blocks); the physical addresses are
 /// collected in area order and mapped with `vmap(VM_MAP | VM_MAP_PUT_PAGES)`. On any
 /// failure nothing is leaked: the core frees what it restored, and if the mapping fails
 /// every restored page is freed here. Unlike `kho_restore_vmalloc()` the area is `VM_MAP`
 /// with 4K mappings (kho-abi-notes.md §3.1).
 pub(crate) fn restore(desc: &KhoVmalloc) -> Result<RestoredVmalloc> {
     let mut mem = kernel_mem();
-    let stats = core_vm::validate(&mem, desc).map_err(|e| core_err("vmalloc restore", e))?;
     let total = desc.total_pages as usize;
     let mut phys = KVVec::<u64>::with_capacity(total, GFP_KERNEL)?;
     let mut sink = |pa: u64| -> crate::pure::error::Result {
@@ -235,10 +234,12 @@ pub(crate) fn restore(desc: &KhoVmalloc) -> Result<RestoredVmalloc> {
             .map_err(|_| CoreError::nomem("vmalloc restore: page list"))
     };
     // On failure the core has freed every page it passed to `sink`; `phys` is only a list.
-    core_vm::restore(&mut mem, desc, &mut sink).map_err(|e| core_err("vmalloc restore", e))?;
+    let stats =
+        core_vm::restore(&mut mem, desc, &mut sink).map_err(|e| core_err("vmalloc restore", e))?;
     if phys.len() != total {
         // Cannot happen after validation (entries * 2^order == total_pages); stay safe.
-        free_pages(&mut mem, &phys);
+        // SAFETY: every page in `phys` was claimed by `core_vm::restore` for us.
+        unsafe { free_pages(&mut mem, &phys) };
         pr_err!(
             "vmalloc restore: {} pages for total {}\n",
             phys.len(),
@@ -247,14 +248,16 @@ pub(crate) fn restore(desc: &KhoVmalloc) -> Result<RestoredVmalloc> {
         return Err(EINVAL);
     }
     let n = c_uint::try_from(total).map_err(|_| {
-        free_pages(&mut mem, &phys);
+        // SAFETY: as above.
+        unsafe { free_pages(&mut mem, &phys) };
         E2BIG
     })?;
     // SAFETY: `phys` holds `n` restored order-0 pages that we own; on success the area takes
     // one reference of each (and its own copy of the page array), on failure we keep them.
     let raw = unsafe { ffi::kho_rs_vmap_put_pages(phys.as_mut_ptr(), n) };
     let Some(ptr) = NonNull::new(raw.cast::<u8>()) else {
-        free_pages(&mut mem, &phys);
+        // SAFETY: as above; `vmap` failed, so the pages are still ours.
+        unsafe { free_pages(&mut mem, &phys) };
         pr_err!(
             "vmalloc restore: vmap of {} pages failed ({} chunks)\n",
             total,
@@ -270,22 +273,39 @@ pub(crate) fn restore(desc: &KhoVmalloc) -> Result<RestoredVmalloc> {
     })
 }
 
-/// Frees restored pages that could not be mapped.
-fn free_pages(mem: &mut KernelMem, phys: &[u64]) {
+/// Frees claimed pages that could not be mapped.
+///
+/// # Safety
+///
+/// Every page of `phys` must be an order-0 page claimed by the caller and not referenced.
+unsafe fn free_pages(mem: &mut KernelMem, phys: &[u64]) {
     for &pa in phys {
-        mem.free(pa);
+        // SAFETY: claimed and unreferenced (this function's contract); freed once.
+        unsafe { mem.free(pa) };
     }
 }
 
-/// Reads an outgoing or incoming descriptor without restoring: validates it and calls `f`
-/// with every listed block address, in order (`validate` + `for_each_entry` of the core).
-pub(crate) fn read_entries(desc: &KhoVmalloc, f: impl FnMut(u64)) -> Result<VmallocStats> {
-    core_vm::for_each_entry(&kernel_mem(), desc, f).map_err(|e| core_err("vmalloc read", e))
+/// Reads an outgoing descriptor of this kernel without restoring: validates it and calls
+/// `f` with every listed block address, in order (`validate` + `for_each_entry` of the core).
+///
+/// # Safety
+///
+/// `desc` must be an outgoing descriptor of this kernel (Rust- or C-written) that is not
+/// unpreserved while this runs, so that its chunk pages stay allocated and unmodified.
+pub(crate) unsafe fn read_entries(desc: &KhoVmalloc, f: impl FnMut(u64)) -> Result<VmallocStats> {
+    // SAFETY: this function's own requirement.
+    unsafe { core_vm::for_each_entry(&kernel_mem(), desc, f) }
+        .map_err(|e| core_err("vmalloc read", e))
 }
 
-/// Validates a descriptor without restoring anything (errors are printed).
-pub(crate) fn validate(desc: &KhoVmalloc) -> Result<VmallocStats> {
-    core_vm::validate(&kernel_mem(), desc).map_err(|e| core_err("vmalloc validate", e))
+/// Validates an outgoing descriptor of this kernel without restoring anything.
+///
+/// # Safety
+///
+/// As for [`read_entries`].
+pub(crate) unsafe fn validate(desc: &KhoVmalloc) -> Result<VmallocStats> {
+    // SAFETY: this function's own requirement.
+    unsafe { core_vm::validate(&kernel_mem(), desc) }.map_err(|e| core_err("vmalloc validate", e))
 }
 
 /// A vmalloc area preserved by the exported C implementation (`kho_preserve_vmalloc()`),

@@ -103,24 +103,44 @@ impl<const N: usize> BlockEntry for [u8; N] {
 }
 
 /// Reads the `next` word of the block at `pa`.
-fn read_next<M: PageMem>(mem: &M, pa: u64) -> Option<u64> {
-    mem.page(pa)?.first().copied()
+///
+/// # Safety
+///
+/// `pa` must be a page owned by the caller.
+unsafe fn read_next<M: PageMem>(mem: &M, pa: u64) -> Option<u64> {
+    // SAFETY: the caller owns `pa`.
+    unsafe { mem.page(pa) }?.first().copied()
 }
 
 /// Reads the `count` word of the block at `pa`.
-fn read_count<M: PageMem>(mem: &M, pa: u64) -> Option<u64> {
-    mem.page(pa)?.get(1).copied()
+///
+/// # Safety
+///
+/// `pa` must be a page owned by the caller.
+unsafe fn read_count<M: PageMem>(mem: &M, pa: u64) -> Option<u64> {
+    // SAFETY: the caller owns `pa`.
+    unsafe { mem.page(pa) }?.get(1).copied()
 }
 
 /// Writes the `next` word of the block at `pa`; returns `None` if the page does not exist.
-fn write_next<M: PageMem>(mem: &mut M, pa: u64, next: u64) -> Option<()> {
-    *mem.page_mut(pa)?.first_mut()? = next;
+///
+/// # Safety
+///
+/// `pa` must be a page owned by the caller and not borrowed elsewhere.
+unsafe fn write_next<M: PageMem>(mem: &mut M, pa: u64, next: u64) -> Option<()> {
+    // SAFETY: the caller owns `pa` exclusively.
+    *unsafe { mem.page_mut(pa) }?.first_mut()? = next;
     Some(())
 }
 
 /// Writes the `count` word of the block at `pa`; returns `None` if the page does not exist.
-fn write_count<M: PageMem>(mem: &mut M, pa: u64, count: u64) -> Option<()> {
-    *mem.page_mut(pa)?.get_mut(1)? = count;
+///
+/// # Safety
+///
+/// `pa` must be a page owned by the caller and not borrowed elsewhere.
+unsafe fn write_count<M: PageMem>(mem: &mut M, pa: u64, count: u64) -> Option<()> {
+    // SAFETY: the caller owns `pa` exclusively.
+    *unsafe { mem.page_mut(pa) }?.get_mut(1)? = count;
     Some(())
 }
 
@@ -130,92 +150,51 @@ fn entry_range(index: usize, size: usize) -> Option<Range<usize>> {
     Some(start..start.checked_add(size)?)
 }
 
-/// Releases one block of a set: unpreserve and free (outgoing) or free (incoming, restored).
-fn release_block<M: PageMem>(mem: &mut M, pa: u64, incoming: bool) {
-    if !incoming {
-        mem.unpreserve(pa, 1);
-    }
-    mem.free(pa);
-}
-
-/// Releases `n` blocks of a chain owned by a set, starting at `first`.
+/// Releases `n` blocks of a chain owned by a set, starting at `first`: unpreserve and free
+/// (outgoing) or free (incoming, claimed).
 ///
 /// Reads each block's `next` before releasing it; stops early at a 0 link or a missing page
 /// (neither can happen on a chain that satisfies the [`BlockSet`] invariants).
-fn release_chain<M: PageMem>(mem: &mut M, first: u64, n: usize, incoming: bool) {
+///
+/// # Safety
+///
+/// The first `n` blocks of the chain at `first` must be owned by the caller and not
+/// referenced elsewhere; outgoing ones must be preserved, incoming ones claimed.
+unsafe fn release_chain<M: PageMem>(mem: &mut M, first: u64, n: usize, incoming: bool) {
     let mut pa = first;
     for _ in 0..n {
         if pa == 0 {
             break;
         }
-        let next = read_next(mem, pa).unwrap_or(0);
-        release_block(mem, pa, incoming);
+        // SAFETY: one of the first `n` blocks, owned by the caller, read before it is freed.
+        let next = unsafe { read_next(mem, pa) }.unwrap_or(0);
+        if !incoming {
+            mem.unpreserve(pa, 1);
+        }
+        // SAFETY: owned, no longer preserved, not referenced (requirements); freed once.
+        unsafe { mem.free(pa) };
         pa = next;
     }
 }
 
-/// Checks one incoming block before anything of it is trusted and returns its `next`.
-fn check_incoming_block<M: PageMem>(mem: &M, pa: u64, cap: usize) -> Result<u64> {
-    if !mem.geometry().is_page_aligned(pa) {
-        return Err(Error::inval("block: block address not page aligned", pa));
-    }
-    let page = mem.page(pa).ok_or(Error::inval(
-        "block: block address is not a page of memory",
-        pa,
-    ))?;
-    let (Some(&next), Some(&count)) = (page.first(), page.get(1)) else {
-        return Err(Error::inval("block: page too small for a block header", pa));
-    };
-    if count == 0 {
-        return Err(Error::inval("block: block with count 0", pa));
-    }
-    if count > cap as u64 {
-        return Err(Error::inval(
-            "block: block count exceeds entries per block",
-            count,
-        ));
-    }
-    Ok(next)
-}
-
-/// Read-only check of an incoming chain: addresses, counts, loops and length.
+/// Whether `pa` is one of the first `n` blocks of the chain at `head`.
 ///
-/// Runs Floyd's cycle detection like the C reader; the hare validates every block it
-/// visits. Returns the number of blocks and the tail's address.
-fn check_incoming_chain<M: PageMem>(mem: &M, head: u64, cap: usize) -> Result<(usize, u64)> {
-    // A loop over at most KHO_MAX_BLOCKS distinct blocks is found before the hare has made
-    // twice that many steps; past that bound the chain is too long whatever its shape.
-    let hop_limit = 2 * KHO_MAX_BLOCKS + 2;
-    let mut slow = head;
-    let mut fast = head;
-    let mut hops = 0usize;
-    loop {
-        for _ in 0..2 {
-            let next = check_incoming_block(mem, fast, cap)?;
-            hops += 1;
-            if next == 0 {
-                if hops > KHO_MAX_BLOCKS {
-                    return Err(Error::inval(
-                        "block: chain longer than KHO_MAX_BLOCKS",
-                        hops as u64,
-                    ));
-                }
-                return Ok((hops, fast));
-            }
-            if hops >= hop_limit {
-                return Err(Error::inval(
-                    "block: chain longer than KHO_MAX_BLOCKS",
-                    hops as u64,
-                ));
-            }
-            fast = next;
+/// # Safety
+///
+/// The first `n` blocks of the chain at `head` must be owned by the caller.
+unsafe fn chain_contains<M: PageMem>(mem: &M, head: u64, n: usize, pa: u64) -> bool {
+    let mut cur = head;
+    for _ in 0..n {
+        if cur == pa {
+            return true;
         }
-        // `slow` trails `fast` on blocks the hare already checked.
-        slow = read_next(mem, slow).unwrap_or(0);
-        if slow == fast {
-            return Err(Error::new(errno::ELOOP, "block: chain has a loop", fast));
-        }
+        // SAFETY: `cur` is one of the first `n` blocks.
+        cur = match unsafe { read_next(mem, cur) } {
+            Some(next) => next,
+            None => return false,
+        };
     }
+    false
 }
 
 /// A chain of serialization blocks holding entries of type `E` (`struct kho_block_set`).
@@ -232,7 +211,8 @@ fn check_incoming_chain<M: PageMem>(mem: &M, head: u64, cap: usize) -> Result<(u
 /// * `nblocks == 0` if and only if `head_pa == 0`, and then `tail_pa == 0`.
 /// * Otherwise `head_pa` starts a chain of exactly `nblocks <= KHO_MAX_BLOCKS` distinct
 ///   pages linked by their `next` words, ending at `tail_pa` whose `next` is 0. Every page is
-///   owned by the set: allocated and preserved (outgoing) or restored (incoming).
+///   owned by the set in the sense of [`PageMem`]: allocated and preserved (outgoing) or
+///   claimed (incoming). The set's `unsafe` page accesses rely on this.
 pub(crate) struct BlockSet<E: BlockEntry> {
     /// Physical address of the first block, 0 when empty.
     head_pa: u64,
@@ -331,14 +311,17 @@ impl<E: BlockEntry> BlockSet<E> {
         }
         let pa = mem.alloc_zeroed()?;
         if let Err(e) = mem.preserve(pa, 1) {
-            mem.free(pa);
+            // SAFETY: just allocated, not preserved, not linked.
+            unsafe { mem.free(pa) };
             return Err(e);
         }
         if self.nblocks == 0 {
             self.head_pa = pa;
-        } else if write_next(mem, self.tail_pa, pa).is_none() {
+        // SAFETY: `tail_pa` is a block of the set (type invariant).
+        } else if unsafe { write_next(mem, self.tail_pa, pa) }.is_none() {
             mem.unpreserve(pa, 1);
-            mem.free(pa);
+            // SAFETY: just allocated, unpreserved again, not linked.
+            unsafe { mem.free(pa) };
             return Err(Error::new(
                 errno::EFAULT,
                 "block: tail block not in memory",
@@ -359,13 +342,17 @@ impl<E: BlockEntry> BlockSet<E> {
         let first_new = if old_nblocks == 0 {
             self.head_pa
         } else {
-            read_next(mem, old_tail).unwrap_or(0)
+            // SAFETY: `old_tail` is a block of the set (type invariant).
+            unsafe { read_next(mem, old_tail) }.unwrap_or(0)
         };
-        release_chain(mem, first_new, added, false);
+        // SAFETY: the `added` blocks after `old_tail` belong to the set and are preserved
+        // outgoing blocks; they are unlinked below.
+        unsafe { release_chain(mem, first_new, added, false) };
         if old_nblocks == 0 {
             self.head_pa = 0;
         } else {
-            let _ = write_next(mem, old_tail, 0);
+            // SAFETY: `old_tail` is a block of the set.
+            let _ = unsafe { write_next(mem, old_tail, 0) };
         }
         self.tail_pa = old_tail;
         self.nblocks = old_nblocks;
@@ -378,7 +365,8 @@ impl<E: BlockEntry> BlockSet<E> {
         }
         let mut pa = self.head_pa;
         for _ in 0..n {
-            pa = read_next(mem, pa)?;
+            // SAFETY: `pa` is one of the first `n < nblocks` blocks of the set.
+            pa = unsafe { read_next(mem, pa) }?;
         }
         Some(pa)
     }
@@ -405,12 +393,15 @@ impl<E: BlockEntry> BlockSet<E> {
             let Some(new_tail) = self.block_at(mem, keep - 1) else {
                 return;
             };
-            let first_drop = read_next(mem, new_tail).unwrap_or(0);
-            let _ = write_next(mem, new_tail, 0);
+            // SAFETY: `new_tail` is a block of the set.
+            let first_drop = unsafe { read_next(mem, new_tail) }.unwrap_or(0);
+            // SAFETY: as above.
+            let _ = unsafe { write_next(mem, new_tail, 0) };
             self.tail_pa = new_tail;
             first_drop
         };
-        release_chain(mem, first_drop, self.nblocks - keep, self.incoming);
+        // SAFETY: the dropped blocks belong to the set and are unlinked from it now.
+        unsafe { release_chain(mem, first_drop, self.nblocks - keep, self.incoming) };
         self.nblocks = keep;
     }
 
@@ -418,20 +409,24 @@ impl<E: BlockEntry> BlockSet<E> {
     pub(crate) fn clear<M: PageMem>(&mut self, mem: &mut M) {
         let mut pa = self.head_pa;
         for _ in 0..self.nblocks {
-            let next = read_next(mem, pa).unwrap_or(0);
-            if let Some(bytes) = mem.bytes_mut(pa) {
+            // SAFETY: `pa` walks the blocks of the set (type invariant).
+            let next = unsafe { read_next(mem, pa) }.unwrap_or(0);
+            // SAFETY: as above; `&mut self` excludes other borrows through the set.
+            if let Some(bytes) = unsafe { mem.bytes_mut(pa) } {
                 if let Some(entries) = bytes.get_mut(BLOCK_HEADER_SIZE..) {
                     entries.fill(0);
                 }
             }
-            let _ = write_count(mem, pa, 0);
+            // SAFETY: as above.
+            let _ = unsafe { write_count(mem, pa, 0) };
             pa = next;
         }
     }
 
     /// Releases every block by direction and leaves the set empty (keeps the direction).
     pub(crate) fn destroy<M: PageMem>(&mut self, mem: &mut M) {
-        release_chain(mem, self.head_pa, self.nblocks, self.incoming);
+        // SAFETY: the set owns its blocks (type invariant) and forgets them below.
+        unsafe { release_chain(mem, self.head_pa, self.nblocks, self.incoming) };
         self.head_pa = 0;
         self.tail_pa = 0;
         self.nblocks = 0;
@@ -442,11 +437,11 @@ impl<E: BlockEntry> BlockSet<E> {
         let mut total = 0usize;
         let mut pa = self.head_pa;
         for _ in 0..self.nblocks {
-            let count = read_count(mem, pa)
-                .unwrap_or(0)
-                .min(self.count_per_block as u64);
+            // SAFETY: `pa` walks the blocks of the set (type invariant).
+            let (count, next) = unsafe { (read_count(mem, pa), read_next(mem, pa)) };
+            let count = count.unwrap_or(0).min(self.count_per_block as u64);
             total = total.saturating_add(count as usize);
-            pa = read_next(mem, pa).unwrap_or(0);
+            pa = next.unwrap_or(0);
         }
         total
     }
@@ -456,7 +451,8 @@ impl<E: BlockEntry> BlockSet<E> {
     pub(crate) fn validate_outgoing<M: PageMem>(&self, mem: &M) -> Result {
         let mut pa = self.head_pa;
         for _ in 0..self.nblocks {
-            let Some(count) = read_count(mem, pa) else {
+            // SAFETY: `pa` walks the blocks of the set (type invariant).
+            let Some(count) = (unsafe { read_count(mem, pa) }) else {
                 return Err(Error::new(errno::EFAULT, "block: block not in memory", pa));
             };
             if count == 0 {
@@ -468,7 +464,8 @@ impl<E: BlockEntry> BlockSet<E> {
                     count,
                 ));
             }
-            pa = read_next(mem, pa).unwrap_or(0);
+            // SAFETY: as above.
+            pa = unsafe { read_next(mem, pa) }.unwrap_or(0);
         }
         Ok(())
     }
@@ -480,14 +477,14 @@ impl<E: BlockEntry> BlockSet<E> {
         let mut last_count = 0usize;
         let mut pa = self.head_pa;
         for n in 0..self.nblocks {
-            let count = read_count(mem, pa)
-                .unwrap_or(0)
-                .min(self.count_per_block as u64);
+            // SAFETY: `pa` walks the blocks of the set (type invariant).
+            let (count, next) = unsafe { (read_count(mem, pa), read_next(mem, pa)) };
+            let count = count.unwrap_or(0).min(self.count_per_block as u64);
             if count > 0 {
                 used_blocks = n + 1;
                 last_count = count as usize;
             }
-            pa = read_next(mem, pa).unwrap_or(0);
+            pa = next.unwrap_or(0);
         }
         let keep_count = match used_blocks {
             0 => 0,
@@ -507,67 +504,121 @@ impl<E: BlockEntry> BlockSet<E> {
 
     /// New kernel: takes over the chain starting at `head_pa` (`kho_block_set_restore()`).
     ///
-    /// `head_pa == 0` gives an empty set. Before anything is restored, the whole chain is
-    /// checked read-only: every block address page aligned and a page of `mem`, every count
-    /// in `1..=count_per_block` of this reader's `E`, no loop (`-ELOOP`), at most
-    /// [`KHO_MAX_BLOCKS`] blocks (`-EINVAL`). Then every block is claimed with
-    /// [`PageMem::restore`], which fails for pages the previous kernel did not preserve; on
-    /// that failure the blocks restored so far are freed. On error nothing is left restored
-    /// and the blocks not restored stay untouched.
+    /// `head_pa == 0` gives an empty set. Block by block: check, claim, then read. Each
+    /// block address must be page aligned and name an order-0 page the previous kernel
+    /// preserved and nobody claimed yet; it is claimed with [`PageMem::claim`] before a
+    /// byte of it is read, and then its count must be in `1..=count_per_block` of this
+    /// reader's `E`. A block reached twice cannot be claimed twice: that is a loop
+    /// (`-ELOOP`). More than [`KHO_MAX_BLOCKS`] blocks is `-EINVAL`. On error every block
+    /// claimed so far is freed; the blocks not reached stay preserved (reserved) memory of
+    /// the previous kernel.
     pub(crate) fn restore<M: PageMem>(mem: &mut M, head_pa: u64) -> Result<Self> {
         let mut set = Self::new(*mem.geometry());
         set.incoming = true;
         if head_pa == 0 {
             return Ok(set);
         }
-        let (nblocks, tail) = check_incoming_chain(mem, head_pa, set.count_per_block)?;
+        let cap = set.count_per_block as u64;
         let mut pa = head_pa;
-        for done in 0..nblocks {
-            if mem.restore(pa, 1).is_err() {
-                release_chain(mem, head_pa, done, true);
-                return Err(Error::inval(
-                    "block: block not preserved by the previous kernel",
+        let mut claimed = 0usize;
+        let res = loop {
+            if claimed >= KHO_MAX_BLOCKS {
+                break Err(Error::inval(
+                    "block: chain longer than KHO_MAX_BLOCKS",
+                    claimed as u64 + 1,
+                ));
+            }
+            if !mem.geometry().is_page_aligned(pa) {
+                break Err(Error::inval("block: block address not page aligned", pa));
+            }
+            if let Err(e) = mem.claim(pa, 1) {
+                // SAFETY: the first `claimed` blocks of the chain were claimed by this call.
+                if unsafe { chain_contains(mem, head_pa, claimed, pa) } {
+                    break Err(Error::new(errno::ELOOP, "block: chain has a loop", pa));
+                }
+                break Err(Error::new(
+                    e.errno,
+                    "block: block not preserved by the previous kernel or claimed already",
                     pa,
                 ));
             }
-            pa = read_next(mem, pa).unwrap_or(0);
+            claimed += 1;
+            // SAFETY: claimed just above.
+            let (next, count) = unsafe { (read_next(mem, pa), read_count(mem, pa)) };
+            let (Some(next), Some(count)) = (next, count) else {
+                break Err(Error::inval("block: page too small for a block header", pa));
+            };
+            if count == 0 {
+                break Err(Error::inval("block: block with count 0", pa));
+            }
+            if count > cap {
+                break Err(Error::inval(
+                    "block: block count exceeds entries per block",
+                    count,
+                ));
+            }
+            if next == 0 {
+                break Ok(pa);
+            }
+            pa = next;
+        };
+        match res {
+            Ok(tail) => {
+                // INVARIANT: `claimed` distinct blocks (each claimed once), at most
+                // KHO_MAX_BLOCKS, linked from `head_pa` to `tail` whose `next` is 0.
+                set.head_pa = head_pa;
+                set.tail_pa = tail;
+                set.nblocks = claimed;
+                Ok(set)
+            }
+            Err(e) => {
+                // SAFETY: the first `claimed` blocks were claimed by this call and are not
+                // referenced by anything else.
+                unsafe { release_chain(mem, head_pa, claimed, true) };
+                Err(e)
+            }
         }
-        set.head_pa = head_pa;
-        set.tail_pa = tail;
-        set.nblocks = nblocks;
-        Ok(set)
     }
 }
 
-/// A typed entry slot inside a block, returned by the iterator.
+/// A typed entry slot inside a block of a set, returned by the iterator.
 ///
-/// Only this module creates slots, always for an entry index below the set's entries per
-/// block, so a slot reads and writes exactly `E::SIZE` bytes at the right offset.
+/// # Invariants
+///
+/// `block_pa` is a block of the set the slot borrows (lifetime `'s`), so the set owns the
+/// page for as long as the slot lives, and `index` is below the set's entries per block,
+/// so a slot reads and writes exactly `E::SIZE` bytes at the right offset. Only this module
+/// creates slots.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Slot<E: BlockEntry> {
+pub(crate) struct Slot<'s, E: BlockEntry> {
     /// Physical address of the block holding the entry.
     block_pa: u64,
     /// Index of the entry in its block.
     index: usize,
-    /// The entry type.
-    _entry: PhantomData<fn() -> E>,
+    /// The set the block belongs to, and the entry type.
+    _set: PhantomData<&'s BlockSet<E>>,
 }
 
-impl<E: BlockEntry> Clone for Slot<E> {
+impl<E: BlockEntry> Clone for Slot<'_, E> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<E: BlockEntry> Copy for Slot<E> {}
+impl<E: BlockEntry> Copy for Slot<'_, E> {}
 
-impl<E: BlockEntry> Slot<E> {
-    /// Creates a slot (module-internal).
-    const fn new(block_pa: u64, index: usize) -> Self {
+impl<'s, E: BlockEntry> Slot<'s, E> {
+    /// Creates a slot of a block of `_set`.
+    ///
+    /// # Safety
+    ///
+    /// `block_pa` must be a block of `_set` and `index` below its entries per block.
+    const unsafe fn new(_set: &'s BlockSet<E>, block_pa: u64, index: usize) -> Self {
+        // INVARIANT: upheld by the caller, as required above.
         Self {
             block_pa,
             index,
-            _entry: PhantomData,
+            _set: PhantomData,
         }
     }
 
@@ -583,8 +634,10 @@ impl<E: BlockEntry> Slot<E> {
 
     /// Writes `entry` into the slot.
     pub(crate) fn write<M: PageMem>(&self, mem: &mut M, entry: &E) -> Result {
+        // SAFETY: the block belongs to the borrowed set, which owns it (type invariant).
+        let page = unsafe { mem.bytes_mut(self.block_pa) };
         let out = entry_range(self.index, E::SIZE)
-            .and_then(|r| mem.bytes_mut(self.block_pa)?.get_mut(r))
+            .and_then(|r| page?.get_mut(r))
             .ok_or(Error::new(
                 errno::EFAULT,
                 "block: entry slot not in memory",
@@ -596,8 +649,10 @@ impl<E: BlockEntry> Slot<E> {
 
     /// Reads the entry in the slot.
     pub(crate) fn read<M: PageMem>(&self, mem: &M) -> Result<E> {
+        // SAFETY: the block belongs to the borrowed set, which owns it (type invariant).
+        let page = unsafe { mem.bytes(self.block_pa) };
         let bytes = entry_range(self.index, E::SIZE)
-            .and_then(|r| mem.bytes(self.block_pa)?.get(r))
+            .and_then(|r| page?.get(r))
             .ok_or(Error::new(
                 errno::EFAULT,
                 "block: entry slot not in memory",
@@ -621,7 +676,7 @@ pub(crate) struct BlockIter<'s, E: BlockEntry> {
     index: usize,
 }
 
-impl<E: BlockEntry> BlockIter<'_, E> {
+impl<'s, E: BlockEntry> BlockIter<'s, E> {
     /// The position as `(block_pa, index)`.
     pub(crate) const fn position(&self) -> (u64, usize) {
         (self.block_pa, self.index)
@@ -631,20 +686,24 @@ impl<E: BlockEntry> BlockIter<'_, E> {
     ///
     /// Moves to the next block when the current one is full; returns `None` at the end of
     /// the last block. Stores the new index into the block's `count`.
-    pub(crate) fn reserve_entry<M: PageMem>(&mut self, mem: &mut M) -> Option<Slot<E>> {
+    pub(crate) fn reserve_entry<M: PageMem>(&mut self, mem: &mut M) -> Option<Slot<'s, E>> {
         if self.block_pa == 0 {
             return None;
         }
         if self.index >= self.set.count_per_block {
-            let next = read_next(mem, self.block_pa)?;
+            // SAFETY: `block_pa` is a block of the set (type invariant), owned by it.
+            let next = unsafe { read_next(mem, self.block_pa) }?;
             if next == 0 {
                 return None;
             }
+            // INVARIANT: the successor of a block of the set is a block of the set.
             self.block_pa = next;
             self.index = 0;
         }
-        let slot = Slot::new(self.block_pa, self.index);
-        write_count(mem, self.block_pa, (self.index + 1) as u64)?;
+        // SAFETY: `block_pa` is a block of the set and `index < count_per_block`.
+        let slot = unsafe { Slot::new(self.set, self.block_pa, self.index) };
+        // SAFETY: `block_pa` is a block of the set.
+        unsafe { write_count(mem, self.block_pa, (self.index + 1) as u64) }?;
         self.index += 1;
         Some(slot)
     }
@@ -670,15 +729,25 @@ impl<E: BlockEntry> BlockIter<'_, E> {
             return None;
         }
         let cap = self.set.count_per_block as u64;
-        if self.index as u64 >= read_count(mem, self.block_pa)?.min(cap) {
-            let next = read_next(mem, self.block_pa)?;
-            if next == 0 || read_count(mem, next)? == 0 {
+        // SAFETY: `block_pa` is a block of the set (type invariant), owned by it.
+        if self.index as u64 >= unsafe { read_count(mem, self.block_pa) }?.min(cap) {
+            // SAFETY: as above.
+            let next = unsafe { read_next(mem, self.block_pa) }?;
+            // SAFETY: `next` is 0 or the successor of a block of the set, itself a block.
+            if next == 0 || unsafe { read_count(mem, next) }? == 0 {
                 return None;
             }
+            // INVARIANT: `next` is a block of the set.
             self.block_pa = next;
             self.index = 0;
         }
-        let entry = Slot::<E>::new(self.block_pa, self.index).read(mem).ok()?;
+        if self.index >= self.set.count_per_block {
+            return None;
+        }
+        // SAFETY: `block_pa` is a block of the set and `index < count_per_block`.
+        let entry = unsafe { Slot::new(self.set, self.block_pa, self.index) }
+            .read(mem)
+            .ok()?;
         self.index += 1;
         Some(entry)
     }
@@ -687,7 +756,7 @@ impl<E: BlockEntry> BlockIter<'_, E> {
     ///
     /// At a block boundary moves to the previous block's last slot (`count_per_block - 1`);
     /// returns `None` at the very start. Does not lower any block's `count`.
-    pub(crate) fn prev<M: PageMem>(&mut self, mem: &M) -> Option<Slot<E>> {
+    pub(crate) fn prev<M: PageMem>(&mut self, mem: &M) -> Option<Slot<'s, E>> {
         if self.block_pa == 0 {
             return None;
         }
@@ -699,7 +768,8 @@ impl<E: BlockEntry> BlockIter<'_, E> {
             let mut pa = self.set.head_pa;
             let mut found = false;
             for _ in 0..self.set.nblocks {
-                let next = read_next(mem, pa)?;
+                // SAFETY: `pa` walks the blocks of the set (its type invariant).
+                let next = unsafe { read_next(mem, pa) }?;
                 if next == self.block_pa {
                     found = true;
                     break;
@@ -709,11 +779,13 @@ impl<E: BlockEntry> BlockIter<'_, E> {
             if !found {
                 return None;
             }
+            // INVARIANT: `pa` is a block of the set.
             self.block_pa = pa;
             self.index = self.set.count_per_block - 1;
         } else {
             self.index -= 1;
         }
-        Some(Slot::new(self.block_pa, self.index))
+        // SAFETY: `block_pa` is a block of the set and `index < count_per_block`.
+        Some(unsafe { Slot::new(self.set, self.block_pa, self.index) })
     }
 }

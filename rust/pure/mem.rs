@@ -6,51 +6,140 @@
 //! preserve/restore calls); the host crate implements it on a simulated physical memory.
 //! Algorithms address pages only by physical address, exactly as the wire format does, so
 //! the same code writes and reads the bytes that cross kexec.
+//!
+//! # Ownership
+//!
+//! A physical address is only a number: nothing about it proves that the page behind it
+//! belongs to the caller. Reaching a page is therefore `unsafe` ([`PageMem::page`] and
+//! friends): the caller promises that it owns the page, because it allocated it through
+//! [`PageMem::alloc_zeroed`] or claimed it from the previous kernel with
+//! [`PageMem::claim`], and has not freed it. The data structures of the pure core state as
+//! their type invariant that every page reachable from them is owned in that sense, and
+//! discharge the promise from it. A raw address that came from the previous kernel becomes
+//! readable only after a successful [`PageMem::claim`]: check, then claim, then read.
 
-use super::error::Result;
+use super::error::{Error, Result};
 use super::geometry::Geometry;
 
 /// Page-granular physical memory with KHO preservation.
 ///
 /// Every page is addressed by its page-aligned physical address. The accessors return
-/// `None` for an address that is not a valid page of this memory (misaligned or outside
-/// RAM); callers turn that into an error, never a panic.
+/// `None` for an address that is misaligned or 0; callers turn that into an error, never a
+/// panic.
 ///
 /// Preservation follows KHO's rules: [`PageMem::preserve`] marks pages for the next kernel
 /// (`kho_preserve_pages()`), [`PageMem::unpreserve`] undoes it exactly, and in the next
-/// kernel [`PageMem::restore`] claims preserved pages (`kho_restore_pages()`): it fails for
-/// pages the previous kernel did not preserve and for pages already restored, so restoring
-/// each page of an incoming structure once also proves that no page is shared or visited
-/// twice. A restored page is owned by the caller and released with [`PageMem::free`].
+/// kernel [`PageMem::claim`] takes preserved pages over (`kho_restore_pages()`). A claim
+/// first checks, without any kernel warning, that the range was preserved as exactly the
+/// blocks `kho_preserve_pages()` splits it into and that none of them was claimed yet; it
+/// fails otherwise and then claims nothing. Claiming each page of an incoming structure
+/// once therefore also proves that no page is shared or visited twice. A claimed page is
+/// owned by the caller and released with [`PageMem::free`].
 pub(crate) trait PageMem {
     /// Page geometry of this memory.
     fn geometry(&self) -> &Geometry;
 
-    /// Allocates one zeroed page and returns its physical address.
+    /// Allocates one zeroed page and returns its physical address (owned by the caller).
     fn alloc_zeroed(&mut self) -> Result<u64>;
 
-    /// Frees one page that was allocated by [`PageMem::alloc_zeroed`] or restored by
-    /// [`PageMem::restore`]. The page must not be preserved any more.
-    fn free(&mut self, pa: u64);
+    /// Frees one page.
+    ///
+    /// # Safety
+    ///
+    /// `pa` must be an order-0 page owned by the caller (allocated by
+    /// [`PageMem::alloc_zeroed`] or claimed by [`PageMem::claim`], not freed since), no
+    /// longer preserved, and not referenced any more.
+    unsafe fn free(&mut self, pa: u64);
 
     /// Read access to the page at `pa` as native-endian `u64` words.
-    fn page(&self, pa: u64) -> Option<&[u64]>;
+    ///
+    /// # Safety
+    ///
+    /// `pa` must be a page owned by the caller (allocated by [`PageMem::alloc_zeroed`], or
+    /// claimed by [`PageMem::claim`]) and not freed while the slice lives.
+    unsafe fn page(&self, pa: u64) -> Option<&[u64]>;
 
     /// Write access to the page at `pa` as native-endian `u64` words.
-    fn page_mut(&mut self, pa: u64) -> Option<&mut [u64]>;
+    ///
+    /// # Safety
+    ///
+    /// As for [`PageMem::page`]; in addition nothing else reads or writes the page while
+    /// the slice lives.
+    unsafe fn page_mut(&mut self, pa: u64) -> Option<&mut [u64]>;
 
     /// Read access to the page at `pa` as bytes.
-    fn bytes(&self, pa: u64) -> Option<&[u8]>;
+    ///
+    /// # Safety
+    ///
+    /// As for [`PageMem::page`].
+    unsafe fn bytes(&self, pa: u64) -> Option<&[u8]>;
 
     /// Write access to the page at `pa` as bytes.
-    fn bytes_mut(&mut self, pa: u64) -> Option<&mut [u8]>;
+    ///
+    /// # Safety
+    ///
+    /// As for [`PageMem::page_mut`].
+    unsafe fn bytes_mut(&mut self, pa: u64) -> Option<&mut [u8]>;
 
-    /// Preserves `nr_pages` pages starting at `pa` for the next kernel.
+    /// Preserves `nr_pages` pages starting at `pa` (owned by the caller) for the next kernel.
     fn preserve(&mut self, pa: u64, nr_pages: u64) -> Result;
 
     /// Undoes [`PageMem::preserve`] for exactly the same range.
     fn unpreserve(&mut self, pa: u64, nr_pages: u64);
 
-    /// New kernel: claims `nr_pages` pages at `pa` that the previous kernel preserved.
-    fn restore(&mut self, pa: u64, nr_pages: u64) -> Result;
+    /// New kernel: checks, then claims, `nr_pages` pages at `pa` preserved by the previous
+    /// kernel.
+    ///
+    /// Fails with an error, and claims nothing, if any block of the range is not preserved
+    /// with the order the range implies, or was claimed already. On success the caller owns
+    /// the pages.
+    fn claim(&mut self, pa: u64, nr_pages: u64) -> Result;
+
+    /// Claims `n` blocks of `nr_pages` pages each, in order, as [`PageMem::claim`] does one by
+    /// one; their addresses are the words `first..first + n` of the page at `list_pa`.
+    ///
+    /// Stops at the first block that cannot be claimed. Returns how many blocks were claimed
+    /// (they are owned by the caller) and the error that stopped it, whose value is the
+    /// block's address. The kernel implements this with one call for the whole list.
+    ///
+    /// # Safety
+    ///
+    /// `list_pa` must be a page owned by the caller.
+    unsafe fn claim_blocks_in(
+        &mut self,
+        list_pa: u64,
+        first: usize,
+        n: usize,
+        nr_pages: u64,
+    ) -> (usize, Result) {
+        for i in 0..n {
+            // SAFETY: the caller owns `list_pa`.
+            let word = unsafe { self.page(list_pa) }.and_then(|p| p.get(first + i).copied());
+            let Some(pa) = word else {
+                return (i, Err(Error::inval("block list outside its page", list_pa)));
+            };
+            if let Err(e) = self.claim(pa, nr_pages) {
+                return (i, Err(Error::new(e.errno, e.what, pa)));
+            }
+        }
+        (n, Ok(()))
+    }
+}
+
+/// Splits `[pfn, pfn + nr)` into the naturally aligned blocks `kho_preserve_pages()` and
+/// `kho_restore_pages()` use: `order = min(ctz(pfn), ilog2(remaining))`.
+///
+/// Yields `(pfn, order)` pairs; never more than 128 of them for any 64-bit range.
+pub(crate) fn page_blocks(pfn: u64, nr: u64) -> impl Iterator<Item = (u64, u32)> {
+    let end = pfn.saturating_add(nr);
+    let mut cur = pfn;
+    core::iter::from_fn(move || {
+        if cur >= end {
+            return None;
+        }
+        let order = cur.trailing_zeros().min(63 - (end - cur).leading_zeros());
+        let block = (cur, order);
+        cur = cur.saturating_add(1u64 << order);
+        Some(block)
+    })
 }

@@ -232,7 +232,12 @@ impl Cursor {
     }
 
     /// Advances to the next event.
-    fn step<M: PageMem + ?Sized>(&mut self, mem: &M) -> Result<Step> {
+    ///
+    /// # Safety
+    ///
+    /// Every table page the cursor has yielded and not left yet must be owned by the caller
+    /// (this step reads the top one).
+    unsafe fn step<M: PageMem + ?Sized>(&mut self, mem: &M) -> Result<Step> {
         if let Some(root) = self.root.take() {
             let level = self.geo.root_level();
             self.push(Frame {
@@ -253,7 +258,9 @@ impl Cursor {
         let Some(frame) = self.frames.get(top).copied() else {
             return Ok(Step::End);
         };
-        let page = mem.page(frame.pa).ok_or(no_page(frame.pa))?;
+        // SAFETY: `frame.pa` is a table the cursor yielded and has not left; the caller owns
+        // it (this function's safety requirement).
+        let page = unsafe { mem.page(frame.pa) }.ok_or(no_page(frame.pa))?;
         let limit = page.len().min(self.geo.table_entries());
         let found = page
             .get(frame.next..limit)
@@ -294,7 +301,12 @@ impl Cursor {
 /// Calls `f` on the first `n` pages of the tree at `root` in pre-order.
 ///
 /// Stops at the first error of the walk (an inaccessible page) and returns it.
-fn for_first_pages<M: PageMem + ?Sized>(
+///
+/// # Safety
+///
+/// The first `n` pages of the pre-order walk of the tree at `root` must be owned by the
+/// caller.
+unsafe fn for_first_pages<M: PageMem + ?Sized>(
     mem: &mut M,
     root: u64,
     n: u64,
@@ -303,7 +315,9 @@ fn for_first_pages<M: PageMem + ?Sized>(
     let mut cur = Cursor::new(*mem.geometry(), root);
     let mut seen = 0u64;
     while seen < n {
-        match cur.step(mem)? {
+        // SAFETY: the walk stops after the `n`-th page, so every table it reads is among the
+        // first `n` pages, which the caller owns.
+        match unsafe { cur.step(mem) }? {
             Step::Node { pa, .. } => {
                 seen += 1;
                 f(mem, pa);
@@ -321,18 +335,28 @@ fn for_first_pages<M: PageMem + ?Sized>(
 /// are closed under "parent of", so the pages still on the stack when the limit is reached
 /// are all among them and are freed last. A walk error (an inaccessible table) ends the walk
 /// early; that table is skipped and the tables below it on the stack are still freed.
-fn free_first_pages<M: PageMem + ?Sized>(mem: &mut M, root: u64, n: u64) {
+///
+/// # Safety
+///
+/// The first `n` pages of the pre-order walk of the tree at `root` must be owned by the
+/// caller, not preserved, and not referenced elsewhere.
+unsafe fn free_first_pages<M: PageMem + ?Sized>(mem: &mut M, root: u64, n: u64) {
     let mut cur = Cursor::new(*mem.geometry(), root);
     let mut seen = 0u64;
     while seen < n {
-        match cur.step(mem) {
+        // SAFETY: as in `for_first_pages`; a table is freed only after it is left, so the
+        // step never reads a freed page.
+        match unsafe { cur.step(mem) } {
             Ok(Step::Node { pa, level, .. }) => {
                 seen += 1;
                 if level == 0 {
-                    mem.free(pa);
+                    // SAFETY: one of the first `n` pages (owned, unpreserved, unreferenced
+                    // by the caller's requirement); leaves are freed once, when yielded.
+                    unsafe { mem.free(pa) };
                 }
             }
-            Ok(Step::Leave { pa }) => mem.free(pa),
+            // SAFETY: as above; a table is freed once, when it is left.
+            Ok(Step::Leave { pa }) => unsafe { mem.free(pa) },
             Ok(Step::End) => return,
             Err(_) => {
                 // The top table is not a page of `mem`: leave it alone.
@@ -342,22 +366,33 @@ fn free_first_pages<M: PageMem + ?Sized>(mem: &mut M, root: u64, n: u64) {
         }
     }
     for f in cur.live().iter().rev() {
-        mem.free(f.pa);
+        // SAFETY: the tables still on the stack were yielded among the first `n` pages and
+        // not left, so they are owned and not freed yet.
+        unsafe { mem.free(f.pa) };
     }
 }
 
 /// Reads slot `idx` of the table at `pa`.
-fn read_slot<M: PageMem + ?Sized>(mem: &M, pa: u64, idx: usize) -> Result<u64> {
-    mem.page(pa)
+///
+/// # Safety
+///
+/// `pa` must be a page owned by the caller.
+unsafe fn read_slot<M: PageMem + ?Sized>(mem: &M, pa: u64, idx: usize) -> Result<u64> {
+    // SAFETY: the caller owns `pa`.
+    unsafe { mem.page(pa) }
         .and_then(|p| p.get(idx))
         .copied()
         .ok_or(no_page(pa))
 }
 
 /// Writes slot `idx` of the table at `pa`.
-fn write_slot<M: PageMem + ?Sized>(mem: &mut M, pa: u64, idx: usize, val: u64) -> Result {
-    let slot = mem
-        .page_mut(pa)
+///
+/// # Safety
+///
+/// `pa` must be a page owned by the caller and not borrowed elsewhere.
+unsafe fn write_slot<M: PageMem + ?Sized>(mem: &mut M, pa: u64, idx: usize, val: u64) -> Result {
+    // SAFETY: the caller owns `pa` exclusively.
+    let slot = unsafe { mem.page_mut(pa) }
         .and_then(|p| p.get_mut(idx))
         .ok_or(no_page(pa))?;
     *slot = val;
@@ -367,14 +402,19 @@ fn write_slot<M: PageMem + ?Sized>(mem: &mut M, pa: u64, idx: usize, val: u64) -
 /// Sets (or clears) bits `lo..=hi` of the leaf at `pa`, a word at a time.
 ///
 /// Returns how many bits changed.
-fn leaf_update<M: PageMem + ?Sized>(
+///
+/// # Safety
+///
+/// `pa` must be a page owned by the caller and not borrowed elsewhere.
+unsafe fn leaf_update<M: PageMem + ?Sized>(
     mem: &mut M,
     pa: u64,
     lo: usize,
     hi: usize,
     set: bool,
 ) -> Result<u64> {
-    let page = mem.page_mut(pa).ok_or(no_page(pa))?;
+    // SAFETY: the caller owns `pa` exclusively.
+    let page = unsafe { mem.page_mut(pa) }.ok_or(no_page(pa))?;
     let (first, last) = (lo / 64, hi / 64);
     let words = page.get_mut(first..=last).ok_or(no_page(pa))?;
     let mut changed = 0u64;
@@ -528,13 +568,17 @@ fn run_keys(geo: &Geometry, run: &Run) -> Result<(u64, u64)> {
 }
 
 /// Pops a page from the free list threaded through word 0 of its pages, zeroing the link.
-fn pool_pop<M: PageMem + ?Sized>(mem: &mut M, pool: &mut u64) -> Result<u64> {
+///
+/// # Safety
+///
+/// Every page of the list at `pool` must be owned by the caller and not borrowed elsewhere.
+unsafe fn pool_pop<M: PageMem + ?Sized>(mem: &mut M, pool: &mut u64) -> Result<u64> {
     let pa = *pool;
     if pa == 0 {
         return Err(Error::nomem("radix: node pool exhausted"));
     }
-    let link = mem
-        .page_mut(pa)
+    // SAFETY: `pa` heads the list, whose pages the caller owns.
+    let link = unsafe { mem.page_mut(pa) }
         .and_then(|p| p.first_mut())
         .ok_or(no_page(pa))?;
     *pool = *link;
@@ -543,11 +587,21 @@ fn pool_pop<M: PageMem + ?Sized>(mem: &mut M, pool: &mut u64) -> Result<u64> {
 }
 
 /// Frees every page of a free list threaded through word 0.
-fn pool_free<M: PageMem + ?Sized>(mem: &mut M, mut pool: u64) {
+///
+/// # Safety
+///
+/// Every page of the list at `pool` must be owned by the caller, not preserved and not
+/// referenced elsewhere.
+unsafe fn pool_free<M: PageMem + ?Sized>(mem: &mut M, mut pool: u64) {
     while pool != 0 {
         let pa = pool;
-        pool = mem.page(pa).and_then(|p| p.first()).copied().unwrap_or(0);
-        mem.free(pa);
+        // SAFETY: `pa` is on the list (owned by the caller), read before it is freed.
+        pool = unsafe { mem.page(pa) }
+            .and_then(|p| p.first())
+            .copied()
+            .unwrap_or(0);
+        // SAFETY: as above; each page of the list is freed once.
+        unsafe { mem.free(pa) };
     }
 }
 
@@ -558,8 +612,10 @@ fn pool_free<M: PageMem + ?Sized>(mem: &mut M, mut pool: u64) {
 /// `root` is the physical address of the root table page of a tree whose pages all belong
 /// to this tree (allocated by [`RadixTree::new`] and the operations, or restored by
 /// [`RadixTree::restore`]), each reachable through exactly one slot, with depth
-/// `geometry.depth`. The pages are reached only through the [`PageMem`] passed to each
-/// operation, which must be the memory the tree lives in.
+/// `geometry.depth`. The holder of the tree owns those pages in the sense of [`PageMem`]
+/// (they are what the tree's `unsafe` page accesses rely on). The pages are reached only
+/// through the [`PageMem`] passed to each operation, which must be the memory the tree
+/// lives in.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct RadixTree {
     /// Physical address of the root page.
@@ -576,11 +632,16 @@ impl RadixTree {
 
     /// Adopts the tree whose root page is at `root` without checking it.
     ///
-    /// Only for trees built by this kernel (e.g. a root address kept by its owner); the
-    /// caller vouches for the type invariants. Incoming trees must go through
-    /// [`RadixTree::restore`]. A wrong `root` cannot cause memory unsafety (every access goes
-    /// through [`PageMem`]), but operations may then fail or corrupt the pages it names.
-    pub(crate) const fn from_root_unchecked(root: u64) -> Self {
+    /// Incoming trees must go through [`RadixTree::restore`].
+    ///
+    /// # Safety
+    ///
+    /// `root` must be the root of a tree that satisfies the type invariants, built in this
+    /// kernel (e.g. a root address kept by its owner), whose pages the caller owns and hands
+    /// to the returned tree; or, for a tree that is only read (`contains`, `walk`), whose
+    /// pages stay allocated and unmodified while the returned tree is used.
+    pub(crate) const unsafe fn from_root(root: u64) -> Self {
+        // INVARIANT: upheld by the caller, as required above.
         Self { root }
     }
 
@@ -603,11 +664,13 @@ impl RadixTree {
         let res = self.add_path(mem, &geo, key, &mut new_pages, &mut n_new, &mut first);
         if res.is_err() {
             for &pa in new_pages.get(..n_new).unwrap_or(&[]).iter().rev() {
-                mem.free(pa);
+                // SAFETY: allocated by this call and unlinked below; freed once.
+                unsafe { mem.free(pa) };
             }
             if let Some((pa, idx)) = first {
-                // The slot was writable when it was linked.
-                let _ = write_slot(mem, pa, idx, 0);
+                // SAFETY: `pa` is a page of this tree (type invariant). The slot was
+                // writable when it was linked.
+                let _ = unsafe { write_slot(mem, pa, idx, 0) };
             }
         }
         res
@@ -627,7 +690,9 @@ impl RadixTree {
         let mut level = geo.root_level();
         while level >= 1 {
             let idx = geo.table_index(key, level);
-            let mut child = read_slot(mem, pa, idx)?;
+            // SAFETY: `pa` is the root or a child linked in the tree: a page of the tree
+            // (type invariant), or a page this call just allocated.
+            let mut child = unsafe { read_slot(mem, pa, idx) }?;
             if child == 0 {
                 child = mem.alloc_zeroed()?;
                 let rec = new_pages.get_mut(*n_new).ok_or(Error::new(
@@ -641,11 +706,13 @@ impl RadixTree {
                         *n_new += 1;
                     }
                     Err(e) => {
-                        mem.free(child);
+                        // SAFETY: just allocated and not linked anywhere.
+                        unsafe { mem.free(child) };
                         return Err(e);
                     }
                 }
-                write_slot(mem, pa, idx, child)?;
+                // SAFETY: `pa` is owned as above.
+                unsafe { write_slot(mem, pa, idx, child) }?;
                 if first.is_none() {
                     *first = Some((pa, idx));
                 }
@@ -654,7 +721,8 @@ impl RadixTree {
             level -= 1;
         }
         let bit = geo.leaf_bit(key);
-        leaf_update(mem, pa, bit, bit, true)?;
+        // SAFETY: `pa` is a leaf of the tree or one this call allocated.
+        unsafe { leaf_update(mem, pa, bit, bit, true) }?;
         Ok(())
     }
 
@@ -668,7 +736,8 @@ impl RadixTree {
         let mut pa = self.root;
         let mut level = geo.root_level();
         while level >= 1 {
-            pa = read_slot(mem, pa, geo.table_index(key, level))?;
+            // SAFETY: `pa` is the root or a linked child: a page of the tree.
+            pa = unsafe { read_slot(mem, pa, geo.table_index(key, level)) }?;
             if pa == 0 {
                 return Ok(None);
             }
@@ -690,7 +759,8 @@ impl RadixTree {
             key,
         ))?;
         let bit = geo.leaf_bit(key);
-        leaf_update(mem, leaf, bit, bit, false)?;
+        // SAFETY: `leaf` is a leaf of the tree (type invariant).
+        unsafe { leaf_update(mem, leaf, bit, bit, false) }?;
         Ok(())
     }
 
@@ -702,8 +772,8 @@ impl RadixTree {
             return Ok(false);
         };
         let bit = geo.leaf_bit(key);
-        let word = mem
-            .page(leaf)
+        // SAFETY: `leaf` is a leaf of the tree (type invariant).
+        let word = unsafe { mem.page(leaf) }
             .and_then(|p| p.get(bit / 64))
             .copied()
             .ok_or(no_page(leaf))?;
@@ -722,11 +792,13 @@ impl RadixTree {
     ) -> Result {
         let mut cur = Cursor::new(*mem.geometry(), self.root);
         loop {
-            match cur.step(mem)? {
+            // SAFETY: the cursor reads only tables of this tree (type invariant).
+            match unsafe { cur.step(mem) }? {
                 Step::Node { pa, level, prefix } => {
                     visitor.node(pa, level)?;
                     if level == 0 {
-                        let leaf = mem.page(pa).ok_or(no_page(pa))?;
+                        // SAFETY: `pa` is a leaf of this tree (type invariant).
+                        let leaf = unsafe { mem.page(pa) }.ok_or(no_page(pa))?;
                         for (wi, &word) in leaf.iter().enumerate() {
                             let mut w = word;
                             while w != 0 {
@@ -747,7 +819,9 @@ impl RadixTree {
     ///
     /// The pages must not be preserved any more (see [`RadixTree::unpreserve_nodes`]).
     pub(crate) fn destroy<M: PageMem + ?Sized>(self, mem: &mut M) {
-        free_first_pages(mem, self.root, u64::MAX);
+        // SAFETY: the tree owns all its pages (type invariant) and is consumed here; the
+        // caller unpreserved them, as documented.
+        unsafe { free_first_pages(mem, self.root, u64::MAX) };
     }
 
     /// Preserves every node page for the next kernel (`mem.preserve(pa, 1)`).
@@ -757,7 +831,8 @@ impl RadixTree {
         let mut cur = Cursor::new(*mem.geometry(), self.root);
         let mut done = 0u64;
         let res = loop {
-            let pa = match cur.step(mem) {
+            // SAFETY: the cursor reads only tables of this tree (type invariant).
+            let pa = match unsafe { cur.step(mem) } {
                 Ok(Step::Node { pa, .. }) => pa,
                 Ok(Step::Leave { .. }) => continue,
                 Ok(Step::End) => break Ok(()),
@@ -770,14 +845,16 @@ impl RadixTree {
         };
         if res.is_err() {
             // The same walk reaches the same pages in the same order.
-            let _ = for_first_pages(mem, self.root, done, |m, pa| m.unpreserve(pa, 1));
+            // SAFETY: the pages of this tree are owned by it (type invariant).
+            let _ = unsafe { for_first_pages(mem, self.root, done, |m, pa| m.unpreserve(pa, 1)) };
         }
         res
     }
 
     /// Unpreserves every node page (undoes [`RadixTree::preserve_nodes`]).
     pub(crate) fn unpreserve_nodes<M: PageMem + ?Sized>(&self, mem: &mut M) {
-        let _ = for_first_pages(mem, self.root, u64::MAX, |m, pa| m.unpreserve(pa, 1));
+        // SAFETY: the pages of this tree are owned by it (type invariant).
+        let _ = unsafe { for_first_pages(mem, self.root, u64::MAX, |m, pa| m.unpreserve(pa, 1)) };
     }
 
     /// Adds the blocks of the page range `[pa, pa + nr_pages * PAGE_SIZE)`.
@@ -813,15 +890,20 @@ impl RadixTree {
             let new = match mem.alloc_zeroed() {
                 Ok(p) => p,
                 Err(e) => {
-                    pool_free(mem, pool);
+                    // SAFETY: the pool holds only pages this call allocated.
+                    unsafe { pool_free(mem, pool) };
                     return Err(e);
                 }
             };
-            match mem.page_mut(new).and_then(|p| p.first_mut()) {
+            // SAFETY: `new` was just allocated by this call.
+            match unsafe { mem.page_mut(new) }.and_then(|p| p.first_mut()) {
                 Some(link) => *link = pool,
                 None => {
-                    mem.free(new);
-                    pool_free(mem, pool);
+                    // SAFETY: `new` and the pool were allocated by this call, unlinked.
+                    unsafe {
+                        mem.free(new);
+                        pool_free(mem, pool);
+                    }
                     return Err(no_page(new));
                 }
             }
@@ -832,14 +914,16 @@ impl RadixTree {
         let mut res = Ok(());
         for run in args.runs() {
             res = run_keys(&geo, &run).and_then(|(lo, hi)| {
-                self.update_interval(mem, &geo, lo, hi, Some(&mut pool))
+                // SAFETY: the pool holds pages this call allocated and did not link yet.
+                unsafe { self.update_interval(mem, &geo, lo, hi, Some(&mut pool)) }
                     .map(|n| added += n)
             });
             if res.is_err() {
                 break;
             }
         }
-        pool_free(mem, pool);
+        // SAFETY: what is left in the pool was allocated by this call and never linked.
+        unsafe { pool_free(mem, pool) };
         res.map(|()| added)
     }
 
@@ -862,7 +946,8 @@ impl RadixTree {
         let mut removed = 0u64;
         for run in args.runs() {
             let (lo, hi) = run_keys(&geo, &run)?;
-            removed += self.update_interval(mem, &geo, lo, hi, None)?;
+            // SAFETY: no pool: only pages of this tree are touched.
+            removed += unsafe { self.update_interval(mem, &geo, lo, hi, None) }?;
         }
         Ok(removed)
     }
@@ -882,7 +967,8 @@ impl RadixTree {
             let mut level = geo.root_level();
             let mut end = hi.min(k | low_mask(geo.bitmap_log2));
             while level >= 1 {
-                let child = read_slot(mem, pa, geo.table_index(k, level))?;
+                // SAFETY: `pa` is the root or a linked child: a page of the tree.
+                let child = unsafe { read_slot(mem, pa, geo.table_index(k, level)) }?;
                 if child == 0 {
                     // The missing node at `level - 1` covers `2^level_shift(level)` keys.
                     end = hi.min(k | low_mask(geo.level_shift(level)));
@@ -906,7 +992,11 @@ impl RadixTree {
     ///
     /// Setting links pool pages into empty slots; clearing skips empty slots. Returns the
     /// number of bits changed.
-    fn update_interval<M: PageMem + ?Sized>(
+    ///
+    /// # Safety
+    ///
+    /// The pages of `pool` (if any) must be owned by the caller and unlinked.
+    unsafe fn update_interval<M: PageMem + ?Sized>(
         &mut self,
         mem: &mut M,
         geo: &Geometry,
@@ -924,12 +1014,17 @@ impl RadixTree {
             let mut missing = false;
             while level >= 1 {
                 let idx = geo.table_index(k, level);
-                let mut child = read_slot(mem, pa, idx)?;
+                // SAFETY: `pa` is the root, a linked child or a pool page just linked: a
+                // page of the tree.
+                let mut child = unsafe { read_slot(mem, pa, idx) }?;
                 if child == 0 {
                     match pool.as_deref_mut() {
                         Some(pool) => {
-                            child = pool_pop(mem, pool)?;
-                            write_slot(mem, pa, idx, child)?;
+                            // SAFETY: the pool pages are owned and unlinked (requirement);
+                            // `pa` is a page of the tree.
+                            child = unsafe { pool_pop(mem, pool) }?;
+                            // SAFETY: as above.
+                            unsafe { write_slot(mem, pa, idx, child) }?;
                         }
                         None => {
                             end = hi.min(k | low_mask(geo.level_shift(level)));
@@ -944,7 +1039,8 @@ impl RadixTree {
             if !missing {
                 let lo_bit = (k & leaf_mask) as usize;
                 let hi_bit = (end & leaf_mask) as usize;
-                changed += leaf_update(mem, pa, lo_bit, hi_bit, pool.is_some())?;
+                // SAFETY: `pa` is a leaf of the tree (linked or from the pool).
+                changed += unsafe { leaf_update(mem, pa, lo_bit, hi_bit, pool.is_some()) }?;
             }
             if end >= hi {
                 return Ok(changed);
@@ -955,10 +1051,11 @@ impl RadixTree {
 
     /// Adopts and validates a tree handed over by the previous kernel.
     ///
-    /// Checks the whole tree before it is used: the root and every table entry must be
-    /// page aligned and name a page of `mem`, which is claimed with `mem.restore(pa, 1)`;
-    /// as a page can be restored once only, a page reached twice (a loop back to the root,
-    /// two slots sharing a child) is rejected. Depth is fixed by the geometry (leaves are
+    /// Checks the whole tree before it is used, page by page: check, claim, then read. The
+    /// root and every table entry must be page aligned and name an order-0 page the
+    /// previous kernel preserved, which is claimed with `mem.claim(pa, 1)` before a byte of
+    /// it is read; as a page can be claimed once only, a page reached twice (a loop back to
+    /// the root, two slots sharing a child) is rejected. Depth is fixed by the geometry (leaves are
     /// never followed), root slots must stay within the key width and the invalid keys 0 and
     /// 1 must not be set.
     /// On error every page restored so far is freed and nothing stays claimed.
@@ -976,7 +1073,9 @@ impl RadixTree {
         let mut stats = RadixStats::default();
         let mut cur = Cursor::new(geo, root);
         let res = loop {
-            let step = match cur.step(mem) {
+            // SAFETY: every table the cursor yielded was claimed (`Self::claim`) before the
+            // next step, or the loop ended; claimed pages are owned by this function.
+            let step = match unsafe { cur.step(mem) } {
                 Ok(s) => s,
                 Err(e) => break Err(e),
             };
@@ -991,9 +1090,13 @@ impl RadixTree {
             }
         };
         match res {
+            // INVARIANT: every page of the tree was claimed exactly once, depth is bounded by
+            // the cursor, so the tree owns all its pages.
             Ok(()) => Ok((RadixTree { root }, stats)),
             Err(e) => {
-                free_first_pages(mem, root, stats.pages());
+                // SAFETY: the first `stats.pages()` pages of the walk are exactly the pages
+                // claimed so far (claimed in walk order), owned, not preserved in this kernel.
+                unsafe { free_first_pages(mem, root, stats.pages()) };
                 Err(e)
             }
         }
@@ -1023,14 +1126,7 @@ impl RadixTree {
                 slot,
             ));
         }
-        if mem.page(pa).is_none() {
-            return Err(Error::new(
-                errno::EFAULT,
-                "radix: node page outside memory",
-                pa,
-            ));
-        }
-        if let Err(e) = mem.restore(pa, 1) {
+        if let Err(e) = mem.claim(pa, 1) {
             return Err(Error::new(
                 e.errno,
                 "radix: node page not preserved or reached twice",
@@ -1042,7 +1138,8 @@ impl RadixTree {
             return Ok(());
         }
         stats.leaves += 1;
-        let leaf = mem.page(pa).ok_or(no_page(pa))?;
+        // SAFETY: claimed just above, so owned by the caller of `restore`.
+        let leaf = unsafe { mem.page(pa) }.ok_or(no_page(pa))?;
         // Keys 0 and 1 are not valid keys (see `check_key`).
         if prefix == 0 && leaf.first().is_some_and(|w| w & 0b11 != 0) {
             return Err(Error::inval("radix: key 0 or 1 set in a leaf", pa));

@@ -163,7 +163,8 @@ pub(crate) fn preserve<M: PageMem>(
     }
     let first = mem.alloc_zeroed()?;
     if let Err(e) = mem.preserve(first, 1) {
-        mem.free(first);
+        // SAFETY: just allocated, not preserved, not linked.
+        unsafe { mem.free(first) };
         return Err(e);
     }
     let desc = KhoVmalloc {
@@ -172,10 +173,12 @@ pub(crate) fn preserve<M: PageMem>(
         flags,
         order,
     };
-    match fill_chunks(mem, &geo, pages, &desc) {
+    // SAFETY: `desc.first` was allocated by this call and is preserved.
+    match unsafe { fill_chunks(mem, &geo, pages, &desc) } {
         Ok(()) => Ok(desc),
         Err(e) => {
-            unpreserve(mem, &desc);
+            // SAFETY: the chain is consistent and its chunks were allocated by this call.
+            unsafe { unpreserve(mem, &desc) };
             Err(e)
         }
     }
@@ -185,7 +188,11 @@ pub(crate) fn preserve<M: PageMem>(
 ///
 /// On error the chain is consistent (linked, zero-terminated, every listed block and every
 /// chunk preserved) so that [`unpreserve`] undoes it.
-fn fill_chunks<M: PageMem>(
+///
+/// # Safety
+///
+/// `desc.first` must be a zeroed chunk page owned by the caller, the only chunk so far.
+unsafe fn fill_chunks<M: PageMem>(
     mem: &mut M,
     geo: &Geometry,
     pages: impl Iterator<Item = u64>,
@@ -209,7 +216,9 @@ fn fill_chunks<M: PageMem>(
             ));
         }
         mem.preserve(pa, nr)?;
-        let Some(word) = mem.page_mut(chunk).and_then(|p| p.get_mut(1 + slot)) else {
+        // SAFETY: `chunk` is `desc.first` (owned, requirement) or a chunk this call
+        // allocated.
+        let Some(word) = (unsafe { mem.page_mut(chunk) }).and_then(|p| p.get_mut(1 + slot)) else {
             mem.unpreserve(pa, nr);
             return Err(Error::new(
                 errno::EFAULT,
@@ -222,12 +231,15 @@ fn fill_chunks<M: PageMem>(
         if slot == per_chunk {
             let next = mem.alloc_zeroed()?;
             if let Err(e) = mem.preserve(next, 1) {
-                mem.free(next);
+                // SAFETY: just allocated, not preserved, not linked.
+                unsafe { mem.free(next) };
                 return Err(e);
             }
-            let Some(link) = mem.page_mut(chunk).and_then(|p| p.first_mut()) else {
+            // SAFETY: as above.
+            let Some(link) = (unsafe { mem.page_mut(chunk) }).and_then(|p| p.first_mut()) else {
                 mem.unpreserve(next, 1);
-                mem.free(next);
+                // SAFETY: just allocated, unpreserved again, not linked.
+                unsafe { mem.free(next) };
                 return Err(Error::new(
                     errno::EFAULT,
                     "vmalloc: chunk not in memory",
@@ -253,7 +265,13 @@ fn fill_chunks<M: PageMem>(
 /// Unpreserves every listed block and every chunk page and frees the chunk pages; the data
 /// pages belong to the vmalloc area and are not freed. The walk is bounded by what
 /// `total_pages` allows, so a damaged descriptor cannot make it loop.
-pub(crate) fn unpreserve<M: PageMem>(mem: &mut M, desc: &KhoVmalloc) {
+///
+/// # Safety
+///
+/// `desc` must have been returned by [`preserve`] on this memory (or be the consistent
+/// chain a failing [`preserve`] left) and not unpreserved yet: its chunk pages are owned by
+/// the caller and are freed.
+pub(crate) unsafe fn unpreserve<M: PageMem>(mem: &mut M, desc: &KhoVmalloc) {
     let geo = *mem.geometry();
     let per_chunk = geo.vmalloc_chunk_entries;
     let nr = block_pages(desc.order.min(max_order(&geo)));
@@ -262,12 +280,14 @@ pub(crate) fn unpreserve<M: PageMem>(mem: &mut M, desc: &KhoVmalloc) {
     let mut seen = 0u64;
     while chunk != 0 && seen < bound {
         seen += 1;
-        let Some(page) = mem.page(chunk) else {
+        // SAFETY: `chunk` is a chunk of the descriptor, owned by the caller (requirement).
+        let Some(page) = (unsafe { mem.page(chunk) }) else {
             return;
         };
         let next = page.first().copied().unwrap_or(0);
         for i in 1..=per_chunk {
-            let Some(&pa) = mem.page(chunk).and_then(|p| p.get(i)) else {
+            // SAFETY: as above.
+            let Some(&pa) = (unsafe { mem.page(chunk) }).and_then(|p| p.get(i)) else {
                 break;
             };
             if pa == 0 {
@@ -276,7 +296,8 @@ pub(crate) fn unpreserve<M: PageMem>(mem: &mut M, desc: &KhoVmalloc) {
             mem.unpreserve(pa, nr);
         }
         mem.unpreserve(chunk, 1);
-        mem.free(chunk);
+        // SAFETY: as above; unpreserved, read for the last time, freed once.
+        unsafe { mem.free(chunk) };
         chunk = next;
     }
 }
@@ -285,13 +306,19 @@ pub(crate) fn unpreserve<M: PageMem>(mem: &mut M, desc: &KhoVmalloc) {
 ///
 /// Runs Floyd's cycle detection; every chunk the hare visits must be a page-aligned page of
 /// `mem`. A loop gives `-ELOOP`, more than `bound` chunks `-EINVAL`.
-fn check_chunk_chain<M: PageMem>(mem: &M, first: u64, bound: u64) -> Result<usize> {
+///
+/// # Safety
+///
+/// As for [`validate`].
+unsafe fn check_chunk_chain<M: PageMem>(mem: &M, first: u64, bound: u64) -> Result<usize> {
     let geo = mem.geometry();
     let next_of = |pa: u64| -> Result<u64> {
         if pa == 0 || !geo.is_page_aligned(pa) {
             return Err(Error::inval("vmalloc: chunk address not page aligned", pa));
         }
-        mem.page(pa)
+        // SAFETY: the caller vouches that every chunk page of the chain stays allocated and
+        // unmodified ([`validate`]'s requirement).
+        unsafe { mem.page(pa) }
             .and_then(|p| p.first().copied())
             .ok_or(Error::inval(
                 "vmalloc: chunk address is not a page of memory",
@@ -336,7 +363,10 @@ fn check_chunk_chain<M: PageMem>(mem: &M, first: u64, bound: u64) -> Result<usiz
     }
 }
 
-/// Validates an incoming descriptor and its chunks without restoring anything.
+/// Validates a descriptor of this kernel and its chunks without claiming anything (e.g. to
+/// check what this kernel, in Rust or in C, is about to hand over).
+///
+/// Not for incoming descriptors: [`restore`] claims each chunk before it reads it.
 ///
 /// Checks: `first` non-zero and page aligned; no unknown flag bit; `order <=`
 /// [`max_order`]; `total_pages > 0` and a multiple of `2^order`; the chunk chain free of
@@ -344,7 +374,12 @@ fn check_chunk_chain<M: PageMem>(mem: &M, first: u64, bound: u64) -> Result<usiz
 /// block aligned to `PAGE_SIZE << order` with all its pages in `mem`; no entry after a 0
 /// terminator; a chunk that is not full is the last one; entries × `2^order ==
 /// total_pages`.
-pub(crate) fn validate<M: PageMem>(mem: &M, desc: &KhoVmalloc) -> Result<VmallocStats> {
+///
+/// # Safety
+///
+/// Every page the chunk chain of `desc` reaches must stay allocated and unmodified while
+/// this runs, e.g. an outgoing descriptor of this kernel that is not unpreserved yet.
+pub(crate) unsafe fn validate<M: PageMem>(mem: &M, desc: &KhoVmalloc) -> Result<VmallocStats> {
     let geo = *mem.geometry();
     let per_chunk = geo.vmalloc_chunk_entries;
     if desc.first == 0 {
@@ -380,14 +415,16 @@ pub(crate) fn validate<M: PageMem>(mem: &M, desc: &KhoVmalloc) -> Result<Vmalloc
         ));
     }
     let expected = total / nr;
-    let chunks = check_chunk_chain(mem, desc.first, max_chunks(expected, per_chunk))?;
+    // SAFETY: this function's own requirement.
+    let chunks = unsafe { check_chunk_chain(mem, desc.first, max_chunks(expected, per_chunk)) }?;
 
     let page_size = geo.page_size as u64;
     let align = page_size << desc.order;
     let mut entries = 0u64;
     let mut chunk = desc.first;
     for n in 0..chunks {
-        let page = mem.page(chunk).ok_or(Error::inval(
+        // SAFETY: a chunk of the chain (this function's requirement).
+        let page = unsafe { mem.page(chunk) }.ok_or(Error::inval(
             "vmalloc: chunk address is not a page of memory",
             chunk,
         ))?;
@@ -414,7 +451,8 @@ pub(crate) fn validate<M: PageMem>(mem: &M, desc: &KhoVmalloc) -> Result<Vmalloc
                 let page_pa = pa
                     .checked_add(k * page_size)
                     .ok_or(Error::inval("vmalloc: block address overflows", pa))?;
-                if mem.page(page_pa).is_none() {
+                // SAFETY: only probes that the page exists; its contents are not read.
+                if unsafe { mem.page(page_pa) }.is_none() {
                     return Err(Error::inval(
                         "vmalloc: block page is not a page of memory",
                         page_pa,
@@ -446,16 +484,22 @@ pub(crate) fn validate<M: PageMem>(mem: &M, desc: &KhoVmalloc) -> Result<Vmalloc
 /// Calls `f` with the physical address of every listed block of a valid descriptor, in
 /// order, without restoring anything (e.g. to compare with a chain written by C while
 /// ignoring chunk addresses). Validates first.
-pub(crate) fn for_each_entry<M: PageMem>(
+///
+/// # Safety
+///
+/// As for [`validate`].
+pub(crate) unsafe fn for_each_entry<M: PageMem>(
     mem: &M,
     desc: &KhoVmalloc,
     mut f: impl FnMut(u64),
 ) -> Result<VmallocStats> {
-    let stats = validate(mem, desc)?;
+    // SAFETY: this function's own requirement.
+    let stats = unsafe { validate(mem, desc) }?;
     let per_chunk = mem.geometry().vmalloc_chunk_entries;
     let mut chunk = desc.first;
     for _ in 0..stats.chunks {
-        let Some(page) = mem.page(chunk) else {
+        // SAFETY: a chunk of the validated chain (this function's requirement).
+        let Some(page) = (unsafe { mem.page(chunk) }) else {
             break;
         };
         for &pa in page.get(1..=per_chunk).unwrap_or(&[]) {
@@ -469,71 +513,199 @@ pub(crate) fn for_each_entry<M: PageMem>(
     Ok(stats)
 }
 
+/// Checks the fields of an incoming descriptor that need no memory access; returns the
+/// number of listed blocks it implies.
+fn check_desc(geo: &Geometry, desc: &KhoVmalloc) -> Result<u64> {
+    if desc.first == 0 {
+        return Err(Error::inval("vmalloc: descriptor without chunks", 0));
+    }
+    if !geo.is_page_aligned(desc.first) {
+        return Err(Error::inval(
+            "vmalloc: first chunk not page aligned",
+            desc.first,
+        ));
+    }
+    if desc.flags & !KHO_VMALLOC_KNOWN_FLAGS != 0 {
+        return Err(Error::inval(
+            "vmalloc: unknown flag bits",
+            u64::from(desc.flags),
+        ));
+    }
+    if desc.order > max_order(geo) {
+        return Err(Error::inval(
+            "vmalloc: order too large",
+            u64::from(desc.order),
+        ));
+    }
+    let nr = block_pages(desc.order);
+    let total = u64::from(desc.total_pages);
+    if total == 0 {
+        return Err(Error::inval("vmalloc: total_pages is 0", 0));
+    }
+    if !total.is_multiple_of(nr) {
+        return Err(Error::inval(
+            "vmalloc: total_pages not a multiple of 2^order",
+            total,
+        ));
+    }
+    Ok(total / nr)
+}
+
+/// Whether `pa` is one of the first `n` chunks of the chain at `first`.
+///
+/// # Safety
+///
+/// The first `n` chunks of the chain must be owned by the caller.
+unsafe fn chunk_chain_contains<M: PageMem>(mem: &M, first: u64, n: usize, pa: u64) -> bool {
+    let mut cur = first;
+    for _ in 0..n {
+        if cur == pa {
+            return true;
+        }
+        // SAFETY: one of the first `n` chunks.
+        match unsafe { mem.page(cur) }.and_then(|p| p.first()) {
+            Some(&next) => cur = next,
+            None => return false,
+        }
+    }
+    false
+}
+
 /// New kernel: restores the pages of an incoming descriptor (`kho_restore_vmalloc()`
 /// without the mapping).
 ///
-/// Validates first. Then, chunk by chunk, claims the chunk page and every listed block
-/// ([`PageMem::restore`] with `2^order` pages) and calls `sink` with each order-0 page of
-/// the block, in area order. Once everything is restored the chunk pages are freed. On
-/// failure (a page not preserved or claimed twice, or `sink` failing) every data page and
-/// chunk restored so far is freed and the error returned; the pages already given to `sink`
-/// are then freed, so the caller must drop what it collected.
+/// Chunk by chunk: check, claim, then read. The descriptor's fields are checked first
+/// (`first` non-zero and page aligned, no unknown flag bit, `order <=` [`max_order`],
+/// `total_pages > 0` and a multiple of `2^order`). Each chunk is claimed ([`PageMem::claim`],
+/// one order-0 page) before it is read; a chunk reached twice cannot be claimed twice and
+/// is reported as a loop (`-ELOOP`); there may be no more chunks than `total_pages` needs.
+/// In each chunk, every listed block must be aligned to `PAGE_SIZE << order`, no entry may
+/// follow the 0 terminator, only the last chunk may be partly filled, and the blocks may
+/// not exceed `total_pages`; then the chunk's blocks are claimed with one
+/// [`PageMem::claim_blocks`] call (`2^order` pages each) and `sink` gets every order-0 page
+/// of them, in area order. At the end the blocks must cover exactly `total_pages` and the
+/// chunk pages are freed.
+///
+/// On failure every data page and chunk claimed so far is freed and the error returned;
+/// the pages already given to `sink` are then freed, so the caller must drop what it
+/// collected. What was not reached stays preserved (reserved) memory of the previous kernel.
 pub(crate) fn restore<M: PageMem>(
     mem: &mut M,
     desc: &KhoVmalloc,
     sink: &mut impl FnMut(u64) -> Result,
 ) -> Result<VmallocStats> {
-    let stats = validate(mem, desc)?;
     let geo = *mem.geometry();
+    let expected = check_desc(&geo, desc)?;
     let per_chunk = geo.vmalloc_chunk_entries;
     let nr = block_pages(desc.order);
     let page_size = geo.page_size as u64;
+    let align = page_size << desc.order;
+    let bound = max_chunks(expected, per_chunk);
 
     let mut blocks_done = 0usize;
     let mut chunks_done = 0usize;
+    let mut entries = 0u64;
     let mut chunk = desc.first;
-    let mut failure = None;
-    'chunks: for _ in 0..stats.chunks {
-        if mem.restore(chunk, 1).is_err() {
-            failure = Some(Error::inval(
-                "vmalloc: chunk not preserved by the previous kernel",
+    let failure = loop {
+        if chunks_done as u64 >= bound {
+            break Some(Error::inval(
+                "vmalloc: more chunks than total_pages needs",
+                chunks_done as u64 + 1,
+            ));
+        }
+        if !geo.is_page_aligned(chunk) {
+            break Some(Error::inval("vmalloc: chunk address not page aligned", chunk));
+        }
+        if let Err(e) = mem.claim(chunk, 1) {
+            // SAFETY: the first `chunks_done` chunks were claimed by this call.
+            if unsafe { chunk_chain_contains(mem, desc.first, chunks_done, chunk) } {
+                break Some(Error::new(
+                    errno::ELOOP,
+                    "vmalloc: chunk chain has a loop",
+                    chunk,
+                ));
+            }
+            break Some(Error::new(
+                e.errno,
+                "vmalloc: chunk not preserved by the previous kernel or claimed already",
                 chunk,
             ));
-            break;
         }
         chunks_done += 1;
-        for i in 1..=per_chunk {
-            let pa = mem.page(chunk).and_then(|p| p.get(i)).copied().unwrap_or(0);
-            if pa == 0 {
-                break;
-            }
-            if mem.restore(pa, nr).is_err() {
-                failure = Some(Error::inval(
-                    "vmalloc: block not preserved by the previous kernel",
-                    pa,
-                ));
-                break 'chunks;
-            }
-            blocks_done += 1;
+        // SAFETY: claimed just above, so owned by this function.
+        let Some(page) = (unsafe { mem.page(chunk) }) else {
+            break Some(Error::inval("vmalloc: chunk page not accessible", chunk));
+        };
+        let next = page.first().copied().unwrap_or(0);
+        let list = page.get(1..=per_chunk).unwrap_or(&[]);
+        let used = list.iter().position(|&pa| pa == 0).unwrap_or(list.len());
+        if let Some(&stray) = list
+            .get(used..)
+            .and_then(|rest| rest.iter().find(|&&pa| pa != 0))
+        {
+            break Some(Error::inval("vmalloc: entry after the 0 terminator", stray));
+        }
+        if used < per_chunk && next != 0 {
+            break Some(Error::inval(
+                "vmalloc: chunk not full but not the last",
+                chunk,
+            ));
+        }
+        let blocks = list.get(..used).unwrap_or(&[]);
+        if let Some(&bad) = blocks.iter().find(|&&pa| pa & (align - 1) != 0) {
+            break Some(Error::inval("vmalloc: block not aligned to its order", bad));
+        }
+        entries += used as u64;
+        if entries > expected {
+            break Some(Error::inval(
+                "vmalloc: more blocks than total_pages",
+                entries,
+            ));
+        }
+        // SAFETY: `chunk` was claimed above, so it is owned by this function.
+        let (claimed, res) = unsafe { mem.claim_blocks_in(chunk, 1, used, nr) };
+        blocks_done += claimed;
+        if let Err(e) = res {
+            break Some(Error::new(
+                e.errno,
+                "vmalloc: block not preserved by the previous kernel or claimed already",
+                e.value,
+            ));
+        }
+        // SAFETY: as above (the chunk is still owned).
+        let Some(page) = (unsafe { mem.page(chunk) }) else {
+            break Some(Error::inval("vmalloc: chunk page not accessible", chunk));
+        };
+        let mut sunk = None;
+        'blocks: for &pa in page.get(1..=used).unwrap_or(&[]) {
             for k in 0..nr {
                 if let Err(e) = sink(pa.wrapping_add(k * page_size)) {
-                    failure = Some(e);
-                    break 'chunks;
+                    sunk = Some(e);
+                    break 'blocks;
                 }
             }
         }
-        chunk = mem
-            .page(chunk)
-            .and_then(|p| p.first())
-            .copied()
-            .unwrap_or(0);
-    }
+        if sunk.is_some() {
+            break sunk;
+        }
+        if next == 0 {
+            if entries != expected {
+                break Some(Error::inval(
+                    "vmalloc: blocks do not cover total_pages",
+                    entries,
+                ));
+            }
+            break None;
+        }
+        chunk = next;
+    };
 
-    // Success: free every chunk. Failure: free the restored blocks, then the chunks.
+    // Success: free every chunk. Failure: free the claimed blocks, then the chunks.
     let mut chunk = desc.first;
     let mut blocks_left = if failure.is_some() { blocks_done } else { 0 };
     for _ in 0..chunks_done {
-        let Some(page) = mem.page(chunk) else {
+        // SAFETY: one of the `chunks_done` chunks claimed by this call, in chain order.
+        let Some(page) = (unsafe { mem.page(chunk) }) else {
             break;
         };
         let next = page.first().copied().unwrap_or(0);
@@ -541,20 +713,30 @@ pub(crate) fn restore<M: PageMem>(
             if blocks_left == 0 {
                 break;
             }
-            let pa = mem.page(chunk).and_then(|p| p.get(i)).copied().unwrap_or(0);
+            // SAFETY: as above.
+            let pa = unsafe { mem.page(chunk) }
+                .and_then(|p| p.get(i))
+                .copied()
+                .unwrap_or(0);
             if pa == 0 {
                 break;
             }
             for k in 0..nr {
-                mem.free(pa.wrapping_add(k * page_size));
+                // SAFETY: the first `blocks_done` blocks (in chain order) were claimed by
+                // this call; each order-0 page of them is freed once.
+                unsafe { mem.free(pa.wrapping_add(k * page_size)) };
             }
             blocks_left -= 1;
         }
-        mem.free(chunk);
+        // SAFETY: a chunk claimed by this call, read for the last time, freed once.
+        unsafe { mem.free(chunk) };
         chunk = next;
     }
     match failure {
         Some(e) => Err(e),
-        None => Ok(stats),
+        None => Ok(VmallocStats {
+            chunks: chunks_done,
+            entries: entries as usize,
+        }),
     }
 }

@@ -138,7 +138,8 @@ const fn cap_4k(size: usize) -> usize {
 
 /// Reads the `(next, count)` header of the block at `pa`.
 fn header(mem: &KernelMem, pa: u64) -> Result<(u64, u64)> {
-    match mem.page(pa) {
+    // SAFETY: a page this test allocated or claimed itself, still live.
+    match unsafe { mem.page(pa) } {
         Some(&[next, count, ..]) => Ok((next, count)),
         _ => {
             pr_err!("kho_rs_block: block {:#x} not readable\n", pa);
@@ -190,7 +191,8 @@ fn reader_next(mem: &KernelMem, pa: u64, n: usize) -> core::result::Result<u64, 
     if !GEOMETRY.is_page_aligned(pa) {
         return Err(Reject::Misaligned(n));
     }
-    match mem.page(pa) {
+    // SAFETY: a page this test allocated or claimed itself, still live.
+    match unsafe { mem.page(pa) } {
         Some(&[next, ..]) => Ok(next),
         _ => Err(Reject::NotRam(n)),
     }
@@ -246,7 +248,8 @@ fn c_reader(
             return Err(Reject::TooLong);
         }
         let next = reader_next(mem, pa, blocks)?;
-        let count = match mem.page(pa) {
+        // SAFETY: a page this test allocated or claimed itself, still live.
+        let count = match unsafe { mem.page(pa) } {
             Some(&[_, count, ..]) => count,
             _ => return Err(Reject::NotRam(blocks)),
         };
@@ -402,7 +405,8 @@ fn verify<E: TestEntry>(
         let want = model.counts.get(b).copied().unwrap_or(u64::MAX);
         ensure_eq(count, want, "header count")?;
         written += count.min(model.cap as u64);
-        let bytes = mem.bytes(*pa).ok_or(EFAULT)?;
+        // SAFETY: a page this test allocated or claimed itself, still live.
+        let bytes = unsafe { mem.bytes(*pa) }.ok_or(EFAULT)?;
         for i in 0..model.cap {
             E::from_seed(model.slot(b * model.cap + i)).encode(scratch);
             let start = BLOCK_HEADER_SIZE + i * E::SIZE;
@@ -521,9 +525,7 @@ fn model_step<E: TestEntry>(
 
 /// Runs `ops` random operations on a set of `E` against the model, then destroys the set.
 fn run_model<E: TestEntry>(seed: u64, ops: usize, max_blocks: usize) -> Result {
-    // SAFETY: the set below only writes and frees the pages it allocates; the test reads
-    // only those pages.
-    let mut mem = unsafe { KernelMem::new() };
+    let mut mem = KernelMem::new();
     let mut set = BlockSet::<E>::new(GEOMETRY);
     let mut model = Model::new(set.count_per_block());
     ensure_eq(
@@ -783,8 +785,7 @@ mod tests {
 
     #[test]
     fn c_reader_accepts_rust_chains() -> Result {
-        // SAFETY: the sets below only write and free the pages they allocate.
-        let mut mem = unsafe { KernelMem::new() };
+        let mut mem = KernelMem::new();
         reader_accepts::<u64>(&mut mem, 2 * 510 + 7)?;
         reader_accepts::<u64>(&mut mem, 3 * 510)?;
         reader_accepts::<[u8; 24]>(&mut mem, 170 + 1)?;
@@ -797,9 +798,7 @@ mod tests {
 
     #[test]
     fn c_reader_rejects_bad_chains() -> Result {
-        // SAFETY: the set only writes and frees pages it allocates; the test writes only
-        // header words of those pages and puts them back before destroy.
-        let mut mem = unsafe { KernelMem::new() };
+        let mut mem = KernelMem::new();
         let mut set = BlockSet::<u64>::new(GEOMETRY);
         let res = rejects_on(&mut mem, &mut set);
         set.destroy(&mut mem);
@@ -808,9 +807,7 @@ mod tests {
 
     #[test]
     fn max_blocks_cap() -> Result {
-        // SAFETY: the set only writes and frees pages it allocates; the test allocates,
-        // writes and frees one more page of its own.
-        let mut mem = unsafe { KernelMem::new() };
+        let mut mem = KernelMem::new();
         let mut set = BlockSet::<Pat<4080>>::new(GEOMETRY);
         // Beyond the cap: -ENOSPC before anything is allocated.
         match set.grow(&mut mem, KHO_MAX_BLOCKS + 1) {
@@ -832,8 +829,7 @@ mod tests {
 
     #[test]
     fn grow_failure_keeps_set() -> Result {
-        // SAFETY: the set only writes and frees the pages it allocates.
-        let mut mem = unsafe { KernelMem::new() };
+        let mut mem = KernelMem::new();
         let mut set = BlockSet::<[u8; 64]>::new(GEOMETRY);
         let res = grow_failure_on(&mut mem, &mut set);
         set.destroy(&mut mem);
@@ -843,8 +839,7 @@ mod tests {
 
     #[test]
     fn typed_entries_round_trip() -> Result {
-        // SAFETY: the set only writes and frees the pages it allocates.
-        let mut mem = unsafe { KernelMem::new() };
+        let mut mem = KernelMem::new();
         let mut set = BlockSet::<FileRec>::new(GEOMETRY);
         let res = typed_on(&mut mem, &mut set);
         set.destroy(&mut mem);
@@ -854,8 +849,7 @@ mod tests {
 
     #[test]
     fn empty_set_and_incoming_flag() {
-        // SAFETY: nothing is allocated through this accessor except by the set.
-        let mut mem = unsafe { KernelMem::new() };
+        let mut mem = KernelMem::new();
         let mut set = BlockSet::<u64>::new(GEOMETRY);
         assert!(set.is_empty());
         assert!(!set.is_incoming());
@@ -907,7 +901,8 @@ fn rejects_on(mem: &mut KernelMem, set: &mut BlockSet<u64>) -> Result {
 
     // Each corruption is undone right after the check.
     let set_word = |mem: &mut KernelMem, pa: u64, w: usize, v: u64| -> Result {
-        *mem.page_mut(pa).and_then(|p| p.get_mut(w)).ok_or(EFAULT)? = v;
+        // SAFETY: a page this test allocated or claimed itself, still live.
+        *unsafe { mem.page_mut(pa) }.and_then(|p| p.get_mut(w)).ok_or(EFAULT)? = v;
         Ok(())
     };
     set_word(mem, b1, 1, 511)?;
@@ -971,19 +966,23 @@ fn max_blocks_on(mem: &mut KernelMem, set: &mut BlockSet<Pat<4080>>) -> Result {
         .ok_or(EINVAL)?;
     let extra = kr("alloc", mem.alloc_zeroed())?;
     let res = (|| -> Result {
-        *mem.page_mut(extra)
+        // SAFETY: a page this test allocated or claimed itself, still live.
+        *unsafe { mem.page_mut(extra) }
             .and_then(|p| p.get_mut(1))
             .ok_or(EFAULT)? = 1;
-        *mem.page_mut(tail)
+        // SAFETY: a page this test allocated or claimed itself, still live.
+        *unsafe { mem.page_mut(tail) }
             .and_then(|p| p.first_mut())
             .ok_or(EFAULT)? = extra;
         let r = c_reader(mem, set.head_pa(), 4080);
-        *mem.page_mut(tail)
+        // SAFETY: a page this test allocated or claimed itself, still live.
+        *unsafe { mem.page_mut(tail) }
             .and_then(|p| p.first_mut())
             .ok_or(EFAULT)? = 0;
         ensure(r == Err(Reject::TooLong), "10001 blocks rejected")
     })();
-    mem.free(extra);
+    // SAFETY: a page this test allocated or claimed itself, still live.
+    unsafe { mem.free(extra) };
     res?;
     ensure(c_reader(mem, set.head_pa(), 4080) == full, "put back")?;
     // Read everything back.
@@ -1045,7 +1044,8 @@ fn typed_on(mem: &mut KernelMem, set: &mut BlockSet<FileRec>) -> Result {
     for i in 0..N {
         let (b, k) = ((i / 102) as usize, (i % 102) as usize);
         let pa = pas.get(b).copied().ok_or(EINVAL)?;
-        let bytes = mem.bytes(pa).ok_or(EFAULT)?;
+        // SAFETY: a page this test allocated or claimed itself, still live.
+        let bytes = unsafe { mem.bytes(pa) }.ok_or(EFAULT)?;
         let off = BLOCK_HEADER_SIZE + k * 40;
         let want = FileRec::nth(i);
         ensure_eq(u64::from_ne_bytes(take(bytes, off)), want.id, "id")?;

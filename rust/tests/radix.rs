@@ -37,9 +37,7 @@ fn check(cond: bool, what: &str, a: u64, b: u64) -> Result {
 
 /// A fresh accessor of real pages.
 fn kernel_mem() -> KernelMem {
-    // SAFETY: the tests only write and free pages allocated through this accessor (the Rust
-    // trees' pages); C-built trees are only read through it.
-    unsafe { KernelMem::new() }
+    KernelMem::new()
 }
 
 /// Converts a pure-core error, logging it.
@@ -73,25 +71,30 @@ impl PageMem for CountingMem<'_> {
         Ok(pa)
     }
 
-    fn free(&mut self, pa: u64) {
+    unsafe fn free(&mut self, pa: u64) {
         self.frees += 1;
-        self.inner.free(pa)
+        // SAFETY: forwarded with this function's own contract.
+        unsafe { self.inner.free(pa) }
     }
 
-    fn page(&self, pa: u64) -> Option<&[u64]> {
-        self.inner.page(pa)
+    unsafe fn page(&self, pa: u64) -> Option<&[u64]> {
+        // SAFETY: forwarded with this function's own contract.
+        unsafe { self.inner.page(pa) }
     }
 
-    fn page_mut(&mut self, pa: u64) -> Option<&mut [u64]> {
-        self.inner.page_mut(pa)
+    unsafe fn page_mut(&mut self, pa: u64) -> Option<&mut [u64]> {
+        // SAFETY: forwarded with this function's own contract.
+        unsafe { self.inner.page_mut(pa) }
     }
 
-    fn bytes(&self, pa: u64) -> Option<&[u8]> {
-        self.inner.bytes(pa)
+    unsafe fn bytes(&self, pa: u64) -> Option<&[u8]> {
+        // SAFETY: forwarded with this function's own contract.
+        unsafe { self.inner.bytes(pa) }
     }
 
-    fn bytes_mut(&mut self, pa: u64) -> Option<&mut [u8]> {
-        self.inner.bytes_mut(pa)
+    unsafe fn bytes_mut(&mut self, pa: u64) -> Option<&mut [u8]> {
+        // SAFETY: forwarded with this function's own contract.
+        unsafe { self.inner.bytes_mut(pa) }
     }
 
     fn preserve(&mut self, pa: u64, nr_pages: u64) -> CoreResult {
@@ -102,8 +105,8 @@ impl PageMem for CountingMem<'_> {
         self.inner.unpreserve(pa, nr_pages)
     }
 
-    fn restore(&mut self, pa: u64, nr_pages: u64) -> CoreResult {
-        self.inner.restore(pa, nr_pages)
+    fn claim(&mut self, pa: u64, nr_pages: u64) -> CoreResult {
+        self.inner.claim(pa, nr_pages)
     }
 }
 
@@ -117,12 +120,18 @@ struct Collect {
 
 impl Collect {
     /// Walks the tree at `root` in `mem` with the Rust walker.
-    fn walk<M: PageMem + ?Sized>(mem: &M, root: u64) -> Result<Self> {
+    ///
+    /// # Safety
+    ///
+    /// `root` must be the root of a tree (built by Rust or C in this boot) whose pages stay
+    /// allocated and unmodified during the walk.
+    unsafe fn walk<M: PageMem + ?Sized>(mem: &M, root: u64) -> Result<Self> {
         let mut c = Collect {
             keys: KVec::new(),
             nodes: KVec::new(),
         };
-        RadixTree::from_root_unchecked(root)
+        // SAFETY: the tree is only read, and stays allocated (this function's contract).
+        unsafe { RadixTree::from_root(root) }
             .walk(mem, &mut c)
             .map_err(ce)?;
         Ok(c)
@@ -170,8 +179,10 @@ fn same_keys(what: &str, a: &[u64], b: &[u64]) -> Result {
 /// must be byte-identical and every pair of tables must have non-zero entries at the
 /// same slots. Returns the number of pages of one tree.
 fn compare_trees<M: PageMem + ?Sized>(mem: &M, a_root: u64, b_root: u64) -> Result<u64> {
-    let a = Collect::walk(mem, a_root)?;
-    let b = Collect::walk(mem, b_root)?;
+    // SAFETY: a tree built in this test (Rust or C), alive and unmodified while walked.
+    let a = unsafe { Collect::walk(mem, a_root) }?;
+    // SAFETY: a tree built in this test (Rust or C), alive and unmodified while walked.
+    let b = unsafe { Collect::walk(mem, b_root) }?;
     check(
         a.nodes.len() == b.nodes.len(),
         "number of pages",
@@ -188,7 +199,8 @@ fn compare_trees<M: PageMem + ?Sized>(mem: &M, a_root: u64, b_root: u64) -> Resu
             c[1] += 1;
         }
         if la == 0 {
-            let (Some(ba), Some(bb)) = (mem.bytes(pa), mem.bytes(pb)) else {
+            // SAFETY: a page this test allocated or claimed itself, still live.
+            let (Some(ba), Some(bb)) = (unsafe { mem.bytes(pa) }, unsafe { mem.bytes(pb) }) else {
                 return check(false, "leaf page not readable", pa, pb).map(|()| 0);
             };
             check(ba.len() == bb.len(), "leaf size", pa, pb)?;
@@ -206,7 +218,8 @@ fn compare_trees<M: PageMem + ?Sized>(mem: &M, a_root: u64, b_root: u64) -> Resu
                 }
             }
         } else {
-            let (Some(ta), Some(tb)) = (mem.page(pa), mem.page(pb)) else {
+            // SAFETY: a page this test allocated or claimed itself, still live.
+            let (Some(ta), Some(tb)) = (unsafe { mem.page(pa) }, unsafe { mem.page(pb) }) else {
                 return check(false, "table page not readable", pa, pb).map(|()| 0);
             };
             for (i, (x, y)) in ta.iter().zip(tb.iter()).enumerate() {
@@ -286,7 +299,8 @@ mod tests {
         // Order max_order would shift by 64 in C; misaligned addresses are rejected.
         assert!(encode_key(&GEOMETRY, 0, GEOMETRY.max_order).is_err());
         assert!(encode_key(&GEOMETRY, page | 0x800, 0).is_err());
-        mem.free(page);
+        // SAFETY: a page this test allocated or claimed itself, still live.
+        unsafe { mem.free(page) };
         res
     }
 
@@ -329,7 +343,8 @@ mod tests {
         let absent = key((PFNS_64G + 1) << GEOMETRY.page_shift, 0)?;
         assert!(tree.contains(&mem, absent) == Ok(false));
 
-        let walk = Collect::walk(&mem, tree.root())?;
+        // SAFETY: a tree built in this test (Rust or C), alive and unmodified while walked.
+        let walk = unsafe { Collect::walk(&mem, tree.root()) }?;
         // Ascending, hence no duplicates, and exactly the expected set.
         assert!(walk.keys.windows(2).all(|w| w[0] < w[1]));
         same_keys("walk keys vs expected", &walk.keys, &expect)?;
@@ -377,7 +392,8 @@ mod tests {
                 res = compare_trees(&mem, a.root(), b.root()).map(|_| ());
             }
             if res.is_ok() {
-                let walk = Collect::walk(&mem, a.root())?;
+                // SAFETY: a tree built in this test (Rust or C), alive and unmodified while walked.
+                let walk = unsafe { Collect::walk(&mem, a.root()) }?;
                 let mut sorted = keys;
                 sorted.sort_unstable();
                 res = same_keys("add_range keys", &walk.keys, &sorted);
@@ -422,7 +438,8 @@ fn diff_with(mem: &mut KernelMem, rt: &mut RadixTree, case: &Case, flip_bit: boo
         ct.del_key(k);
     }
     let expect = expected_keys(&case.adds, &case.dels)?;
-    let rust = Collect::walk(mem, rt.root())?;
+    // SAFETY: a tree built in this test (Rust or C), alive and unmodified while walked.
+    let rust = unsafe { Collect::walk(mem, rt.root()) }?;
     same_keys("rust walk vs expected", &rust.keys, &expect)?;
 
     // (a) The Rust tree walked by C: same keys and the same node pages in the same order.
@@ -451,7 +468,8 @@ fn diff_with(mem: &mut KernelMem, rt: &mut RadixTree, case: &Case, flip_bit: boo
 
     // (b) The C tree walked by Rust: same keys as C's own walk and as the Rust tree.
     let (c_keys, c_nodes) = c_walk(&ct)?;
-    let c_by_rust = Collect::walk(mem, ct.root())?;
+    // SAFETY: a tree built in this test (Rust or C), alive and unmodified while walked.
+    let c_by_rust = unsafe { Collect::walk(mem, ct.root()) }?;
     same_keys(
         "Rust walk of the C tree vs C walk",
         &c_by_rust.keys,
@@ -480,14 +498,14 @@ fn diff_with(mem: &mut KernelMem, rt: &mut RadixTree, case: &Case, flip_bit: boo
             .find(|n| n.1 == 0)
             .map(|n| n.0)
             .ok_or(EINVAL)?;
-        let byte = mem
-            .bytes_mut(leaf)
+        // SAFETY: a page this test allocated or built itself, still live.
+        let byte = unsafe { mem.bytes_mut(leaf) }
             .and_then(|b| b.get_mut(777))
             .ok_or(EINVAL)?;
         *byte ^= 0x10;
         let r = compare_trees(mem, rt.root(), ct.root());
-        let byte = mem
-            .bytes_mut(leaf)
+        // SAFETY: a page this test allocated or built itself, still live.
+        let byte = unsafe { mem.bytes_mut(leaf) }
             .and_then(|b| b.get_mut(777))
             .ok_or(EINVAL)?;
         *byte ^= 0x10;

@@ -7,6 +7,14 @@
 //! on purpose, and models a kexec: [`SimMem::kexec`] keeps only the raw bytes of the pages
 //! that were preserved and drops every in-memory structure, so a restore has nothing but the
 //! bytes to go on.
+//!
+//! Like KHO, the simulator remembers the blocks a preserve call was split into (see
+//! [`page_blocks`]) and the next kernel claims them by the same split: a claim whose blocks
+//! differ from the preserved ones, or that names a block claimed already, fails and claims
+//! nothing. Through the [`PageMem`] trait a page that came from the previous kernel cannot
+//! be read before it is claimed: the simulator panics, so a host test catches any decoder
+//! that reads before it claims. The inherent accessors ([`SimMem::page`] and friends) let
+//! tests look at any page.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::vec;
@@ -14,7 +22,7 @@ use std::vec::Vec;
 
 use crate::pure::error::{Error, Result};
 use crate::pure::geometry::Geometry;
-use crate::pure::mem::PageMem;
+use crate::pure::mem::{page_blocks, PageMem};
 
 /// A simulated physical memory.
 pub(crate) struct SimMem {
@@ -24,8 +32,14 @@ pub(crate) struct SimMem {
     next: u64,
     /// Pages marked preserved (what a kexec keeps).
     pub(crate) preserved: BTreeSet<u64>,
-    /// Pages preserved by the previous kernel and not restored yet.
+    /// Preserved blocks: head address to order, as `kho_preserve_pages()` splits ranges.
+    preserved_blocks: BTreeMap<u64, u32>,
+    /// Pages preserved by the previous kernel and not claimed yet.
     pub(crate) incoming: BTreeSet<u64>,
+    /// Incoming blocks not claimed yet: head address to order (KHO's per-page mark).
+    incoming_blocks: BTreeMap<u64, u32>,
+    /// Pages claimed from the previous kernel so far, order-k claims counted as 2^k.
+    pub(crate) claimed: usize,
     /// Allocations so far.
     pub(crate) allocs: usize,
     /// Frees so far.
@@ -44,7 +58,10 @@ impl SimMem {
             pages: BTreeMap::new(),
             next: base,
             preserved: BTreeSet::new(),
+            preserved_blocks: BTreeMap::new(),
             incoming: BTreeSet::new(),
+            incoming_blocks: BTreeMap::new(),
+            claimed: 0,
             allocs: 0,
             frees: 0,
             fail_at: None,
@@ -79,7 +96,52 @@ impl SimMem {
                 new.incoming.insert(*pa);
             }
         }
+        new.incoming_blocks = self.preserved_blocks.clone();
         new
+    }
+
+    /// The blocks `[pa, pa + nr_pages)` splits into, as `(head address, order)`.
+    fn blocks(&self, pa: u64, nr_pages: u64) -> Vec<(u64, u32)> {
+        let shift = self.geo.page_shift;
+        page_blocks(pa >> shift, nr_pages)
+            .map(|(pfn, order)| (pfn << shift, order))
+            .collect()
+    }
+
+    /// Read access to any page (tests only: no ownership check).
+    pub(crate) fn page(&self, pa: u64) -> Option<&[u64]> {
+        self.pages.get(&pa).map(|v| v.as_slice())
+    }
+
+    /// Write access to any page (tests only: no ownership check).
+    pub(crate) fn page_mut(&mut self, pa: u64) -> Option<&mut [u64]> {
+        self.pages.get_mut(&pa).map(|v| v.as_mut_slice())
+    }
+
+    /// Whether the pure core may touch `pa` through [`PageMem`]: panics on an incoming page
+    /// that was not claimed, which is a "read before claim" bug in the code under test.
+    fn owned(&self, pa: u64) {
+        assert!(
+            !self.incoming.contains(&pa),
+            "sim: page {pa:#x} of the previous kernel reached before it was claimed"
+        );
+    }
+
+    /// Frees a page (tests only; the same checks as [`PageMem::free`]).
+    pub(crate) fn free(&mut self, pa: u64) {
+        assert!(
+            self.pages.remove(&pa).is_some(),
+            "sim: double free of {pa:#x}"
+        );
+        assert!(
+            !self.preserved.contains(&pa),
+            "sim: freeing preserved page {pa:#x}"
+        );
+        assert!(
+            !self.incoming.contains(&pa),
+            "sim: freeing unclaimed page {pa:#x}"
+        );
+        self.frees += 1;
     }
 
     fn range(&self, pa: u64, nr_pages: u64) -> impl Iterator<Item = u64> {
@@ -113,31 +175,22 @@ impl PageMem for SimMem {
         Ok(pa)
     }
 
-    fn free(&mut self, pa: u64) {
-        assert!(
-            self.pages.remove(&pa).is_some(),
-            "sim: double free of {pa:#x}"
-        );
-        assert!(
-            !self.preserved.contains(&pa),
-            "sim: freeing preserved page {pa:#x}"
-        );
-        assert!(
-            !self.incoming.contains(&pa),
-            "sim: freeing unrestored page {pa:#x}"
-        );
-        self.frees += 1;
+    unsafe fn free(&mut self, pa: u64) {
+        SimMem::free(self, pa);
     }
 
-    fn page(&self, pa: u64) -> Option<&[u64]> {
-        self.pages.get(&pa).map(|v| v.as_slice())
+    unsafe fn page(&self, pa: u64) -> Option<&[u64]> {
+        self.owned(pa);
+        SimMem::page(self, pa)
     }
 
-    fn page_mut(&mut self, pa: u64) -> Option<&mut [u64]> {
-        self.pages.get_mut(&pa).map(|v| v.as_mut_slice())
+    unsafe fn page_mut(&mut self, pa: u64) -> Option<&mut [u64]> {
+        self.owned(pa);
+        SimMem::page_mut(self, pa)
     }
 
-    fn bytes(&self, pa: u64) -> Option<&[u8]> {
+    unsafe fn bytes(&self, pa: u64) -> Option<&[u8]> {
+        self.owned(pa);
         let w = self.pages.get(&pa)?;
         // SAFETY: `w` is a live `[u64]` of `w.len()` words; viewing its memory as
         // `w.len() * 8` bytes is valid (u8 has no alignment or validity requirements) and
@@ -145,7 +198,8 @@ impl PageMem for SimMem {
         Some(unsafe { core::slice::from_raw_parts(w.as_ptr().cast::<u8>(), w.len() * 8) })
     }
 
-    fn bytes_mut(&mut self, pa: u64) -> Option<&mut [u8]> {
+    unsafe fn bytes_mut(&mut self, pa: u64) -> Option<&mut [u8]> {
+        self.owned(pa);
         let w = self.pages.get_mut(&pa)?;
         // SAFETY: as in `bytes`, and the borrow is unique because it comes from `&mut self`.
         Some(unsafe { core::slice::from_raw_parts_mut(w.as_mut_ptr().cast::<u8>(), w.len() * 8) })
@@ -163,6 +217,8 @@ impl PageMem for SimMem {
             ));
         }
         self.preserved.extend(pages);
+        let blocks = self.blocks(pa, nr_pages);
+        self.preserved_blocks.extend(blocks);
         Ok(())
     }
 
@@ -173,21 +229,29 @@ impl PageMem for SimMem {
                 "sim: unpreserving unpreserved page {p:#x}"
             );
         }
+        for (head, _) in self.blocks(pa, nr_pages) {
+            self.preserved_blocks.remove(&head);
+        }
     }
 
-    fn restore(&mut self, pa: u64, nr_pages: u64) -> Result {
+    fn claim(&mut self, pa: u64, nr_pages: u64) -> Result {
         if !self.geo.is_page_aligned(pa) || nr_pages == 0 {
-            return Err(Error::inval("sim: bad restore range", pa));
+            return Err(Error::inval("sim: bad claim range", pa));
         }
-        let pages: Vec<u64> = self.range(pa, nr_pages).collect();
-        if let Some(p) = pages.iter().find(|p| !self.incoming.contains(p)) {
-            return Err(Error::inval(
-                "sim: restoring a page that is not preserved",
-                *p,
-            ));
+        let blocks = self.blocks(pa, nr_pages);
+        for &(head, order) in &blocks {
+            match self.incoming_blocks.get(&head) {
+                Some(&o) if o == order => {}
+                Some(_) => return Err(Error::inval("sim: preserved with another order", head)),
+                None => return Err(Error::inval("sim: not preserved or claimed already", head)),
+            }
         }
-        for p in pages {
-            self.incoming.remove(&p);
+        for (head, order) in blocks {
+            self.incoming_blocks.remove(&head);
+            for p in self.range(head, 1 << order).collect::<Vec<_>>() {
+                self.incoming.remove(&p);
+            }
+            self.claimed += 1 << order;
         }
         Ok(())
     }

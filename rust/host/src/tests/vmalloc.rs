@@ -126,7 +126,8 @@ fn round_trip(geo: Geometry, blocks: usize, order: u16) -> usize {
     assert_eq!(mem.preserved, want);
     assert_eq!(mem.live() - data_pages(&mem).len(), ch.len());
 
-    let stats = validate(&mem, &desc).unwrap();
+    // SAFETY: an outgoing descriptor of `mem`, not unpreserved yet.
+    let stats = unsafe { validate(&mem, &desc) }.unwrap();
     assert_eq!(
         stats,
         VmallocStats {
@@ -135,7 +136,8 @@ fn round_trip(geo: Geometry, blocks: usize, order: u16) -> usize {
         }
     );
     let mut seen = Vec::new();
-    for_each_entry(&mem, &desc, |pa| seen.push(pa)).unwrap();
+    // SAFETY: as above.
+    unsafe { for_each_entry(&mem, &desc, |pa| seen.push(pa)) }.unwrap();
     assert_eq!(seen, list);
 
     // The descriptor crosses kexec as 16 bytes.
@@ -164,7 +166,8 @@ fn round_trip(geo: Geometry, blocks: usize, order: u16) -> usize {
     }
 
     // Outgoing side: unpreserve undoes everything but keeps the data pages.
-    unpreserve(&mut mem, &desc);
+    // SAFETY: returned by `preserve` on `mem`, unpreserved once.
+    unsafe { unpreserve(&mut mem, &desc) };
     assert!(mem.preserved.is_empty());
     assert_eq!(mem.live_pages(), data_pages(&mem));
     ch.len()
@@ -303,7 +306,13 @@ fn rejects_bad_descriptors() {
             flags: 1,
             order: 0,
         };
-        assert!(validate(&mem.kexec(), &good).is_ok());
+        let mut m_ok = mem.kexec();
+        let mut n = 0;
+        let stats = restore(&mut m_ok, &good, &mut |_| {
+            n += 1;
+            Ok(())
+        });
+        assert!(stats.is_ok() && n == 6, "{stats:?}");
 
         let bad = [
             (KhoVmalloc { first: 0, ..good }, errno::EINVAL),
@@ -370,9 +379,11 @@ fn rejects_bad_descriptors() {
         ];
         for (desc, want) in bad {
             let (m2, _) = expect_reject(mem.kexec(), &desc, want);
-            assert_eq!(m2.incoming, mem.preserved, "nothing restored for {desc:?}");
+            // Whatever was claimed was freed; the rest is still unclaimed and intact.
+            assert_eq!(m2.live_pages(), m2.incoming, "claimed pages left for {desc:?}");
+            assert!(m2.incoming.is_subset(&mem.preserved));
         }
-        let e = validate(&mem, &KhoVmalloc { flags: 0x5, ..good }).unwrap_err();
+        let (_, e) = expect_reject(mem.kexec(), &KhoVmalloc { flags: 0x5, ..good }, errno::EINVAL);
         assert_eq!(e.value, 0x5);
     }
 }
@@ -420,7 +431,7 @@ fn rejects_bad_chains() {
         };
         let (m2, e) = expect_reject(mem.kexec(), &desc, errno::EINVAL);
         assert_eq!(e.value, 0x7f00_0000_0000);
-        assert_eq!(m2.incoming, mem.preserved);
+        assert_eq!(m2.live_pages(), m2.incoming, "claimed pages freed");
 
         // Missing trailing chunk after a full one: fewer entries than total_pages.
         mem.page_mut(a).unwrap()[0] = 0;
@@ -525,7 +536,8 @@ fn restore_failure_frees_everything_restored() {
         );
         assert_eq!(m2.live_pages(), m2.incoming);
 
-        unpreserve(&mut mem, &desc);
+        // SAFETY: returned by `preserve` on `mem`, unpreserved once.
+        unsafe { unpreserve(&mut mem, &desc) };
         assert!(mem.preserved.is_empty());
     }
 }
