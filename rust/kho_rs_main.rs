@@ -12,6 +12,7 @@
 use kernel::prelude::*;
 
 mod bench;
+mod claim_fixture;
 mod glue;
 mod status;
 // The pure core is complete on its own (and tested on the host); the module uses only
@@ -55,7 +56,7 @@ module! {
         },
         corrupt: u32 {
             default: 0,
-            description: "Selftest only: publish damaged state (1 compat, 2 truncated blob, 3 block loop, 4 vmalloc loop, 5 unpreserved root, 6 count over capacity)",
+            description: "Selftest only: publish damaged state (1 compat, 2 truncated blob, 3 block loop, 4 vmalloc loop, 5 unpreserved root, 6 count over capacity, 7 stray radix leaf bit, 8 vmalloc entry aliasing a chunk)",
         },
         vmx_mib: u32 {
             default: 0,
@@ -64,6 +65,10 @@ module! {
         chain: u32 {
             default: 0,
             description: "Re-preserve a verified workload until this generation (kexec chains)",
+        },
+        claim_prep: u32 {
+            default: 0,
+            description: "KUnit only: preserve the kho_rs_claim fixture for the next kernel",
         },
     },
 }
@@ -74,6 +79,7 @@ struct KhoRs {
     _dir: kernel::debugfs::Dir,
     outgoing: Option<workload::Outgoing>,
     vmx: Option<vmx::VmxOut>,
+    claim: Option<claim_fixture::ClaimFixture>,
 }
 
 impl kernel::Module for KhoRs {
@@ -102,6 +108,11 @@ impl kernel::Module for KhoRs {
                 vmx_mib,
             )?);
         }
+        let claim = if module_parameters::claim_prep.value() != 0 {
+            Some(claim_fixture::ClaimFixture::create()?)
+        } else {
+            None
+        };
         let dir = kernel::debugfs::Dir::new(c"kho_rs");
         let file = KBox::pin_init(dir.read_only_file(c"status", st), GFP_KERNEL)?;
         Ok(KhoRs {
@@ -109,6 +120,7 @@ impl kernel::Module for KhoRs {
             _dir: dir,
             outgoing,
             vmx: vmx_out,
+            claim,
         })
     }
 }
@@ -136,6 +148,7 @@ fn run_workload(enabled: bool) -> Result<(Option<workload::Outgoing>, status::St
             st.role = status::Role::Restored;
             st.restored = Some(report.info);
             st.restore_us = report.elapsed_us;
+            st.claimed_pages = report.claimed_pages;
             let next = report.info.generation + 1;
             if u64::from(module_parameters::chain.value()) < next {
                 return Ok((None, st));
@@ -158,6 +171,7 @@ impl Drop for KhoRs {
     fn drop(&mut self) {
         self.outgoing = None;
         self.vmx = None;
+        self.claim = None;
         pr_info!("unloaded\n");
     }
 }

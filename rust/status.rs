@@ -31,6 +31,8 @@ pub(crate) struct Status {
     pub(crate) restore_us: u64,
     /// Mismatching words/bytes/records found while verifying (0 = PASS).
     pub(crate) mismatches: u64,
+    /// Pages claimed from the previous kernel (order-k blocks counted as 2^k pages).
+    pub(crate) claimed_pages: u64,
     /// What is preserved for the next kernel now, if anything.
     pub(crate) preserved: Option<SubtreeInfo>,
     /// Microseconds spent building and preserving it.
@@ -44,6 +46,7 @@ impl Status {
         restored: None,
         restore_us: 0,
         mismatches: 0,
+        claimed_pages: 0,
         preserved: None,
         preserve_us: 0,
     };
@@ -82,6 +85,7 @@ impl fmt::Debug for Status {
         if let Some(i) = &self.restored {
             info(f, "restored", i)?;
             writeln!(f, "restored.verify_us: {}", self.restore_us)?;
+            writeln!(f, "restored.claimed_pages: {}", self.claimed_pages)?;
             writeln!(
                 f,
                 "restored.result: {} ({} mismatches)",

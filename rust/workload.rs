@@ -60,6 +60,12 @@ pub(crate) enum Damage {
     UnpreservedRoot,
     /// 6: the first block's `count` is one more than a block can hold.
     CountOverCapacity,
+    /// 7: one stray bit in a radix leaf: a key next to a real one, whose folio was never
+    /// preserved.
+    RadixStrayBit,
+    /// 8: the first vmalloc entry points at another preserved page of the module (the
+    /// second chunk), so that page would be claimed twice.
+    VmallocEntryAlias,
 }
 
 impl Damage {
@@ -73,8 +79,10 @@ impl Damage {
             4 => Self::VmallocLoop,
             5 => Self::UnpreservedRoot,
             6 => Self::CountOverCapacity,
+            7 => Self::RadixStrayBit,
+            8 => Self::VmallocEntryAlias,
             _ => {
-                pr_err!("workload: corrupt={} is not a known damage (1..6)\n", n);
+                pr_err!("workload: corrupt={} is not a known damage (1..8)\n", n);
                 return Err(EINVAL);
             }
         }))
@@ -429,12 +437,44 @@ impl Outgoing {
                 let pa = self.mem.alloc_zeroed().map_err(|e| core_err("decoy", e))?;
                 self.decoy = pa;
                 self.info.radix_root = pa;
+                pr_info!(
+                    "workload: damage: radix root -> unpreserved page {:#x}\n",
+                    pa
+                );
                 Ok(())
             }
             Damage::CountOverCapacity => {
                 let cap = self.blocks.count_per_block() as u64;
                 // SAFETY: the head block of this workload's set.
                 unsafe { self.patch(head, 1, cap + 1) }
+            }
+            Damage::RadixStrayBit => {
+                let mut first = FirstLeafKey::default();
+                if let Some(tree) = self.tree.as_ref() {
+                    tree.walk(&self.mem, &mut first)
+                        .map_err(|e| core_err("damage", e))?;
+                }
+                let (leaf, key) = (first.leaf, first.key.ok_or(EINVAL)?);
+                // The neighbouring key: same order, the block next to a real folio (not
+                // preserved: folios are allocated one by one, never adjacent blocks
+                // preserved together as this key).
+                let bit = GEOMETRY.leaf_bit(key ^ 1);
+                // SAFETY: `leaf` is a leaf page of this workload's own tree.
+                let old = unsafe { self.mem.page(leaf) }
+                    .and_then(|p| p.get(bit / 64).copied())
+                    .ok_or(EINVAL)?;
+                // SAFETY: as above.
+                unsafe { self.patch(leaf, bit / 64, old | (1u64 << (bit % 64))) }
+            }
+            Damage::VmallocEntryAlias => {
+                let first = self.info.vmalloc.first;
+                // SAFETY: the first chunk of this workload's own descriptor.
+                let second = unsafe { self.mem.page(first) }
+                    .and_then(|p| p.first().copied())
+                    .filter(|&n| n != 0)
+                    .ok_or(EINVAL)?;
+                // SAFETY: as above.
+                unsafe { self.patch(first, 1, second) }
             }
         }
     }
@@ -493,6 +533,31 @@ impl Drop for Outgoing {
 /// Collects radix keys during a walk.
 struct Keys(KVec<u64>);
 
+/// Visitor recording the first leaf page and the first key of a walk.
+#[derive(Default)]
+struct FirstLeafKey {
+    /// Physical address of the leaf holding `key`.
+    leaf: u64,
+    /// The first key of the walk, if any.
+    key: Option<u64>,
+}
+
+impl RadixVisitor for FirstLeafKey {
+    fn node(&mut self, pa: u64, level: u32) -> crate::pure::error::Result {
+        if level == 0 && self.key.is_none() {
+            self.leaf = pa;
+        }
+        Ok(())
+    }
+
+    fn key(&mut self, key: u64) -> crate::pure::error::Result {
+        if self.key.is_none() {
+            self.key = Some(key);
+        }
+        Ok(())
+    }
+}
+
 impl RadixVisitor for Keys {
     fn key(&mut self, key: u64) -> crate::pure::error::Result {
         self.0
@@ -511,12 +576,15 @@ pub(crate) struct Report {
     pub(crate) elapsed_us: u64,
     /// Of which comparing data with what the seed generates.
     pub(crate) verify_us: u64,
+    /// Pages claimed from the previous kernel (order-k blocks counted as 2^k pages).
+    pub(crate) claimed_pages: u64,
 }
 
 /// Finds the `kho-rs` subtree of the previous kernel; `Ok(None)` if there is none.
 pub(crate) fn restore_and_verify() -> Result<Option<Report>> {
     let t = Instant::<Monotonic>::now();
     let before = KernelMem::owned_pages();
+    let claimed_before = KernelMem::claimed_pages();
     let Some(blob) = IncomingBlob::retrieve(SUBTREE_NAME_C)? else {
         return Ok(None);
     };
@@ -526,19 +594,27 @@ pub(crate) fn restore_and_verify() -> Result<Option<Report>> {
     // Everything claimed from the previous kernel was freed (or, for vmalloc, handed to
     // the vmap area, which is gone by now), whether the restore succeeded or not.
     let left = KernelMem::owned_pages() - before;
+    let claimed = (KernelMem::claimed_pages() - claimed_before).max(0) as u64;
     if left == 0 {
         pr_info!("restore: no claimed pages left behind\n");
     } else {
         pr_err!("restore: {} claimed pages left behind (leak)\n", left);
     }
+    if res.is_err() {
+        pr_err!(
+            "restore: state rejected: {} pages claimed and freed; the state's other preserved pages stay reserved, since nobody can prove who owns them\n",
+            claimed
+        );
+    }
     let res = res.map(|r| Report {
         elapsed_us: elapsed_us(&t),
+        claimed_pages: claimed,
         ..r
     });
     if let Ok(r) = &res {
         let verdict = if r.mismatches == 0 { "PASS" } else { "FAIL" };
         pr_info!(
-            "restore: {} generation {}: {} folios, {} MiB vmalloc, {} block entries: validate+restore {} us, verify {} us, {} mismatches\n",
+            "restore: {} generation {}: {} folios, {} MiB vmalloc, {} block entries: validate+restore {} us, verify {} us, {} mismatches, {} pages claimed\n",
             verdict,
             r.info.generation,
             r.info.radix_keys,
@@ -546,7 +622,8 @@ pub(crate) fn restore_and_verify() -> Result<Option<Report>> {
             r.info.block_count,
             r.elapsed_us.saturating_sub(r.verify_us),
             r.verify_us,
-            r.mismatches
+            r.mismatches,
+            r.claimed_pages
         );
     }
     res.map(Some)
@@ -626,13 +703,30 @@ fn verify_blob(mem: &mut KernelMem, blob: &[u8]) -> Result<Report> {
     }
     for &key in keys.0.iter() {
         let (fpa, order) = decode_key(&GEOMETRY, key).map_err(|e| core_err("restore key", e))?;
+        // The tree says what was preserved: check and claim the folio before anything else.
+        if order > MAX_FOLIO_ORDER {
+            pr_err!(
+                "restore folio: key {:#x} has order {} above {}\n",
+                key,
+                order,
+                MAX_FOLIO_ORDER
+            );
+            return Err(EINVAL);
+        }
+        if let Err(e) = mem.claim(fpa, 1 << order) {
+            return Err(core_err("restore folio", e));
+        }
         let Ok(idx) = folio_records.binary_search_by_key(&fpa, |f| f.0) else {
             pr_err!("restore: folio {:#x} has no block record\n", fpa);
             mismatches += 1;
+            for i in 0..(1u64 << order) {
+                // SAFETY: claimed just above, not referenced; each page freed once.
+                unsafe { mem.free(fpa + i * GEOMETRY.page_size as u64) };
+            }
             continue;
         };
         let (_, rorder, tag, rsum) = folio_records[idx];
-        if order != rorder || order > MAX_FOLIO_ORDER {
+        if order != rorder {
             pr_err!(
                 "restore: folio {:#x} order {} vs record {}\n",
                 fpa,
@@ -640,10 +734,6 @@ fn verify_blob(mem: &mut KernelMem, blob: &[u8]) -> Result<Report> {
                 rorder
             );
             mismatches += 1;
-            continue;
-        }
-        if let Err(e) = mem.claim(fpa, 1 << order) {
-            return Err(core_err("restore folio", e));
         }
         let tv = Instant::<Monotonic>::now();
         // SAFETY: the `2^order` pages at `fpa` were claimed as one block just above.
@@ -703,5 +793,6 @@ fn verify_blob(mem: &mut KernelMem, blob: &[u8]) -> Result<Report> {
         mismatches,
         elapsed_us: 0,
         verify_us,
+        claimed_pages: 0,
     })
 }

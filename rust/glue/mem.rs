@@ -104,7 +104,11 @@ impl KernelMem {
     ///
     /// The pages must be owned by the caller (allocated or claimed as one block) and not
     /// accessed otherwise while the slice lives.
-    pub(crate) unsafe fn block_words_mut(&mut self, pa: u64, nr_pages: usize) -> Option<&mut [u64]> {
+    pub(crate) unsafe fn block_words_mut(
+        &mut self,
+        pa: u64,
+        nr_pages: usize,
+    ) -> Option<&mut [u64]> {
         let p = self.virt(pa)?;
         // SAFETY: `p` is the direct-map address of `nr_pages` physically contiguous pages
         // (contiguous in the direct map as well) owned by the caller; `&mut self` and the

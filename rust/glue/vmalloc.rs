@@ -102,6 +102,31 @@ impl VmallocArea {
     }
 }
 
+impl VmallocArea {
+    /// Physical addresses of all pages of the area, in order, with one C call (a page-table
+    /// walk per page inside C, no FFI call per page).
+    pub(crate) fn phys_list(&self) -> Result<KVVec<u64>> {
+        let mut list = KVVec::<u64>::with_capacity(self.nr_pages, GFP_KERNEL)?;
+        // SAFETY: `list` has room for `nr_pages` u64 values; the area is live (type
+        // invariant) and has `nr_pages` pages, each looked up with `vmalloc_to_page()`.
+        let filled = unsafe {
+            ffi::kho_rs_vmalloc_phys(
+                self.ptr.as_ptr().cast(),
+                0,
+                self.nr_pages as c_ulong,
+                list.as_mut_ptr(),
+            )
+        } as usize;
+        if filled != self.nr_pages {
+            pr_err!("vmalloc: page {} of the area is not mapped\n", filled);
+            return Err(EFAULT);
+        }
+        // SAFETY: C initialized the first `filled == nr_pages <= capacity` elements.
+        unsafe { list.inc_len(filled) };
+        Ok(list)
+    }
+}
+
 impl Drop for VmallocArea {
     fn drop(&mut self) {
         // SAFETY: by the type invariant the area is live and ours; it is not used afterwards.
@@ -136,9 +161,8 @@ pub(crate) struct PreservedVmalloc<'a> {
 pub(crate) fn preserve(area: &VmallocArea) -> Result<PreservedVmalloc<'_>> {
     let total = u32::try_from(area.nr_pages()).map_err(|_| E2BIG)?;
     let mut mem = kernel_mem();
-    // A page without a mapping yields 0, which the core rejects (and then undoes all).
-    let pages = (0..area.nr_pages()).map(|i| area.page_phys(i).unwrap_or(0));
-    let desc = core_vm::preserve(&mut mem, pages, total, 0, KHO_VMALLOC_ALLOC)
+    let list = area.phys_list()?;
+    let desc = core_vm::preserve(&mut mem, list.iter().copied(), total, 0, KHO_VMALLOC_ALLOC)
         .map_err(|e| core_err("vmalloc preserve", e))?;
     // INVARIANT: `desc` was just produced for `area` by the core.
     Ok(PreservedVmalloc {

@@ -614,7 +614,10 @@ pub(crate) fn restore<M: PageMem>(
             ));
         }
         if !geo.is_page_aligned(chunk) {
-            break Some(Error::inval("vmalloc: chunk address not page aligned", chunk));
+            break Some(Error::inval(
+                "vmalloc: chunk address not page aligned",
+                chunk,
+            ));
         }
         if let Err(e) = mem.claim(chunk, 1) {
             // SAFETY: the first `chunks_done` chunks were claimed by this call.

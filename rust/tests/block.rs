@@ -902,7 +902,9 @@ fn rejects_on(mem: &mut KernelMem, set: &mut BlockSet<u64>) -> Result {
     // Each corruption is undone right after the check.
     let set_word = |mem: &mut KernelMem, pa: u64, w: usize, v: u64| -> Result {
         // SAFETY: a page this test allocated or claimed itself, still live.
-        *unsafe { mem.page_mut(pa) }.and_then(|p| p.get_mut(w)).ok_or(EFAULT)? = v;
+        *unsafe { mem.page_mut(pa) }
+            .and_then(|p| p.get_mut(w))
+            .ok_or(EFAULT)? = v;
         Ok(())
     };
     set_word(mem, b1, 1, 511)?;

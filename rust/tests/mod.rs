@@ -6,6 +6,7 @@
 //! [`crate::glue::mem::KernelMem`] and compare against the exported C implementation.
 
 mod block;
+mod claim;
 mod compat;
 mod geometry;
 mod radix;

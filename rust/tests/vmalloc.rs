@@ -258,7 +258,10 @@ mod tests {
                 // The eager trailing chunk is empty in both.
                 let last = rchunks.last().copied().ok_or(EINVAL)?;
                 // SAFETY: a page this test allocated or claimed itself, still live.
-                assert_eq!(unsafe { mem.page(last) }.and_then(|p| p.get(1)).copied(), Some(0));
+                assert_eq!(
+                    unsafe { mem.page(last) }.and_then(|p| p.get(1)).copied(),
+                    Some(0)
+                );
             }
             assert_eq!(c_reader_walk(&rd)?, u64::from(rd.total_pages));
             assert_eq!(c_reader_walk(&cd)?, u64::from(cd.total_pages));
@@ -338,7 +341,10 @@ fn malformed_cases(mem: &mut KernelMem, pages: &[u64], a: u64, b: u64) -> Result
         order: 0,
     };
     // SAFETY: as above.
-    ensure(unsafe { gv::validate(&good) }.is_ok(), "valid chain accepted")?;
+    ensure(
+        unsafe { gv::validate(&good) }.is_ok(),
+        "valid chain accepted",
+    )?;
     ensure(
         c_reader_walk(&good)? == u64::from(total),
         "C rules accept the valid chain",

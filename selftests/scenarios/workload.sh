@@ -13,8 +13,13 @@ case $stage in
 	kexec_next
 	;;
 2)
+	echo "KHO_RS_MEM before $(mem_used_kb)"
 	insmod /kho_rs.ko workload=1 && echo "KHO_RS_STEP verify ok" || echo "KHO_RS_STEP verify FAIL"
 	sed 's/^/KHO_RS_STATUS-2 /' /sys/kernel/debug/kho_rs/status
 	rmmod kho_rs && echo "KHO_RS_STEP rmmod-2 ok" || echo "KHO_RS_STEP rmmod-2 FAIL"
+	echo "KHO_RS_MEM after $(mem_used_kb)"
+	# The state is consumed: a second load must refuse it cleanly.
+	insmod /kho_rs.ko workload=1 && echo "KHO_RS_STEP second-load accepted" ||
+		echo "KHO_RS_STEP second-load refused"
 	;;
 esac

@@ -679,7 +679,10 @@ fn rejects_loops() {
             let pas = raw_chain(&mut mem, n);
             link(&mut mem, pas[n - 1], pas[back_to]);
             let m2 = expect_reject::<u64>(mem.kexec(), pas[0], errno::ELOOP);
-            assert!(m2.incoming.is_empty(), "every block of the loop was claimed, then freed");
+            assert!(
+                m2.incoming.is_empty(),
+                "every block of the loop was claimed, then freed"
+            );
         }
     }
 }

@@ -877,7 +877,10 @@ fn check_malformed(
 fn restore_rejects_malformed_trees() {
     const ALIGN: (i32, &str) = (errno::EINVAL, "radix: table entry not page aligned");
     // A page outside memory cannot be claimed: the same error as an unpreserved page.
-    const OUTSIDE: (i32, &str) = (errno::EINVAL, "radix: node page not preserved or reached twice");
+    const OUTSIDE: (i32, &str) = (
+        errno::EINVAL,
+        "radix: node page not preserved or reached twice",
+    );
     const TWICE: (i32, &str) = (
         errno::EINVAL,
         "radix: node page not preserved or reached twice",

@@ -380,10 +380,18 @@ fn rejects_bad_descriptors() {
         for (desc, want) in bad {
             let (m2, _) = expect_reject(mem.kexec(), &desc, want);
             // Whatever was claimed was freed; the rest is still unclaimed and intact.
-            assert_eq!(m2.live_pages(), m2.incoming, "claimed pages left for {desc:?}");
+            assert_eq!(
+                m2.live_pages(),
+                m2.incoming,
+                "claimed pages left for {desc:?}"
+            );
             assert!(m2.incoming.is_subset(&mem.preserved));
         }
-        let (_, e) = expect_reject(mem.kexec(), &KhoVmalloc { flags: 0x5, ..good }, errno::EINVAL);
+        let (_, e) = expect_reject(
+            mem.kexec(),
+            &KhoVmalloc { flags: 0x5, ..good },
+            errno::EINVAL,
+        );
         assert_eq!(e.value, 0x5);
     }
 }

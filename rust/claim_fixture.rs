@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Test fixture for the KUnit suite `kho_rs_kexec_claim` (module parameter `claim_prep`).
+//!
+//! KHO sets its per-page preservation mark only in the *next* kernel, while it reads the
+//! previous kernel's memory map at boot, so the mark can only be observed after a real
+//! kexec. With `claim_prep=1` the first kernel preserves one order-0 page and one order-2
+//! block, filled with a known pattern, and publishes their addresses and orders as the
+//! raw subtree `kho-rs-claim` (four native-endian `u64`: `pa0, 0, pa2, 2`).
+//! The kexec selftest (case `claim`) then kexecs, and the suite, running at insmod in the
+//! second kernel, pins the mark's layout against these pages, claims them and checks
+//! every rule.
+
+use kernel::prelude::*;
+
+use crate::glue::kho::core_err;
+use crate::glue::mem::KernelMem;
+use crate::glue::subtree::OutgoingBlob;
+use crate::pure::mem::PageMem;
+
+/// Name of the fixture's subtree.
+pub(crate) const CLAIM_SUBTREE: &CStr = c"kho-rs-claim";
+
+/// Orders of the fixture's blocks.
+pub(crate) const CLAIM_ORDERS: [u32; 2] = [0, 2];
+
+/// Word `i` of the fixture pattern in the block at `pa`.
+pub(crate) const fn pattern(pa: u64, i: u64) -> u64 {
+    (pa ^ 0x6b68_6f2d_636c_6169).wrapping_add(i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+}
+
+/// The preserved blocks and their subtree; everything is unpreserved and freed on drop.
+///
+/// # Invariants
+///
+/// Each `(pa, order)` of `blocks` was allocated with `order` and is preserved.
+pub(crate) struct ClaimFixture {
+    blocks: [(u64, u32); 2],
+    mem: KernelMem,
+    _blob: OutgoingBlob,
+}
+
+impl ClaimFixture {
+    /// Allocates, fills and preserves the blocks and publishes their addresses.
+    pub(crate) fn create() -> Result<Self> {
+        let mut mem = KernelMem::new();
+        let mut blocks = [(0u64, 0u32); 2];
+        let mut done = 0usize;
+        let res = (|| -> Result {
+            for (slot, &order) in blocks.iter_mut().zip(CLAIM_ORDERS.iter()) {
+                let pa = mem
+                    .alloc_pages(order)
+                    .map_err(|e| core_err("claim fixture", e))?;
+                // SAFETY: just allocated with `order`, owned here.
+                if let Some(words) = unsafe { mem.block_words_mut(pa, 1 << order) } {
+                    for (i, w) in words.iter_mut().enumerate() {
+                        *w = pattern(pa, i as u64);
+                    }
+                }
+                if let Err(e) = mem.preserve(pa, 1 << order) {
+                    // SAFETY: allocated above with `order`, not preserved.
+                    unsafe { mem.free_pages(pa, order) };
+                    return Err(core_err("claim fixture", e));
+                }
+                *slot = (pa, order);
+                done += 1;
+            }
+            Ok(())
+        })();
+        let blob = res.and_then(|()| {
+            OutgoingBlob::publish(CLAIM_SUBTREE, |buf| {
+                for (i, &(pa, order)) in blocks.iter().enumerate() {
+                    for (j, v) in [pa, u64::from(order)].into_iter().enumerate() {
+                        let off = (2 * i + j) * 8;
+                        if let Some(dst) = buf.get_mut(off..off + 8) {
+                            dst.copy_from_slice(&v.to_ne_bytes());
+                        }
+                    }
+                }
+                Ok(32)
+            })
+        });
+        match blob {
+            Ok(blob) => {
+                pr_info!(
+                    "claim fixture: preserved order-0 page {:#x} and order-2 block {:#x}\n",
+                    blocks[0].0,
+                    blocks[1].0
+                );
+                // INVARIANT: both blocks allocated with their order and preserved.
+                Ok(Self {
+                    blocks,
+                    mem,
+                    _blob: blob,
+                })
+            }
+            Err(e) => {
+                for &(pa, order) in blocks.iter().take(done) {
+                    mem.unpreserve(pa, 1 << order);
+                    // SAFETY: allocated with `order` above, unpreserved again.
+                    unsafe { mem.free_pages(pa, order) };
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for ClaimFixture {
+    fn drop(&mut self) {
+        for &(pa, order) in self.blocks.iter() {
+            self.mem.unpreserve(pa, 1 << order);
+            // SAFETY: allocated with `order` and preserved (type invariant), unpreserved
+            // just above; freed once.
+            unsafe { self.mem.free_pages(pa, order) };
+        }
+    }
+}

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KUnit suite `kho_rs_kexec_claim`: check, then claim, on pages really preserved by the
+//! previous kernel.
+//!
+//! It needs a kexec, so the kexec selftest runs it (case `claim`): the first kernel loads
+//! the module with `claim_prep=1` (see [`crate::claim_fixture`]), kexecs with KHO and
+//! `kunit.enable=1 kunit.filter_glob=kho_rs_kexec_claim`, and the suite runs at insmod in
+//! the second kernel, where KHO has marked the fixture's blocks; `kunit.py parse` judges its
+//! KTAP. `scripts/kunit.sh` (one cold boot) runs every other suite with the filter
+//! `kho_rs_[!k]*`. The suite
+//!
+//! * pins the private layout of KHO's mark (`page->private` = `{u32 order, u32 magic}`) that
+//!   the shim reads before it claims: a layout change fails here instead of misreading;
+//! * checks that a claim with the wrong order is refused and claims nothing;
+//! * checks that a claim takes the block (mark cleared, data intact, counted as 2^order
+//!   pages), and that a second claim of a consumed page fails with an errno and no WARN
+//!   (the test kernel runs with `panic_on_warn=1`).
+//!
+//! Without the fixture (a cold boot, or the module loaded by hand) the suite fails and says
+//! why: it is never skipped silently.
+
+use kernel::prelude::*;
+
+use crate::claim_fixture::{pattern, CLAIM_ORDERS, CLAIM_SUBTREE};
+use crate::glue::mem::KernelMem;
+use crate::glue::subtree::IncomingBlob;
+use crate::pure::mem::PageMem;
+
+/// KHO's magic in the upper half of `page->private` (`KHO_PAGE_MAGIC`, "KHOP").
+const KHO_PAGE_MAGIC: u64 = 0x4b48_4f50;
+
+/// The fixture's `(pa, order)` pairs from the `kho-rs-claim` subtree (claimed and freed).
+fn fixture() -> Result<[(u64, u32); 2]> {
+    let Some(blob) = IncomingBlob::retrieve(CLAIM_SUBTREE)? else {
+        pr_err!("kho_rs_kexec_claim: no kho-rs-claim subtree: run through the kexec selftest (case claim), which preserves the fixture and kexecs first\n");
+        return Err(ENOENT);
+    };
+    let b = blob.bytes();
+    let word = |i: usize| -> Result<u64> {
+        let raw = b.get(i * 8..i * 8 + 8).ok_or(EINVAL)?;
+        let mut w = [0u8; 8];
+        w.copy_from_slice(raw);
+        Ok(u64::from_ne_bytes(w))
+    };
+    let out = [(word(0)?, word(1)? as u32), (word(2)?, word(3)? as u32)];
+    if out.iter().map(|b| b.1).ne(CLAIM_ORDERS) {
+        pr_err!("kho_rs_kexec_claim: fixture orders {:?}\n", out);
+        return Err(EINVAL);
+    }
+    Ok(out)
+}
+
+#[kunit_tests(kho_rs_kexec_claim)]
+mod tests {
+    use super::*;
+
+    /// The shim's reading of KHO's mark matches what KHO wrote for these blocks.
+    #[test]
+    fn page_mark_layout() -> Result {
+        let blocks = fixture()?;
+        for &(pa, order) in blocks.iter() {
+            let private = KernelMem::page_private(pa);
+            assert_eq!(private >> 32, KHO_PAGE_MAGIC);
+            assert_eq!(private & 0xffff_ffff, u64::from(order));
+        }
+        let mut mem = KernelMem::new();
+        let claimed = KernelMem::claimed_pages();
+        let owned = KernelMem::owned_pages();
+        for &(pa, order) in blocks.iter() {
+            // A wrong order (the order-2 block as one page; the order-0 page as two) is
+            // refused before anything is restored: the mark is still there afterwards.
+            let wrong = if order == 0 { 2 } else { 1 };
+            assert!(mem.claim(pa, wrong).is_err());
+            assert_eq!(KernelMem::page_private(pa) >> 32, KHO_PAGE_MAGIC);
+        }
+        assert_eq!(KernelMem::claimed_pages(), claimed);
+        let mut total = 0i64;
+        for &(pa, order) in blocks.iter() {
+            let n = 1u64 << order;
+            assert!(mem.claim(pa, n).is_ok());
+            total += n as i64;
+            // Claimed: KHO cleared the mark; the data is what the first kernel wrote.
+            assert_eq!(KernelMem::page_private(pa) >> 32, 0);
+            // SAFETY: the block was claimed just above and is owned by this test.
+            let words = unsafe { mem.block_words_mut(pa, n as usize) }.ok_or(EFAULT)?;
+            let bad = words
+                .iter()
+                .enumerate()
+                .filter(|&(i, &w)| w != pattern(pa, i as u64))
+                .count();
+            assert_eq!(bad, 0);
+            // A consumed page cannot be claimed again: an errno, no WARN.
+            let again = mem.claim(pa, n);
+            assert!(matches!(again, Err(e) if e.errno == ENOENT.to_errno().abs()));
+        }
+        // Order-k claims count as 2^k pages.
+        assert_eq!(KernelMem::claimed_pages() - claimed, total);
+        assert_eq!(KernelMem::owned_pages() - owned, total);
+        for &(pa, order) in blocks.iter() {
+            for i in 0..(1u64 << order) {
+                // SAFETY: claimed above (order-0 pages after `kho_restore_pages()`), not
+                // referenced any more; each freed once.
+                unsafe { mem.free(pa + i * crate::glue::mem::GEOMETRY.page_size as u64) };
+            }
+        }
+        assert_eq!(KernelMem::owned_pages(), owned);
+        Ok(())
+    }
+}
