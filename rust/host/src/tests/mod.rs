@@ -3,6 +3,7 @@
 //! Host tests of the pure core, one file per component.
 
 mod block;
+mod claim;
 mod compat;
 mod fdt;
 mod geometry;
