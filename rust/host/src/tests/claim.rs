@@ -15,7 +15,10 @@ fn model_blocks(mut pfn: u64, nr: u64) -> Vec<(u64, u32)> {
     let mut out = Vec::new();
     while pfn < end {
         let mut order = 0u32;
-        while order < 63 && pfn % (1u64 << (order + 1)) == 0 && pfn + (1u64 << (order + 1)) <= end {
+        while order < 63
+            && pfn.is_multiple_of(1u64 << (order + 1))
+            && pfn + (1u64 << (order + 1)) <= end
+        {
             order += 1;
         }
         out.push((pfn, order));
