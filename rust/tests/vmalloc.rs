@@ -12,7 +12,7 @@
 
 use kernel::prelude::*;
 
-use crate::glue::kho::OutMemoryMap;
+use crate::glue::kho::{errno, OutMemoryMap};
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::vmalloc::{self as gv, VmallocArea};
 use crate::pure::mem::PageMem;
@@ -64,7 +64,7 @@ fn chunk_list(desc: &KhoVmalloc) -> Result<KVec<u64>> {
     let mut pa = desc.first;
     while pa != 0 {
         if v.len() > desc.total_pages as usize + 1 {
-            return Err(ELOOP);
+            return Err(errno(kernel::bindings::ELOOP));
         }
         v.push(pa, GFP_KERNEL)?;
         pa = mem
@@ -101,7 +101,7 @@ fn c_reader_walk(desc: &KhoVmalloc) -> Result<u64> {
     while chunk != 0 {
         hops += 1;
         if hops > total + 2 {
-            return Err(ELOOP);
+            return Err(errno(kernel::bindings::ELOOP));
         }
         let page = mem.page(chunk).ok_or(EFAULT)?;
         for &pa in page.get(1..=PER_CHUNK).ok_or(EFAULT)? {
