@@ -3,6 +3,8 @@
  * kho_rs C shim: thin, checked wrappers around inline helpers and the exported
  * KHO API for the Rust part of the module (see shim.h). No logic lives here.
  */
+#include <linux/bitops.h>
+#include <linux/count_zeros.h>
 #include <linux/dcache.h>
 #include <linux/debugfs.h>
 #include <linux/err.h>
@@ -11,6 +13,7 @@
 #include <linux/kexec_handover.h>
 #include <linux/kho/abi/kexec_handover.h>
 #include <linux/kho_radix_tree.h>
+#include <linux/log2.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -88,8 +91,46 @@ void kho_rs_unpreserve_pages(u64 phys, unsigned long nr_pages)
 	kho_unpreserve_pages(phys_to_page(phys), nr_pages);
 }
 
+/*
+ * KHO marks the head page of every preserved block with page->private =
+ * {u32 order, u32 magic "KHOP"} (union kho_page_info and KHO_PAGE_MAGIC in
+ * kernel/liveupdate/kexec_handover.c, the same in 7.2 and 7.3) and clears it
+ * when the block is restored. kho_restore_page() WARNs on a block without it.
+ * Incoming data is untrusted: it may name a page that was never preserved, or
+ * one already restored (e.g. by an earlier load of this module in this boot;
+ * busybox insmod even retries a failed finit_module() with init_module()). So
+ * every block is checked first, split as kho_restore_pages() splits, and the
+ * range is rejected quietly; nothing is restored unless every block can be.
+ */
+union kho_rs_page_info {
+	unsigned long page_private;
+	struct {
+		unsigned int order;
+		unsigned int magic;
+	};
+};
+
+static_assert(sizeof(union kho_rs_page_info) == sizeof(((struct page *)0)->private));
+
+#define KHO_RS_PAGE_MAGIC 0x4b484f50U /* KHO_PAGE_MAGIC, 'KHOP' */
+
 int kho_rs_restore_pages(u64 phys, unsigned long nr_pages)
 {
+	unsigned long pfn = PHYS_PFN(phys), end_pfn = pfn + nr_pages;
+	union kho_rs_page_info info;
+	struct page *page;
+
+	if (end_pfn < pfn)
+		return -EINVAL;
+	while (pfn < end_pfn) {
+		page = pfn_to_online_page(pfn);
+		if (!page)
+			return -EINVAL;
+		info.page_private = READ_ONCE(page->private);
+		if (info.magic != KHO_RS_PAGE_MAGIC)
+			return -EINVAL;
+		pfn += 1UL << min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn));
+	}
 	return kho_restore_pages(phys, nr_pages) ? 0 : -EINVAL;
 }
 
