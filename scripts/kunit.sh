@@ -10,7 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
-KDIR=$(cd "${KDIR:-$KHO_RS_CACHE/kdir}" && pwd -P)
+KDIR=$(cd "$(default_kdir)" && pwd -P)
+export KDIR # the module is built against the tree kunit.py boots
 out="$top/out/kunit"
 mkdir -p "$out/bin"
 
