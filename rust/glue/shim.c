@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kho_rs C shim: thin, checked wrappers around inline helpers and the exported
- * KHO API for the Rust part of the module (see shim.h). No logic lives here.
+ * KHO API for the Rust part of the module (see shim.h). The only logic here is
+ * checking untrusted input before KHO would WARN on it, and the radix tree
+ * set-up and tear-down that 7.2 does not export.
  */
 #include <linux/bitops.h>
 #include <linux/count_zeros.h>
