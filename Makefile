@@ -48,7 +48,12 @@ demo: setup
 	@$(MAKE) --no-print-directory modules
 	@bash scripts/demo.sh
 
-check: setup
+# Every supported kernel (KHO_RS_KERNELS, default 7.3 and 7.2) unless KDIR is given.
+KHO_RS_KERNELS ?= 7.3 7.2
+export KHO_RS_KERNELS
+
+check:
+	@bash scripts/setup.sh all $(KHO_RS_KERNELS)
 	@bash scripts/check.sh
 
 check-host:

@@ -34,9 +34,10 @@ module! {
             default: 0,
             description: "Run benchmarks at load: bit mask, 1 radix, 2 vmalloc, 4 block",
         },
-        workload: bool {
-            default: false,
-            description: "Verify the previous kernel's workload on a KHO boot, else preserve one",
+        // An integer, not `bool`: `module!` of Linux 7.2 has no `bool` parameters.
+        workload: u32 {
+            default: 0,
+            description: "1: verify the previous kernel's workload on a KHO boot, else preserve one (0: off)",
         },
         seed: u64 {
             default: 0x6b686f2d7273,
@@ -73,6 +74,12 @@ module! {
     },
 }
 
+/// The value of a module parameter: `value()` returns it in Linux 7.3 and a reference to it
+/// in 7.2; both implement `Borrow<T>`.
+fn param<T: Copy>(v: impl core::borrow::Borrow<T>) -> T {
+    *v.borrow()
+}
+
 struct KhoRs {
     // `/sys/kernel/debug/kho_rs/status`; holds its own copy of the status.
     _status: Pin<KBox<kernel::debugfs::File<status::Status>>>,
@@ -91,24 +98,27 @@ impl kernel::Module for KhoRs {
             if enabled { "enabled" } else { "disabled" },
             if kho_boot { "KHO boot" } else { "cold boot" }
         );
-        let mask = module_parameters::bench.value();
+        let mask: u32 = param(module_parameters::bench.value());
         if mask != 0 {
             bench::run(mask)?;
         }
-        let (outgoing, st) = if module_parameters::workload.value() {
-            run_workload(enabled)?
-        } else {
-            (None, status::Status::IDLE)
+        let (outgoing, st) = match param::<u32>(module_parameters::workload.value()) {
+            0 => (None, status::Status::IDLE),
+            1 => run_workload(enabled)?,
+            v => {
+                pr_err!("workload={} is not 0 or 1\n", v);
+                return Err(EINVAL);
+            }
         };
         let mut vmx_out = None;
-        let vmx_mib = module_parameters::vmx_mib.value();
+        let vmx_mib: u32 = param(module_parameters::vmx_mib.value());
         if vmx_mib != 0 && !vmx::restore_and_verify()? {
             vmx_out = Some(vmx::VmxOut::create(
-                module_parameters::seed.value(),
+                param(module_parameters::seed.value()),
                 vmx_mib,
             )?);
         }
-        let claim = if module_parameters::claim_prep.value() != 0 {
+        let claim = if param::<u32>(module_parameters::claim_prep.value()) != 0 {
             Some(claim_fixture::ClaimFixture::create()?)
         } else {
             None
@@ -129,14 +139,14 @@ impl kernel::Module for KhoRs {
 fn run_workload(enabled: bool) -> Result<(Option<workload::Outgoing>, status::Status)> {
     if !enabled {
         pr_err!("workload: KHO is disabled (boot with kho=on)\n");
-        return Err(EOPNOTSUPP);
+        return Err(glue::kho::errno(kernel::bindings::EOPNOTSUPP));
     }
     let params = workload::Params {
-        seed: module_parameters::seed.value(),
-        folios: module_parameters::folios.value(),
-        vmalloc_mib: module_parameters::vmalloc_mib.value(),
-        block_entries: module_parameters::block_entries.value(),
-        corrupt: module_parameters::corrupt.value(),
+        seed: param(module_parameters::seed.value()),
+        folios: param(module_parameters::folios.value()),
+        vmalloc_mib: param(module_parameters::vmalloc_mib.value()),
+        block_entries: param(module_parameters::block_entries.value()),
+        corrupt: param(module_parameters::corrupt.value()),
     };
     let mut st = status::Status::IDLE;
     let generation = match workload::restore_and_verify()? {
@@ -150,7 +160,7 @@ fn run_workload(enabled: bool) -> Result<(Option<workload::Outgoing>, status::St
             st.restore_us = report.elapsed_us;
             st.claimed_pages = report.claimed_pages;
             let next = report.info.generation + 1;
-            if u64::from(module_parameters::chain.value()) < next {
+            if u64::from(param::<u32>(module_parameters::chain.value())) < next {
                 return Ok((None, st));
             }
             next

@@ -19,7 +19,7 @@
 use kernel::prelude::*;
 use kernel::time::{Instant, Monotonic};
 
-use crate::glue::kho::{core_err, Show};
+use crate::glue::kho::{core_err, errno, Show};
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
 use crate::glue::vmalloc;
@@ -640,7 +640,7 @@ fn verify_blob(mem: &mut KernelMem, blob: &[u8]) -> Result<Report> {
             info.block_entry_size,
             Record::SIZE
         );
-        return Err(EPROTO);
+        return Err(errno(kernel::bindings::EPROTO));
     }
     let mut mismatches = 0u64;
     let mut verify_us = 0u64;

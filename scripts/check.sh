@@ -55,26 +55,41 @@ clippy_build() {
 	fi
 }
 
+# Kernels: a KDIR the user passed is tested alone; otherwise every kernel in
+# KHO_RS_KERNELS (default: all supported, 7.3 and 7.2), each from the cache.
+if [ -n "${KHO_RS_USER_KDIR:-}" ]; then
+	kernels=(user)
+else
+	read -r -a kernels <<<"${KHO_RS_KERNELS:-$SUPPORTED_KERNELS}"
+fi
+
 case $what in
 host | all)
 	stage "host tests (cargo test)" host_tests
 	stage "rustfmt" fmt_check
-	;;&
-kunit | qemu | all)
-	stage "clippy (CLIPPY=1)" clippy_build
-	stage "module build" module_build
-	;;&
-kunit | all)
-	stage "KUnit via kunit.py" bash "$here/kunit.sh"
-	;;&
-qemu | all)
-	stage "kexec selftest" bash "$top/selftests/kho_rs_kexec.sh"
 	;;
-host | kunit) ;;
+kunit | qemu) ;;
 *)
 	die "usage: $0 [host|kunit|qemu|all]"
 	;;
 esac
+if [ "$what" != host ]; then
+	for k in "${kernels[@]}"; do
+		if [ "$k" != user ]; then
+			export KERNEL=$k KDIR="$KHO_RS_CACHE/kdir-$k"
+		fi
+		# Objects of the other kernel must not be reused.
+		make -C "$KDIR" M="$top" clean >/dev/null 2>&1 || true
+		stage "clippy (CLIPPY=1) [$k]" clippy_build
+		stage "module build [$k]" module_build
+		if [ "$what" = kunit ] || [ "$what" = all ]; then
+			stage "KUnit via kunit.py [$k]" bash "$here/kunit.sh"
+		fi
+		if [ "$what" = qemu ] || [ "$what" = all ]; then
+			stage "kexec selftest [$k]" bash "$top/selftests/kho_rs_kexec.sh"
+		fi
+	done
+fi
 
 echo
 for s in "${passed[@]}"; do echo "  PASS  $s"; done

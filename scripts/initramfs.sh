@@ -16,7 +16,7 @@ top=$(cd "$here/.." && pwd)
 out=$1
 scenario=$2
 with_kernel=${3:-}
-KDIR=${KDIR:-$KHO_RS_CACHE/kdir}
+KDIR=$(default_kdir)
 
 busybox=$(command -v busybox || echo /bin/busybox)
 file "$busybox" | grep -q 'statically linked' || die "$busybox is not static: install busybox-static"

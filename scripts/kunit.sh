@@ -10,8 +10,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
-KDIR=$(cd "${KDIR:-$KHO_RS_CACHE/kdir}" && pwd -P)
-out="$top/out/kunit"
+KDIR=$(cd "$(default_kdir)" && pwd -P)
+export KDIR # the module is built against the tree kunit.py boots
+out="$top/out/kunit${KERNEL:+-$KERNEL}"
 mkdir -p "$out/bin"
 
 src="$KDIR"

@@ -6,7 +6,7 @@
 # under KVM, so the answer there is "tcg".
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-KDIR=${KDIR:-$KHO_RS_CACHE/kdir}
+KDIR=$(default_kdir)
 if [ ! -w /dev/kvm ]; then echo tcg; exit 0; fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -11,6 +11,12 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 die() { echo "ERROR: $*" >&2; exit 1; }
 
+# The kernel tree the scripts use: $KDIR if set, else the cached build of
+# $KERNEL (7.3 or 7.2, default $DEFAULT_KERNEL), as in the Makefile.
+default_kdir() {
+	echo "${KDIR:-$KHO_RS_CACHE/kdir-${KERNEL:-$DEFAULT_KERNEL}}"
+}
+
 # Directory of the PyPI libclang wheel's shared library, or empty.
 libclang_dir() {
 	python3 - <<'PY' 2>/dev/null

@@ -12,7 +12,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/lib.sh
 . "$here/lib.sh"
-KDIR=${KDIR:-$KHO_RS_CACHE/kdir}
+KDIR=$(default_kdir)
 initrd=$1
 log=$2
 extra=${3:-}

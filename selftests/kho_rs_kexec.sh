@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$top/scripts/lib.sh"
-out="$top/out/selftest"
+out="$top/out/selftest${KERNEL:+-$KERNEL}"
 mkdir -p "$out"
 
 n=0
@@ -72,8 +72,13 @@ boot() {
 	local name=$1 scenario=$2
 	bash "$top/scripts/initramfs.sh" "$out/$name.cpio" "$scenario" --with-kernel ||
 		return 1
-	QEMU_MEM=${3:-1G} bash "$top/scripts/qemu.sh" "$out/$name.cpio" "$out/$name.log"
+	QEMU_MEM=${3:-1G} bash "$top/scripts/qemu.sh" "$out/$name.cpio" "$out/$name.log" "${4:-}"
 }
+
+# The 4 GiB boots run without KASLR: with a randomly placed kernel, KHO could
+# fail to reserve its scratch area at boot ("disabling kexec handover"), seen
+# once in four runs of the 1 GiB case; that is the platform, not the module.
+BIG_CMDLINE=nokaslr
 
 make -C "$top" --no-print-directory modules >/dev/null || {
 	echo "Bail out! kho_rs.ko does not build"
@@ -244,7 +249,7 @@ no_oops "$log" claim
 
 # --- vmalloc exchange: Rust and C each restore what the other preserved.
 log="$out/vmx.log"
-boot vmx "$here/scenarios/vmx.sh" 4G
+boot vmx "$here/scenarios/vmx.sh" 4G "$BIG_CMDLINE"
 ok $? "vmx: QEMU ran to power-off (log $log)"
 for mib in 1 16 256; do
 	check "$log" "vmx: C kho_restore_vmalloc accepts the Rust-written $mib MiB descriptor" \
@@ -265,7 +270,7 @@ case $stage in
 esac
 EOF
 	log="$out/big.log"
-	boot big "$out/big.sh" 4G
+	boot big "$out/big.sh" 4G "$BIG_CMDLINE"
 	ok $? "1GiB: QEMU ran to power-off (log $log)"
 	check "$log" "1GiB: 1024 MiB vmalloc workload verified after kexec" \
 		"kho_rs: restore: PASS generation 1: 64 folios, 1024 MiB vmalloc"

@@ -65,6 +65,15 @@ extern "C" {
 
     pub(crate) fn kho_rs_c_radix_new(root_phys: u64) -> *mut c_void;
     pub(crate) fn kho_rs_c_radix_free(tree: *mut c_void, destroy: bool);
+    pub(crate) fn kho_rs_c_radix_root(tree: *mut c_void) -> u64;
+}
+
+// The C radix tree API differs between the supported kernels; Kbuild sets
+// `kho_rs_radix_key_api` (and `KHO_RS_RADIX_KEY_API` for shim.h) for Linux 7.3.
+
+// Linux 7.3: `kho_radix_add_key()`, `kho_radix_del_key()`, walk with leaf and node callbacks.
+#[cfg(kho_rs_radix_key_api)]
+extern "C" {
     pub(crate) fn kho_rs_c_radix_add_key(tree: *mut c_void, key: c_ulong) -> c_int;
     pub(crate) fn kho_rs_c_radix_del_key(tree: *mut c_void, key: c_ulong);
     pub(crate) fn kho_rs_c_radix_walk(
@@ -73,5 +82,17 @@ extern "C" {
         node: Option<unsafe extern "C" fn(phys: u64, data: *mut c_void) -> c_int>,
         data: *mut c_void,
     ) -> c_int;
-    pub(crate) fn kho_rs_c_radix_root(tree: *mut c_void) -> u64;
+}
+
+// Linux 7.2: `kho_radix_add_page()`, `kho_radix_del_page()`, walk with a `(phys, order)`
+// callback per key and no node callback.
+#[cfg(not(kho_rs_radix_key_api))]
+extern "C" {
+    pub(crate) fn kho_rs_c_radix_add_page(tree: *mut c_void, pfn: c_ulong, order: c_uint) -> c_int;
+    pub(crate) fn kho_rs_c_radix_del_page(tree: *mut c_void, pfn: c_ulong, order: c_uint);
+    pub(crate) fn kho_rs_c_radix_walk_pages(
+        tree: *mut c_void,
+        f: Option<unsafe extern "C" fn(phys: u64, order: c_uint, data: *mut c_void) -> c_int>,
+        data: *mut c_void,
+    ) -> c_int;
 }

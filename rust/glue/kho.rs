@@ -42,6 +42,27 @@ pub(crate) fn core_err(ctx: &str, e: CoreError) -> Error {
     Error::from_errno(e.to_errno())
 }
 
+/// A kernel [`Error`] from a positive errno constant of `kernel::bindings`.
+///
+/// For the errnos that `kernel::error::code` has in Linux 7.3 but not in 7.2 (`ELOOP`,
+/// `EPROTO`, `EOPNOTSUPP`): the bindings have every errno on both kernels.
+pub(crate) fn errno(e: u32) -> Error {
+    Error::from_errno(-(e as kernel::ffi::c_int))
+}
+
+// The pure core carries its own errno numbers (it does not depend on the kernel crate);
+// they must be this kernel's.
+const _: () = {
+    use crate::pure::error::errno as pe;
+    use kernel::bindings as b;
+    assert!(pe::ENOENT as u32 == b::ENOENT && pe::E2BIG as u32 == b::E2BIG);
+    assert!(pe::ENOMEM as u32 == b::ENOMEM && pe::EFAULT as u32 == b::EFAULT);
+    assert!(pe::EEXIST as u32 == b::EEXIST && pe::EINVAL as u32 == b::EINVAL);
+    assert!(pe::ENOSPC as u32 == b::ENOSPC && pe::ERANGE as u32 == b::ERANGE);
+    assert!(pe::ELOOP as u32 == b::ELOOP && pe::EPROTO as u32 == b::EPROTO);
+    assert!(pe::EOVERFLOW as u32 == b::EOVERFLOW && pe::EOPNOTSUPP as u32 == b::EOPNOTSUPP);
+};
+
 /// Converts a C return code (0 or a negative errno) into a [`Result`].
 pub(crate) fn to_result(ret: kernel::ffi::c_int) -> Result {
     if ret == 0 {

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kho_rs C shim: thin, checked wrappers around inline helpers and the exported
- * KHO API for the Rust part of the module (see shim.h). No logic lives here.
+ * KHO API for the Rust part of the module (see shim.h). The only logic here is
+ * checking untrusted input before KHO would WARN on it, and the radix tree
+ * set-up and tear-down that 7.2 does not export.
  */
+#include <linux/bitops.h>
+#include <linux/count_zeros.h>
 #include <linux/dcache.h>
 #include <linux/debugfs.h>
 #include <linux/err.h>
@@ -15,6 +19,7 @@
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
+#include <linux/version.h>
 #include <linux/vmalloc.h>
 
 #include "shim.h"
@@ -311,6 +316,18 @@ u64 kho_rs_kho_out_fdt_phys(void)
 	return phys;
 }
 
+/*
+ * The C radix tree, for differential tests and benchmarks. Kbuild defines
+ * KHO_RS_RADIX_KEY_API for 7.3 (key API with init/destroy and a walk with leaf
+ * and node callbacks); 7.2 exports the page API instead. Both branches give the
+ * Rust side a tree handle from kho_rs_c_radix_new() and kho_rs_c_radix_free().
+ */
+#if defined(KHO_RS_RADIX_KEY_API) != (LINUX_VERSION_CODE >= KERNEL_VERSION(7, 3, 0))
+#error "Kbuild's radix API choice does not match LINUX_VERSION_CODE"
+#endif
+
+#ifdef KHO_RS_RADIX_KEY_API
+
 void *kho_rs_c_radix_new(u64 root_phys)
 {
 	struct kho_radix_tree *tree = kzalloc(sizeof(*tree), GFP_KERNEL);
@@ -354,6 +371,91 @@ int kho_rs_c_radix_walk(void *tree, int (*leaf)(unsigned long key, void *data),
 
 	return kho_radix_walk_tree(tree, &cb, data);
 }
+
+#else /* 7.2: kho_radix_add_page(), kho_radix_del_page(), walk(phys, order) */
+
+/*
+ * 7.2 exports no kho_radix_init_tree(): a tree is a root page plus an
+ * initialised mutex, as kho_out_fdt_setup() does for KHO's own tree. Nodes
+ * come from get_zeroed_page() in kho_radix_add_page(); the root here too.
+ */
+void *kho_rs_c_radix_new(u64 root_phys)
+{
+	struct kho_radix_tree *tree = kzalloc(sizeof(*tree), GFP_KERNEL);
+
+	if (!tree)
+		return NULL;
+	tree->root = root_phys ? phys_to_virt(root_phys) :
+				 (void *)get_zeroed_page(GFP_KERNEL);
+	if (!tree->root) {
+		kfree(tree);
+		return NULL;
+	}
+	mutex_init(&tree->lock);
+	return tree;
+}
+
+/* 7.2 exports no kho_radix_destroy_tree(): the same post-order free as 7.3's. */
+static void kho_rs_c_radix_free_node(struct kho_radix_node *node, unsigned int level)
+{
+	unsigned long i;
+
+	for (i = 0; level && i < PAGE_SIZE / sizeof(phys_addr_t); i++) {
+		if (node->table[i])
+			kho_rs_c_radix_free_node(phys_to_virt(node->table[i]), level - 1);
+	}
+	free_page((unsigned long)node);
+}
+
+/* Frees the tree handle; with @destroy also every node page of the tree. */
+void kho_rs_c_radix_free(void *tree, bool destroy)
+{
+	struct kho_radix_tree *t = tree;
+
+	if (destroy)
+		kho_rs_c_radix_free_node(t->root, KHO_TREE_MAX_DEPTH - 1);
+	kfree(t);
+}
+
+int kho_rs_c_radix_add_page(void *tree, unsigned long pfn, unsigned int order)
+{
+	return kho_radix_add_page(tree, pfn, order);
+}
+
+void kho_rs_c_radix_del_page(void *tree, unsigned long pfn, unsigned int order)
+{
+	kho_radix_del_page(tree, pfn, order);
+}
+
+/*
+ * 7.2's walk callback gets (phys, order) and no data pointer: the walk's
+ * callback and data are kept here for its duration, one walk at a time.
+ */
+static DEFINE_MUTEX(kho_rs_c_radix_walk_lock);
+static int (*kho_rs_c_radix_walk_fn)(u64 phys, unsigned int order, void *data);
+static void *kho_rs_c_radix_walk_data;
+
+static int kho_rs_c_radix_walk_cb(phys_addr_t phys, unsigned int order)
+{
+	return kho_rs_c_radix_walk_fn(phys, order, kho_rs_c_radix_walk_data);
+}
+
+int kho_rs_c_radix_walk_pages(void *tree, int (*fn)(u64 phys, unsigned int order, void *data),
+			      void *data)
+{
+	int ret;
+
+	mutex_lock(&kho_rs_c_radix_walk_lock);
+	kho_rs_c_radix_walk_fn = fn;
+	kho_rs_c_radix_walk_data = data;
+	ret = kho_radix_walk_tree(tree, kho_rs_c_radix_walk_cb);
+	kho_rs_c_radix_walk_fn = NULL;
+	kho_rs_c_radix_walk_data = NULL;
+	mutex_unlock(&kho_rs_c_radix_walk_lock);
+	return ret;
+}
+
+#endif /* KHO_RS_RADIX_KEY_API */
 
 u64 kho_rs_c_radix_root(void *tree)
 {

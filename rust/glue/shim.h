@@ -56,13 +56,24 @@ void *kho_rs_c_restore_vmalloc(const struct kho_vmalloc *desc);
 /* Tests only: physical address of the outgoing KHO root FDT (0 if unknown). */
 u64 kho_rs_kho_out_fdt_phys(void);
 
-/* The C radix tree (7.3 key API), for differential tests. */
+/*
+ * The C radix tree, for differential tests: the key API of 7.3 or the page API
+ * of 7.2 (Kbuild defines KHO_RS_RADIX_KEY_API for 7.3; ffi.rs follows
+ * `cfg(kho_rs_radix_key_api)`, set at the same place).
+ */
 void *kho_rs_c_radix_new(u64 root_phys);
 void kho_rs_c_radix_free(void *tree, bool destroy);
+u64 kho_rs_c_radix_root(void *tree);
+#ifdef KHO_RS_RADIX_KEY_API
 int kho_rs_c_radix_add_key(void *tree, unsigned long key);
 void kho_rs_c_radix_del_key(void *tree, unsigned long key);
 int kho_rs_c_radix_walk(void *tree, int (*leaf)(unsigned long key, void *data),
 			int (*node)(u64 phys, void *data), void *data);
-u64 kho_rs_c_radix_root(void *tree);
+#else
+int kho_rs_c_radix_add_page(void *tree, unsigned long pfn, unsigned int order);
+void kho_rs_c_radix_del_page(void *tree, unsigned long pfn, unsigned int order);
+int kho_rs_c_radix_walk_pages(void *tree, int (*fn)(u64 phys, unsigned int order, void *data),
+			      void *data);
+#endif
 
 #endif /* KHO_RS_SHIM_H */

@@ -12,7 +12,7 @@
 
 use kernel::prelude::*;
 
-use crate::glue::kho::OutMemoryMap;
+use crate::glue::kho::{errno, OutMemoryMap};
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::vmalloc::{self as gv, VmallocArea};
 use crate::pure::mem::PageMem;
@@ -62,7 +62,7 @@ fn chunk_list(desc: &KhoVmalloc) -> Result<KVec<u64>> {
     let mut pa = desc.first;
     while pa != 0 {
         if v.len() > desc.total_pages as usize + 1 {
-            return Err(ELOOP);
+            return Err(errno(kernel::bindings::ELOOP));
         }
         v.push(pa, GFP_KERNEL)?;
         // SAFETY: a chunk of a descriptor this test preserved, still live.
@@ -100,7 +100,7 @@ fn c_reader_walk(desc: &KhoVmalloc) -> Result<u64> {
     while chunk != 0 {
         hops += 1;
         if hops > total + 2 {
-            return Err(ELOOP);
+            return Err(errno(kernel::bindings::ELOOP));
         }
         // SAFETY: a page this test allocated or claimed itself, still live.
         let page = unsafe { mem.page(chunk) }.ok_or(EFAULT)?;
