@@ -382,39 +382,8 @@ unsafe fn check_chunk_chain<M: PageMem>(mem: &M, first: u64, bound: u64) -> Resu
 pub(crate) unsafe fn validate<M: PageMem>(mem: &M, desc: &KhoVmalloc) -> Result<VmallocStats> {
     let geo = *mem.geometry();
     let per_chunk = geo.vmalloc_chunk_entries;
-    if desc.first == 0 {
-        return Err(Error::inval("vmalloc: descriptor without chunks", 0));
-    }
-    if !geo.is_page_aligned(desc.first) {
-        return Err(Error::inval(
-            "vmalloc: first chunk not page aligned",
-            desc.first,
-        ));
-    }
-    if desc.flags & !KHO_VMALLOC_KNOWN_FLAGS != 0 {
-        return Err(Error::inval(
-            "vmalloc: unknown flag bits",
-            u64::from(desc.flags),
-        ));
-    }
-    if desc.order > max_order(&geo) {
-        return Err(Error::inval(
-            "vmalloc: order too large",
-            u64::from(desc.order),
-        ));
-    }
+    let expected = check_desc(&geo, desc)?;
     let nr = block_pages(desc.order);
-    let total = u64::from(desc.total_pages);
-    if total == 0 {
-        return Err(Error::inval("vmalloc: total_pages is 0", 0));
-    }
-    if !total.is_multiple_of(nr) {
-        return Err(Error::inval(
-            "vmalloc: total_pages not a multiple of 2^order",
-            total,
-        ));
-    }
-    let expected = total / nr;
     // SAFETY: this function's own requirement.
     let chunks = unsafe { check_chunk_chain(mem, desc.first, max_chunks(expected, per_chunk)) }?;
 
