@@ -398,24 +398,8 @@ pub(crate) unsafe fn validate<M: PageMem>(mem: &M, desc: &KhoVmalloc) -> Result<
             chunk,
         ))?;
         let next = page.first().copied().unwrap_or(0);
-        let list = page.get(1..=per_chunk).unwrap_or(&[]);
-        let used = list.iter().position(|&pa| pa == 0).unwrap_or(list.len());
-        if let Some(&stray) = list
-            .get(used..)
-            .and_then(|rest| rest.iter().find(|&&pa| pa != 0))
-        {
-            return Err(Error::inval("vmalloc: entry after the 0 terminator", stray));
-        }
-        if used < per_chunk && n + 1 < chunks {
-            return Err(Error::inval(
-                "vmalloc: chunk not full but not the last",
-                chunk,
-            ));
-        }
-        for &pa in list.get(..used).unwrap_or(&[]) {
-            if pa & (align - 1) != 0 {
-                return Err(Error::inval("vmalloc: block not aligned to its order", pa));
-            }
+        let blocks = chunk_blocks(page, per_chunk, n + 1 == chunks, align, chunk)?;
+        for &pa in blocks {
             for k in 0..nr {
                 let page_pa = pa
                     .checked_add(k * page_size)
@@ -480,6 +464,36 @@ pub(crate) unsafe fn for_each_entry<M: PageMem>(
         chunk = page.first().copied().unwrap_or(0);
     }
     Ok(stats)
+}
+
+/// The listed blocks of one chunk page, checked: no entry after the 0 terminator, only
+/// the `last` chunk partly filled, every block aligned to `align`.
+fn chunk_blocks(
+    page: &[u64],
+    per_chunk: usize,
+    last: bool,
+    align: u64,
+    chunk: u64,
+) -> Result<&[u64]> {
+    let list = page.get(1..=per_chunk).unwrap_or(&[]);
+    let used = list.iter().position(|&pa| pa == 0).unwrap_or(list.len());
+    if let Some(&stray) = list
+        .get(used..)
+        .and_then(|rest| rest.iter().find(|&&pa| pa != 0))
+    {
+        return Err(Error::inval("vmalloc: entry after the 0 terminator", stray));
+    }
+    if used < per_chunk && !last {
+        return Err(Error::inval(
+            "vmalloc: chunk not full but not the last",
+            chunk,
+        ));
+    }
+    let blocks = list.get(..used).unwrap_or(&[]);
+    if let Some(&bad) = blocks.iter().find(|&&pa| pa & (align - 1) != 0) {
+        return Err(Error::inval("vmalloc: block not aligned to its order", bad));
+    }
+    Ok(blocks)
 }
 
 /// Checks the fields of an incoming descriptor that need no memory access; returns the
@@ -609,24 +623,10 @@ pub(crate) fn restore<M: PageMem>(
             break Some(Error::inval("vmalloc: chunk page not accessible", chunk));
         };
         let next = page.first().copied().unwrap_or(0);
-        let list = page.get(1..=per_chunk).unwrap_or(&[]);
-        let used = list.iter().position(|&pa| pa == 0).unwrap_or(list.len());
-        if let Some(&stray) = list
-            .get(used..)
-            .and_then(|rest| rest.iter().find(|&&pa| pa != 0))
-        {
-            break Some(Error::inval("vmalloc: entry after the 0 terminator", stray));
-        }
-        if used < per_chunk && next != 0 {
-            break Some(Error::inval(
-                "vmalloc: chunk not full but not the last",
-                chunk,
-            ));
-        }
-        let blocks = list.get(..used).unwrap_or(&[]);
-        if let Some(&bad) = blocks.iter().find(|&&pa| pa & (align - 1) != 0) {
-            break Some(Error::inval("vmalloc: block not aligned to its order", bad));
-        }
+        let used = match chunk_blocks(page, per_chunk, next == 0, align, chunk) {
+            Ok(blocks) => blocks.len(),
+            Err(e) => break Some(e),
+        };
         entries += used as u64;
         if entries > expected {
             break Some(Error::inval(
