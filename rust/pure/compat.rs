@@ -209,7 +209,7 @@ const fn cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
 }
 
 /// Byte-wise equality usable in `const`.
-const fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
+pub(crate) const fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
     matches!(cmp_bytes(a, b), Ordering::Equal)
 }
 
@@ -217,7 +217,7 @@ const fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
 ///
 /// Returns the length of `name` and `N`. Every byte must be printable ASCII other than
 /// space and `';'`; `N` is decimal, fits in `u32` and has no leading zero.
-const fn parse_component(c: &[u8], offset: usize) -> Result<(usize, u32)> {
+pub(crate) const fn parse_component(c: &[u8], offset: usize) -> Result<(usize, u32)> {
     if c.is_empty() {
         return Err(Error::inval("compat: empty component", offset as u64));
     }
@@ -496,6 +496,17 @@ pub(crate) enum Mismatch<'a> {
         /// Version found.
         found: u32,
     },
+    /// A sub-component has a version outside the range this build reads.
+    VersionNotRead {
+        /// Its name.
+        name: &'a str,
+        /// Version found.
+        found: u32,
+        /// Oldest version read.
+        oldest: u32,
+        /// Newest version read.
+        newest: u32,
+    },
     /// A sub-component that is not expected is present.
     UnexpectedComponent {
         /// Its name.
@@ -526,6 +537,11 @@ impl Mismatch<'_> {
                 "compat: component version mismatch",
                 u64::from(found),
             ),
+            Mismatch::VersionNotRead { found, .. } => Error::new(
+                errno::EPROTO,
+                "compat: component version not read",
+                u64::from(found),
+            ),
             Mismatch::UnexpectedComponent { .. } => {
                 Error::new(errno::EPROTO, "compat: unexpected component", 0)
             }
@@ -548,6 +564,15 @@ impl fmt::Display for Mismatch<'_> {
             } => write!(
                 f,
                 "component '{name}' has version v{found}, expected v{expected}"
+            ),
+            Mismatch::VersionNotRead {
+                name,
+                found,
+                oldest,
+                newest,
+            } => write!(
+                f,
+                "component '{name}' has version v{found}, this module reads v{oldest} to v{newest}"
             ),
             Mismatch::UnexpectedComponent { name } => {
                 write!(f, "unexpected component '{name}'")

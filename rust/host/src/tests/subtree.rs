@@ -9,8 +9,10 @@ use std::string::ToString;
 
 use proptest::prelude::*;
 
+use crate::pure::compat::Mismatch;
 use crate::pure::subtree::{
-    read, read_with, write, SubtreeCompat, SubtreeError, SubtreeInfo, COMPAT,
+    read, read_granular, read_with, write, Accept, SubtreeCompat, SubtreeError, SubtreeInfo,
+    Verdict, Version, ACCEPT, COMPAT,
 };
 use crate::pure::vmalloc::KhoVmalloc;
 
@@ -82,10 +84,116 @@ fn child_string_is_checked() {
         ..COMPAT
     };
     let b = blob(&sample(), &bad);
-    let msg = read(&b).unwrap_err().to_string();
+    let e = read(&b).unwrap_err();
+    let msg = e.to_string();
     assert!(msg.contains("block"), "{msg}");
-    // Read against matching expectations it is accepted: the check is per component.
-    assert!(read_with(&b, &bad).is_ok());
+    // Root and node disagree: malformed, whatever versions the reader accepts.
+    let lenient = Accept {
+        block: Version {
+            oldest: 1,
+            newest: 9,
+            ..ACCEPT.block
+        },
+        ..ACCEPT
+    };
+    assert!(read_granular(&b, &lenient).is_err());
+}
+
+/// A blob written with the given component versions (root and node strings agree).
+fn versioned(radix: &'static str, vmalloc: &'static str, block: &'static str) -> std::vec::Vec<u8> {
+    let root = std::format!("kho-rs-v1;{block};{radix};{vmalloc}").leak();
+    blob(
+        &sample(),
+        &SubtreeCompat {
+            root,
+            radix,
+            vmalloc,
+            block,
+        },
+    )
+}
+
+/// A reader of `vmalloc` v1 and v2 (the hypothetical next version).
+fn two_version_reader() -> Accept {
+    Accept {
+        vmalloc: Version {
+            oldest: 1,
+            newest: 2,
+            compat: "vmalloc-v2",
+            ..ACCEPT.vmalloc
+        },
+        ..ACCEPT
+    }
+}
+
+/// Exactly the component of an unread version is refused, by name; the others are parsed.
+#[test]
+fn unread_version_refuses_only_that_component() {
+    let b = versioned("radix-v1", "vmalloc-v2", "block-v1");
+    let inc = read_granular(&b, &ACCEPT).expect("structure is fine");
+    assert_eq!(inc.radix, Verdict::Restore(1));
+    assert_eq!(inc.block, Verdict::Restore(1));
+    assert_eq!(
+        inc.vmalloc,
+        Verdict::Refuse(Mismatch::VersionMismatch {
+            name: "vmalloc",
+            expected: 1,
+            found: 2
+        })
+    );
+    // Nothing of the refused component was read; the others carry the blob's values.
+    assert_eq!(inc.info.vmalloc_bytes, 0);
+    assert_eq!(inc.info.vmalloc.first, 0);
+    assert_eq!(inc.info.radix_root, 0x1_2345_6000);
+    assert_eq!(inc.info.block_count, 100_000);
+    let e = read(&b).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "incompatible subtree: component 'vmalloc' has version v2, expected v1"
+    );
+}
+
+/// A reader of two versions restores from either, and names its range when refusing.
+#[test]
+fn two_version_reader_restores_either() {
+    let two = two_version_reader();
+    for v in ["vmalloc-v1", "vmalloc-v2"] {
+        let b = versioned("radix-v1", v, "block-v1");
+        assert_eq!(read_with(&b, &two).expect(v), sample(), "{v}");
+    }
+    let b = versioned("radix-v1", "vmalloc-v3", "block-v1");
+    let e = read_with(&b, &two).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "incompatible subtree: component 'vmalloc' has version v3, this module reads v1 to v2"
+    );
+    assert_eq!(e.to_errno(), -71);
+}
+
+/// An unknown extra component or another base fails the whole blob.
+#[test]
+fn extra_component_or_base_fails_whole_blob() {
+    let root = "kho-rs-v1;block-v1;extra-v1;radix-v1;vmalloc-v1";
+    let b = blob(&sample(), &SubtreeCompat { root, ..COMPAT });
+    assert!(read_granular(&b, &ACCEPT)
+        .unwrap_err()
+        .to_string()
+        .contains("unexpected component 'extra'"));
+    let root = "kho-rs-v2;block-v1;radix-v1;vmalloc-v1";
+    let b = blob(&sample(), &SubtreeCompat { root, ..COMPAT });
+    assert!(read_granular(&b, &ACCEPT)
+        .unwrap_err()
+        .to_string()
+        .contains("base is 'kho-rs-v2'"));
+}
+
+/// The default build writes and reads v1 of every component.
+#[test]
+fn default_build_is_v1() {
+    assert_eq!(COMPAT.root, "kho-rs-v1;block-v1;radix-v1;vmalloc-v1");
+    for v in [ACCEPT.radix, ACCEPT.vmalloc, ACCEPT.block] {
+        assert_eq!((v.oldest, v.newest), (1, 1), "{}", v.name);
+    }
 }
 
 #[test]
