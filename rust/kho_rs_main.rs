@@ -98,6 +98,18 @@ impl kernel::Module for KhoRs {
             if enabled { "enabled" } else { "disabled" },
             if kho_boot { "KHO boot" } else { "cold boot" }
         );
+        if pure::subtree::NEXT_VERSION_BUILD {
+            pr_warn!(
+                "test-only build (KHO_RS_NEXT): writes {}, reads radix v{}-v{}, vmalloc v{}-v{}, block v{}-v{}\n",
+                pure::subtree::COMPAT.root,
+                pure::subtree::RADIX.oldest,
+                pure::subtree::RADIX.newest,
+                pure::subtree::VMALLOC.oldest,
+                pure::subtree::VMALLOC.newest,
+                pure::subtree::BLOCK.oldest,
+                pure::subtree::BLOCK.newest
+            );
+        }
         let mask: u32 = param(module_parameters::bench.value());
         if mask != 0 {
             bench::run(mask)?;

@@ -4,8 +4,7 @@
 
 use core::fmt;
 
-use crate::pure::compat;
-use crate::pure::subtree::SubtreeInfo;
+use crate::pure::subtree::{self, SubtreeInfo};
 
 /// What the module did with the workload at load time.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -81,7 +80,15 @@ impl fmt::Debug for Status {
             Role::Carried => "restored+preserved",
         };
         writeln!(f, "role: {role}")?;
-        writeln!(f, "compatible: {}", compat::KHO_RS_COMPATIBLE)?;
+        writeln!(f, "compatible: {}", subtree::COMPAT.root)?;
+        let r = |v: &subtree::Version| (v.name, v.oldest, v.newest);
+        writeln!(
+            f,
+            "reads: {0:?}, {1:?}, {2:?} (name, oldest, newest version)",
+            r(&subtree::RADIX),
+            r(&subtree::VMALLOC),
+            r(&subtree::BLOCK)
+        )?;
         if let Some(i) = &self.restored {
             info(f, "restored", i)?;
             writeln!(f, "restored.verify_us: {}", self.restore_us)?;

@@ -24,6 +24,7 @@ use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
 use crate::glue::vmalloc;
 use crate::pure::block::{BlockEntry, BlockSet};
+use crate::pure::compat::Mismatch;
 use crate::pure::mem::PageMem;
 use crate::pure::radix::{decode_key, encode_key, RadixTree, RadixVisitor};
 use crate::pure::rng::XorShift;
@@ -629,12 +630,64 @@ pub(crate) fn restore_and_verify() -> Result<Option<Report>> {
     res.map(Some)
 }
 
+/// What a component's verdict says, for the log: `v1 restored` or `v2 refused`.
+struct Said<'a>(subtree::Verdict<'a>, &'a str);
+
+impl core::fmt::Display for Said<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            subtree::Verdict::Restore(v) => write!(f, "{} v{} restored", self.1, v),
+            subtree::Verdict::Refuse(
+                Mismatch::VersionMismatch { found, .. } | Mismatch::VersionNotRead { found, .. },
+            ) => write!(f, "{} v{} refused", self.1, found),
+            subtree::Verdict::Refuse(_) => write!(f, "{} refused", self.1),
+        }
+    }
+}
+
 fn verify_blob(mem: &mut KernelMem, blob: &[u8]) -> Result<Report> {
-    let info = subtree::read(blob).map_err(|e| {
+    let inc = subtree::read_granular(blob, &subtree::ACCEPT).map_err(|e| {
         pr_err!("restore: {:?}\n", Show(e));
         Error::from_errno(e.to_errno())
     })?;
-    if info.block_entry_size != Record::SIZE as u64 {
+    // Each component's version is checked on its own: one this build does not read is
+    // refused by name and nothing of it is touched (its pages stay reserved); the others
+    // are restored and verified as far as they can be without it.
+    for (v, name) in [
+        (inc.radix, "radix"),
+        (inc.vmalloc, "vmalloc"),
+        (inc.block, "block"),
+    ] {
+        if let subtree::Verdict::Refuse(m) = v {
+            pr_err!(
+                "restore: {:?}: {} refused, nothing restored from it (its preserved pages stay reserved)\n",
+                Show(subtree::SubtreeError::Compat(m)),
+                name
+            );
+        }
+    }
+    let info = inc.info;
+    let mut report = verify_components(mem, &inc)?;
+    if inc.first_refused().is_some() {
+        pr_err!(
+            "restore: PARTIAL generation {}: {:?}, {:?}, {:?}; {} mismatches in what was restored\n",
+            info.generation,
+            Show(Said(inc.radix, "radix")),
+            Show(Said(inc.vmalloc, "vmalloc")),
+            Show(Said(inc.block, "block")),
+            report.mismatches
+        );
+        return Err(errno(kernel::bindings::EPROTO));
+    }
+    report.info = info;
+    Ok(report)
+}
+
+/// Restores and verifies every component `inc` does not refuse.
+fn verify_components(mem: &mut KernelMem, inc: &subtree::Incoming<'_>) -> Result<Report> {
+    let info = inc.info;
+    let with_records = inc.block.restores();
+    if with_records && info.block_entry_size != Record::SIZE as u64 {
         pr_err!(
             "restore: block entry size {} is not {}\n",
             info.block_entry_size,
@@ -644,24 +697,26 @@ fn verify_blob(mem: &mut KernelMem, blob: &[u8]) -> Result<Report> {
     }
     let mut mismatches = 0u64;
     let mut verify_us = 0u64;
-
-    // Block set first: the records describe everything else.
-    let mut blocks = BlockSet::<Record>::restore(mem, info.block_head)
-        .map_err(|e| core_err("restore block", e))?;
     let mut records = KVVec::new();
-    let mut ok = Ok(());
-    {
-        let mut it = blocks.iter();
-        while let Some(r) = it.read_entry(mem) {
-            if let Err(e) = records.push(r, GFP_KERNEL) {
-                ok = Err(Error::from(e));
-                break;
+    // Block set first: the records describe everything else (without them, folio contents
+    // cannot be checked).
+    if with_records {
+        let mut blocks = BlockSet::<Record>::restore(mem, info.block_head)
+            .map_err(|e| core_err("restore block", e))?;
+        let mut ok = Ok(());
+        {
+            let mut it = blocks.iter();
+            while let Some(r) = it.read_entry(mem) {
+                if let Err(e) = records.push(r, GFP_KERNEL) {
+                    ok = Err(Error::from(e));
+                    break;
+                }
             }
         }
+        blocks.destroy(mem);
+        ok?;
     }
-    blocks.destroy(mem);
-    ok?;
-    if records.len() as u64 != info.block_count {
+    if with_records && records.len() as u64 != info.block_count {
         pr_err!(
             "restore: {} block entries, subtree says {}\n",
             records.len(),
@@ -686,75 +741,83 @@ fn verify_blob(mem: &mut KernelMem, blob: &[u8]) -> Result<Report> {
     folio_records.sort_unstable_by_key(|f| f.0);
 
     // Radix tree: validated and every node page restored; then every folio.
-    let (tree, _stats) =
-        RadixTree::restore(mem, info.radix_root).map_err(|e| core_err("restore radix", e))?;
-    let mut keys = Keys(KVec::new());
-    let walked = tree.walk(mem, &mut keys);
-    tree.destroy(mem);
-    walked.map_err(|e| core_err("restore radix walk", e))?;
-    if keys.0.len() as u64 != info.radix_keys || keys.0.len() != folio_records.len() {
-        pr_err!(
-            "restore: {} radix keys, {} folio records, subtree says {}\n",
-            keys.0.len(),
-            folio_records.len(),
-            info.radix_keys
-        );
-        mismatches += 1;
-    }
-    for &key in keys.0.iter() {
-        let (fpa, order) = decode_key(&GEOMETRY, key).map_err(|e| core_err("restore key", e))?;
-        // The tree says what was preserved: check and claim the folio before anything else.
-        if order > MAX_FOLIO_ORDER {
+    if inc.radix.restores() {
+        let (tree, _stats) =
+            RadixTree::restore(mem, info.radix_root).map_err(|e| core_err("restore radix", e))?;
+        let mut keys = Keys(KVec::new());
+        let walked = tree.walk(mem, &mut keys);
+        tree.destroy(mem);
+        walked.map_err(|e| core_err("restore radix walk", e))?;
+        if keys.0.len() as u64 != info.radix_keys
+            || (with_records && keys.0.len() != folio_records.len())
+        {
             pr_err!(
-                "restore folio: key {:#x} has order {} above {}\n",
-                key,
-                order,
-                MAX_FOLIO_ORDER
+                "restore: {} radix keys, {} folio records, subtree says {}\n",
+                keys.0.len(),
+                folio_records.len(),
+                info.radix_keys
             );
-            return Err(EINVAL);
-        }
-        if let Err(e) = mem.claim(fpa, 1 << order) {
-            return Err(core_err("restore folio", e));
-        }
-        let Ok(idx) = folio_records.binary_search_by_key(&fpa, |f| f.0) else {
-            pr_err!("restore: folio {:#x} has no block record\n", fpa);
             mismatches += 1;
+        }
+        for &key in keys.0.iter() {
+            let (fpa, order) =
+                decode_key(&GEOMETRY, key).map_err(|e| core_err("restore key", e))?;
+            // The tree says what was preserved: check and claim the folio before anything else.
+            if order > MAX_FOLIO_ORDER {
+                pr_err!(
+                    "restore folio: key {:#x} has order {} above {}\n",
+                    key,
+                    order,
+                    MAX_FOLIO_ORDER
+                );
+                return Err(EINVAL);
+            }
+            if let Err(e) = mem.claim(fpa, 1 << order) {
+                return Err(core_err("restore folio", e));
+            }
+            let Ok(idx) = folio_records.binary_search_by_key(&fpa, |f| f.0) else {
+                // Without the block set (refused) the folio is restored but cannot be checked.
+                if with_records {
+                    pr_err!("restore: folio {:#x} has no block record\n", fpa);
+                    mismatches += 1;
+                }
+                for i in 0..(1u64 << order) {
+                    // SAFETY: claimed just above, not referenced; each page freed once.
+                    unsafe { mem.free(fpa + i * GEOMETRY.page_size as u64) };
+                }
+                continue;
+            };
+            let (_, rorder, tag, rsum) = folio_records[idx];
+            if order != rorder {
+                pr_err!(
+                    "restore: folio {:#x} order {} vs record {}\n",
+                    fpa,
+                    order,
+                    rorder
+                );
+                mismatches += 1;
+            }
+            let tv = Instant::<Monotonic>::now();
+            // SAFETY: the `2^order` pages at `fpa` were claimed as one block just above.
+            let (bad, sum) = match unsafe { mem.block_words_mut(fpa, 1 << order) } {
+                Some(words) => verify(words, info.seed, tag, 0),
+                None => (1, 0),
+            };
+            verify_us += elapsed_us(&tv);
+            if bad != 0 || sum != rsum {
+                pr_err!("restore: folio {:#x}: {} words differ\n", fpa, bad);
+                mismatches += bad.max(1);
+            }
             for i in 0..(1u64 << order) {
-                // SAFETY: claimed just above, not referenced; each page freed once.
+                // SAFETY: claimed above (order-0 pages after `kho_restore_pages()`), no longer
+                // referenced; each page freed once.
                 unsafe { mem.free(fpa + i * GEOMETRY.page_size as u64) };
             }
-            continue;
-        };
-        let (_, rorder, tag, rsum) = folio_records[idx];
-        if order != rorder {
-            pr_err!(
-                "restore: folio {:#x} order {} vs record {}\n",
-                fpa,
-                order,
-                rorder
-            );
-            mismatches += 1;
-        }
-        let tv = Instant::<Monotonic>::now();
-        // SAFETY: the `2^order` pages at `fpa` were claimed as one block just above.
-        let (bad, sum) = match unsafe { mem.block_words_mut(fpa, 1 << order) } {
-            Some(words) => verify(words, info.seed, tag, 0),
-            None => (1, 0),
-        };
-        verify_us += elapsed_us(&tv);
-        if bad != 0 || sum != rsum {
-            pr_err!("restore: folio {:#x}: {} words differ\n", fpa, bad);
-            mismatches += bad.max(1);
-        }
-        for i in 0..(1u64 << order) {
-            // SAFETY: claimed above (order-0 pages after `kho_restore_pages()`), no longer
-            // referenced; each page freed once.
-            unsafe { mem.free(fpa + i * GEOMETRY.page_size as u64) };
         }
     }
 
     // vmalloc: validated, restored, mapped; every byte compared.
-    if info.vmalloc_bytes != 0 {
+    if inc.vmalloc.restores() && info.vmalloc_bytes != 0 {
         let area = vmalloc::restore(&info.vmalloc)?;
         let data = area.as_slice();
         let tv = Instant::<Monotonic>::now();
@@ -766,11 +829,12 @@ fn verify_blob(mem: &mut KernelMem, blob: &[u8]) -> Result<Report> {
             );
             mismatches += 1;
         }
-        for r in records.iter().filter(|r| r.kind == KIND_VMALLOC) {
-            let off = (r.tag as usize).saturating_mul(MIB);
+        // Each MiB against what the seed generates, and against its record's sum; without
+        // the block set (refused) every MiB of the area, without sums.
+        let check = |tag: u64, want: Option<u64>| -> u64 {
+            let off = (tag as usize).saturating_mul(MIB);
             let Some(chunk) = data.get(off..off.saturating_add(MIB)) else {
-                mismatches += 1;
-                continue;
+                return 1;
             };
             let first = (off / 8) as u64;
             let mut bad = 0u64;
@@ -781,9 +845,22 @@ fn verify_blob(mem: &mut KernelMem, blob: &[u8]) -> Result<Report> {
                 }
                 sum = sum.wrapping_add(w);
             }
-            if bad != 0 || sum != r.sum {
-                pr_err!("restore: vmalloc MiB {}: {} words differ\n", r.tag, bad);
-                mismatches += bad.max(1);
+            if bad != 0 || want.is_some_and(|w| w != sum) {
+                pr_err!("restore: vmalloc MiB {}: {} words differ\n", tag, bad);
+            }
+            if want.is_some_and(|w| w != sum) {
+                bad.max(1)
+            } else {
+                bad
+            }
+        };
+        if with_records {
+            for r in records.iter().filter(|r| r.kind == KIND_VMALLOC) {
+                mismatches += check(r.tag, Some(r.sum));
+            }
+        } else {
+            for tag in 0..(data.len() / MIB) as u64 {
+                mismatches += check(tag, None);
             }
         }
         verify_us += elapsed_us(&tv);
