@@ -4,7 +4,8 @@
 # check.sh [host|kunit|qemu|all]: every kho-rs test, fastest first.
 #   host   cargo test of the pure core (unit + property tests), rustfmt --check
 #   kunit  clippy, build kho_rs.ko, run its KUnit suites with kunit.py under QEMU
-#   qemu   the kexec live-update selftest (selftests/kho_rs_kexec.sh)
+#   qemu   the kexec live-update selftest (selftests/kho_rs_kexec.sh) on each
+#          kernel, then between 7.2 and 7.3 (selftests/kho_rs_cross.sh)
 # `make check` runs scripts/setup.sh first, then this with "all".
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -89,6 +90,11 @@ if [ "$what" != host ]; then
 			stage "kexec selftest [$k]" bash "$top/selftests/kho_rs_kexec.sh"
 		fi
 	done
+	# Live update between the kernels, both ways, when both are tested.
+	if { [ "$what" = qemu ] || [ "$what" = all ]; } &&
+		[[ " ${kernels[*]} " == *" 7.2 "* ]] && [[ " ${kernels[*]} " == *" 7.3 "* ]]; then
+		stage "cross-version kexec selftest [7.2 <-> 7.3]" bash "$top/selftests/kho_rs_cross.sh"
+	fi
 fi
 
 echo

@@ -5,7 +5,9 @@
 #
 # Builds the test initramfs: static busybox, /init (scripts/guest/init), the
 # scenario script as /scenario.sh, kho_rs.ko, the static kexec loader, and with
-# --with-kernel the bzImage of KDIR (needed to kexec). Uses the kernel's own
+# --with-kernel the bzImage of KDIR (needed to kexec). KHO_RS_INITRAMFS_FILES
+# adds more files, one "DEST SRC" pair per line (the cross-version selftest puts
+# both kernels and a module built for each in). Uses the kernel's own
 # usr/gen_init_cpio, so no root privileges are needed for device nodes.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +22,13 @@ KDIR=$(default_kdir)
 
 busybox=$(command -v busybox || echo /bin/busybox)
 file "$busybox" | grep -q 'statically linked' || die "$busybox is not static: install busybox-static"
-[ -f "$top/kho_rs.ko" ] || die "kho_rs.ko not built: run make"
+# The tree's kho_rs.ko, unless KHO_RS_INITRAMFS_FILES brings the modules.
+module=
+if [ -f "$top/kho_rs.ko" ]; then
+	module="$top/kho_rs.ko"
+elif [ -z "${KHO_RS_INITRAMFS_FILES:-}" ]; then
+	die "kho_rs.ko not built: run make"
+fi
 gen="$KDIR/usr/gen_init_cpio"
 [ -x "$gen" ] || make -s -C "$KDIR" usr/gen_init_cpio >/dev/null
 [ -x "$gen" ] || die "no $gen: KDIR must be a built tree with BLK_DEV_INITRD=y"
@@ -43,10 +51,15 @@ trap 'rm -f "$spec"' EXIT
 	echo "file /bin/busybox $busybox 755 0 0"
 	echo "file /init $here/guest/init 755 0 0"
 	echo "file /scenario.sh $scenario 755 0 0"
-	echo "file /kho_rs.ko $top/kho_rs.ko 644 0 0"
+	[ -z "$module" ] || echo "file /kho_rs.ko $module 644 0 0"
 	echo "file /kexec-load $loader 755 0 0"
 	if [ "$with_kernel" = --with-kernel ]; then
 		echo "file /bzImage $KDIR/arch/x86/boot/bzImage 644 0 0"
 	fi
+	while read -r dest src; do
+		[ -n "$dest" ] || continue
+		[ -f "$src" ] || die "initramfs: no $src (for $dest)"
+		echo "file $dest $src 644 0 0"
+	done <<<"${KHO_RS_INITRAMFS_FILES:-}"
 } >"$spec"
 "$gen" "$spec" >"$out"
