@@ -186,6 +186,7 @@ fn run_workload(enabled: bool) -> Result<(Option<workload::Outgoing>, status::St
     };
     st.preserved = Some(out.info);
     st.preserve_us = out.preserve_us;
+    st.footprint = out.footprint;
     Ok((Some(out), st))
 }
 

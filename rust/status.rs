@@ -4,7 +4,8 @@
 
 use core::fmt;
 
-use crate::pure::subtree::{self, SubtreeInfo};
+use crate::glue::mem::GEOMETRY;
+use crate::pure::subtree::{self, Footprint, SubtreeInfo};
 
 /// What the module did with the workload at load time.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub(crate) struct Status {
     pub(crate) preserved: Option<SubtreeInfo>,
     /// Microseconds spent building and preserving it.
     pub(crate) preserve_us: u64,
+    /// Its metadata pages against the data they preserve.
+    pub(crate) footprint: Footprint,
 }
 
 impl Status {
@@ -48,6 +51,13 @@ impl Status {
         claimed_pages: 0,
         preserved: None,
         preserve_us: 0,
+        footprint: Footprint {
+            radix_nodes: 0,
+            vmalloc_chunks: 0,
+            blocks: 0,
+            blob: 0,
+            data_bytes: 0,
+        },
     };
 }
 
@@ -103,6 +113,14 @@ impl fmt::Debug for Status {
         if let Some(i) = &self.preserved {
             info(f, "preserved", i)?;
             writeln!(f, "preserved.preserve_us: {}", self.preserve_us)?;
+            let fp = &self.footprint;
+            writeln!(
+                f,
+                "preserved.metadata: {fp}, {} bytes, {} ppm of {} data bytes",
+                fp.bytes(GEOMETRY.page_size),
+                fp.ppm(GEOMETRY.page_size),
+                fp.data_bytes
+            )?;
         }
         Ok(())
     }

@@ -28,7 +28,7 @@ use crate::pure::compat::Mismatch;
 use crate::pure::mem::PageMem;
 use crate::pure::radix::{decode_key, encode_key, RadixTree, RadixVisitor};
 use crate::pure::rng::XorShift;
-use crate::pure::subtree::{self, SubtreeInfo, SUBTREE_NAME_C};
+use crate::pure::subtree::{self, Footprint, SubtreeInfo, SUBTREE_NAME_C};
 
 /// Parameters of a workload (module parameters, see `kho_rs_main.rs`).
 #[derive(Clone, Copy)]
@@ -213,6 +213,8 @@ pub(crate) struct Outgoing {
     patched: Option<(u64, usize, u64)>,
     /// The unpreserved page a damaged radix root points to.
     decoy: u64,
+    /// Metadata pages published against the data they preserve.
+    pub(crate) footprint: Footprint,
     /// What was published.
     pub(crate) info: SubtreeInfo,
     /// Microseconds spent building, preserving and publishing.
@@ -242,6 +244,7 @@ impl Outgoing {
             blob: None,
             patched: None,
             decoy: 0,
+            footprint: Footprint::default(),
             preserve_us: 0,
             info: SubtreeInfo {
                 generation,
@@ -267,6 +270,16 @@ impl Outgoing {
         }
         s.publish(compat, damage == Some(Damage::TruncatedBlob))?;
         s.preserve_us = elapsed_us(&t);
+        s.footprint.blocks = s.blocks.nblocks() as u64;
+        s.footprint.blob = 1;
+        s.footprint.data_bytes += s.info.vmalloc_bytes;
+        pr_info!(
+            "workload: metadata: {:?}: {} bytes, {} ppm of the {} bytes of data preserved\n",
+            Show(s.footprint),
+            s.footprint.bytes(GEOMETRY.page_size),
+            s.footprint.ppm(GEOMETRY.page_size),
+            s.footprint.data_bytes
+        );
         pr_info!(
             "workload: preserved generation {}: {} folios in the radix tree, {} MiB vmalloc, {} block entries ({} blocks) in {} us\n",
             generation,
@@ -300,6 +313,7 @@ impl Outgoing {
                 unsafe { mem.free_pages(pa, order) };
                 return Err(core_err("folio preserve", e));
             }
+            self.footprint.data_bytes += (GEOMETRY.page_size as u64) << order;
             if let Err(e) = self.folios.push((pa, order), GFP_KERNEL) {
                 mem.unpreserve(pa, 1 << order);
                 // SAFETY: allocated above with `order`, unpreserved again, not referenced.
@@ -322,7 +336,8 @@ impl Outgoing {
             )?;
         }
         if let Some(tree) = self.tree.as_ref() {
-            tree.preserve_nodes(mem)
+            self.footprint.radix_nodes = tree
+                .preserve_nodes(mem)
                 .map_err(|e| core_err("radix preserve", e))?;
             self.nodes_preserved = true;
         }
@@ -355,6 +370,7 @@ impl Outgoing {
             self.area = Some(area);
             self.info.vmalloc = desc;
             self.info.vmalloc_bytes = bytes as u64;
+            self.footprint.vmalloc_chunks = crate::pure::vmalloc::chunk_pages(&GEOMETRY, &desc);
         }
 
         // (c) The block set: the records above, then filler up to `block_entries`.

@@ -128,6 +128,8 @@ fi
 check "$log" "workload: status file in the first kernel: role preserved" "KHO_RS_STATUS-1 role: preserved"
 check "$log" "workload: status file counts 100000 preserved block entries" \
 	"KHO_RS_STATUS-1 preserved.block: entries=100000 entry_size=32"
+check "$log" "workload: status file reports the metadata pages and their share of the data" \
+	"KHO_RS_STATUS-1 preserved.metadata: [0-9]* pages (radix nodes [1-9][0-9]*, vmalloc chunks 33, blocks 788, blob 1), [0-9]* bytes, [0-9]* ppm of"
 check "$log" "workload: second kernel verified every byte (PASS)" "kho_rs: restore: PASS generation 1"
 check "$log" "workload: status file in the second kernel: restored, PASS" \
 	"KHO_RS_STATUS-2 restored.result: PASS (0 mismatches)"

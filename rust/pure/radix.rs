@@ -824,10 +824,11 @@ impl RadixTree {
         unsafe { free_first_pages(mem, self.root, u64::MAX) };
     }
 
-    /// Preserves every node page for the next kernel (`mem.preserve(pa, 1)`).
+    /// Preserves every node page for the next kernel (`mem.preserve(pa, 1)`); returns how
+    /// many there are.
     ///
     /// On failure the pages preserved by this call are unpreserved again.
-    pub(crate) fn preserve_nodes<M: PageMem + ?Sized>(&self, mem: &mut M) -> Result {
+    pub(crate) fn preserve_nodes<M: PageMem + ?Sized>(&self, mem: &mut M) -> Result<u64> {
         let mut cur = Cursor::new(*mem.geometry(), self.root);
         let mut done = 0u64;
         let res = loop {
@@ -835,7 +836,7 @@ impl RadixTree {
             let pa = match unsafe { cur.step(mem) } {
                 Ok(Step::Node { pa, .. }) => pa,
                 Ok(Step::Leave { .. }) => continue,
-                Ok(Step::End) => break Ok(()),
+                Ok(Step::End) => break Ok(done),
                 Err(e) => break Err(e),
             };
             if let Err(e) = mem.preserve(pa, 1) {

@@ -68,6 +68,62 @@ pub(crate) struct SubtreeInfo {
     pub(crate) block_count: u64,
 }
 
+/// The published state's own pages (its metadata) against the data it preserves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Footprint {
+    /// Radix tree table and leaf pages.
+    pub(crate) radix_nodes: u64,
+    /// vmalloc chunk pages.
+    pub(crate) vmalloc_chunks: u64,
+    /// Block pages (the records describing the data).
+    pub(crate) blocks: u64,
+    /// Blob pages (the FDT registered with KHO).
+    pub(crate) blob: u64,
+    /// Bytes of preserved data: folios and the vmalloc area.
+    pub(crate) data_bytes: u64,
+}
+
+impl Footprint {
+    /// Metadata pages in all.
+    pub(crate) fn pages(&self) -> u64 {
+        self.radix_nodes + self.vmalloc_chunks + self.blocks + self.blob
+    }
+
+    /// Metadata bytes with pages of `page_size` bytes.
+    pub(crate) fn bytes(&self, page_size: usize) -> u64 {
+        self.pages().saturating_mul(page_size as u64)
+    }
+
+    /// Metadata bytes per million bytes of data, rounded up (0.01 % is 100 ppm); 0 if
+    /// there is no data.
+    pub(crate) fn ppm(&self, page_size: usize) -> u64 {
+        if self.data_bytes == 0 {
+            return 0;
+        }
+        // No 128-bit division in the kernel; metadata bytes times 10^6 fit in u64 for any
+        // real state, and the fallback only loses the rounding.
+        let bytes = self.bytes(page_size);
+        match bytes.checked_mul(1_000_000) {
+            Some(m) => m.div_ceil(self.data_bytes),
+            None => (bytes / self.data_bytes).saturating_mul(1_000_000),
+        }
+    }
+}
+
+impl fmt::Display for Footprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} pages (radix nodes {}, vmalloc chunks {}, blocks {}, blob {})",
+            self.pages(),
+            self.radix_nodes,
+            self.vmalloc_chunks,
+            self.blocks,
+            self.blob
+        )
+    }
+}
+
 /// Compatibility strings a blob is written with; tests write wrong ones on purpose.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SubtreeCompat<'a> {

@@ -132,6 +132,16 @@ const fn max_chunks(entries: u64, per_chunk: usize) -> u64 {
     entries / per_chunk as u64 + 1
 }
 
+/// Number of chunk pages `desc`'s chain has: a chunk is linked as soon as the previous one
+/// fills (the C rule), so full chunks plus the partial or empty trailing one.
+pub(crate) fn chunk_pages(geo: &Geometry, desc: &KhoVmalloc) -> u64 {
+    if desc.first == 0 {
+        return 0;
+    }
+    let nr = block_pages(desc.order.min(max_order(geo)));
+    max_chunks(u64::from(desc.total_pages) / nr, geo.vmalloc_chunk_entries)
+}
+
 /// Preserves a vmalloc area described by its blocks and returns the descriptor.
 ///
 /// Like `kho_preserve_vmalloc()`: `pages` yields the physical address of each `2^order`-page

@@ -765,7 +765,9 @@ fn build_preserved(g: Geometry) -> (SimMem, RadixTree, Vec<u64>) {
     t.add(&mut mem, encode_key(&g, 0, g.max_order - 1).unwrap())
         .unwrap();
     let keys = keys_of(&t, &mem);
-    t.preserve_nodes(&mut mem).unwrap();
+    let nodes = t.preserve_nodes(&mut mem).unwrap();
+    // The count it returns (the metadata report's) is what it preserved.
+    assert_eq!(nodes as usize, mem.preserved.len());
     (mem, t, keys)
 }
 

@@ -11,8 +11,8 @@ use proptest::prelude::*;
 
 use crate::pure::compat::Mismatch;
 use crate::pure::subtree::{
-    read, read_granular, read_with, write, Accept, SubtreeCompat, SubtreeError, SubtreeInfo,
-    Verdict, Version, ACCEPT, COMPAT,
+    read, read_granular, read_with, write, Accept, Footprint, SubtreeCompat, SubtreeError,
+    SubtreeInfo, Verdict, Version, ACCEPT, COMPAT,
 };
 use crate::pure::vmalloc::KhoVmalloc;
 
@@ -252,4 +252,25 @@ fn dtc_decodes_without_warnings() {
     ] {
         assert!(stdout.contains(s), "missing {s} in:\n{stdout}");
     }
+}
+
+/// The metadata report's arithmetic (the figures of a 1 GiB workload, by hand).
+#[test]
+fn footprint_counts_and_share() {
+    let f = Footprint {
+        radix_nodes: 7,
+        vmalloc_chunks: 514,
+        blocks: 783,
+        blob: 1,
+        data_bytes: 1 << 30,
+    };
+    assert_eq!(f.pages(), 1305);
+    assert_eq!(f.bytes(4096), 5_345_280);
+    // 5_345_280 * 10^6 / 2^30 = 4978.2..., rounded up.
+    assert_eq!(f.ppm(4096), 4979);
+    assert_eq!(Footprint::default().ppm(4096), 0);
+    assert_eq!(
+        f.to_string(),
+        "1305 pages (radix nodes 7, vmalloc chunks 514, blocks 783, blob 1)"
+    );
 }

@@ -106,6 +106,11 @@ fn round_trip(geo: Geometry, blocks: usize, order: u16) -> usize {
     // Layout: full chunks, then the rest, zero-terminated; eager empty trailing chunk.
     let ch = chunks(&mem, &desc);
     assert_eq!(ch.len(), blocks / n + 1);
+    // What the metadata report counts is the chain that was written.
+    assert_eq!(
+        crate::pure::vmalloc::chunk_pages(&geo, &desc),
+        ch.len() as u64
+    );
     let flat: Vec<u64> = ch
         .iter()
         .flat_map(|c| c.1.iter().copied())
