@@ -63,15 +63,6 @@ const _: () = {
     assert!(pe::EOVERFLOW as u32 == b::EOVERFLOW && pe::EOPNOTSUPP as u32 == b::EOPNOTSUPP);
 };
 
-/// Converts a C return code (0 or a negative errno) into a [`Result`].
-pub(crate) fn to_result(ret: kernel::ffi::c_int) -> Result {
-    if ret == 0 {
-        Ok(())
-    } else {
-        Err(Error::from_errno(ret))
-    }
-}
-
 /// Read-only view of the outgoing KHO memory map (KHO's own radix tree), for tests.
 ///
 /// KHO keeps the set of preserved blocks in a static radix tree whose root address is the

@@ -30,7 +30,7 @@ use kernel::ffi::{c_int, c_ulong, c_void};
 use kernel::prelude::*;
 
 use super::ffi;
-use super::kho::to_result;
+use kernel::error::to_result;
 #[cfg(not(kho_rs_radix_key_api))]
 use super::kho::{core_err, errno};
 #[cfg(not(kho_rs_radix_key_api))]

@@ -20,7 +20,8 @@ use kernel::ffi::{c_uint, c_ulong, c_void};
 use kernel::prelude::*;
 
 use super::ffi;
-use super::kho::{core_err, to_result};
+use super::kho::core_err;
+use kernel::error::to_result;
 use super::mem::{KernelMem, GEOMETRY};
 use crate::pure::error::Error as CoreError;
 use crate::pure::mem::PageMem;
