@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Target `vmalloc`: the `struct kho_vmalloc` descriptor codec and `validate`,
+//! `for_each_entry` and `restore` of its chunk chain.
+//!
+//! The reference ([`model_validate`], [`model_restore`]) follows the layout of
+//! `include/linux/kho/abi/kexec_handover.h` (chunk = `next` + `(PAGE_SIZE - 8) / 8`
+//! addresses) and the rules `pure::vmalloc::validate` documents, walking the chain with a
+//! set of seen chunks instead of Floyd's algorithm: `first` non-zero and aligned, no unknown
+//! flag, `order <= MAX_PAGE_ORDER` (10/11/13 for 4K/16K/64K), `total_pages` a non-zero
+//! multiple of `2^order`, no loop, at most `entries / N + 1` chunks, entries packed before a
+//! 0 terminator, only the last chunk not full, every block aligned with all its pages present,
+//! entries x `2^order == total_pages`. Restoring also needs every chunk and block page to
+//! be preserved and claimed once. The target checks that the code agrees on every verdict,
+//! on the stats and entry list, that `restore` hands over exactly the pages of the area in
+//! order and claims exactly the chunks and blocks, and that a failure (including a failing
+//! sink, chosen by the fuzzer) leaves nothing claimed.
+
+use std::collections::BTreeSet;
+use std::vec::Vec;
+
+use crate::pure::error::Error;
+use crate::pure::mem::PageMem;
+use crate::pure::vmalloc::{for_each_entry, restore, validate, KhoVmalloc};
+use crate::sim::SimMem;
+
+use super::input::{Image, Reader};
+
+/// What the reference finds in a valid chain.
+#[derive(Debug)]
+pub(crate) struct MVm {
+    /// Chunk addresses in chain order.
+    pub(crate) chunks: Vec<u64>,
+    /// Block addresses in area order.
+    pub(crate) entries: Vec<u64>,
+    /// Every order-0 page of the area, in order.
+    pub(crate) pages: Vec<u64>,
+}
+
+/// `MAX_PAGE_ORDER` per page shift.
+fn max_page_order(page_shift: u32) -> u16 {
+    match page_shift {
+        12 => 10,
+        14 => 11,
+        _ => 13,
+    }
+}
+
+/// Reference `validate` (read-only; does not look at preservation).
+pub(crate) fn model_validate(mem: &SimMem, d: &KhoVmalloc) -> Option<MVm> {
+    let shift = mem.geometry().page_shift;
+    let ps = 1u64 << shift;
+    let per = (ps as usize - 8) / 8;
+    if d.first == 0
+        || !d.first.is_multiple_of(ps)
+        || d.flags & !3 != 0
+        || d.order > max_page_order(shift)
+    {
+        return None;
+    }
+    let nr = 1u64 << d.order;
+    let total = u64::from(d.total_pages);
+    if total == 0 || total % nr != 0 {
+        return None;
+    }
+    let expected = total / nr;
+    let mut chunks = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut chunk = d.first;
+    loop {
+        if chunk == 0 || !chunk.is_multiple_of(ps) || !seen.insert(chunk) {
+            return None;
+        }
+        let page = mem.page(chunk)?;
+        chunks.push(chunk);
+        if chunks.len() as u64 > expected / per as u64 + 1 {
+            return None;
+        }
+        if page[0] == 0 {
+            break;
+        }
+        chunk = page[0];
+    }
+    let mut entries = Vec::new();
+    let mut pages = Vec::new();
+    for (n, &c) in chunks.iter().enumerate() {
+        let list = &mem.page(c)?[1..=per];
+        let used = list.iter().take_while(|&&pa| pa != 0).count();
+        if list[used..].iter().any(|&pa| pa != 0) || (used < per && n + 1 < chunks.len()) {
+            return None;
+        }
+        for &pa in &list[..used] {
+            if pa % (ps << d.order) != 0 {
+                return None;
+            }
+            for k in 0..nr {
+                let p = pa.checked_add(k * ps)?;
+                mem.page(p)?;
+                pages.push(p);
+            }
+            entries.push(pa);
+        }
+    }
+    if entries.len() as u64 != expected {
+        return None;
+    }
+    Some(MVm {
+        chunks,
+        entries,
+        pages,
+    })
+}
+
+/// Reference `restore`: valid, every chunk and page preserved and distinct, and the sink
+/// (failing at call `fail_at`) takes every page.
+pub(crate) fn model_restore(mem: &SimMem, d: &KhoVmalloc, fail_at: Option<usize>) -> Option<MVm> {
+    let m = model_validate(mem, d)?;
+    let mut claimed = BTreeSet::new();
+    for &p in m.chunks.iter().chain(&m.pages) {
+        if !mem.incoming.contains(&p) || !claimed.insert(p) {
+            return None;
+        }
+    }
+    if fail_at.is_some_and(|f| f < m.pages.len()) {
+        return None;
+    }
+    Some(m)
+}
+
+/// Restores `d` and checks it against the reference; returns the area's pages (owned by
+/// the caller) if both accept.
+pub(crate) fn restore_checked(
+    mem: &mut SimMem,
+    d: &KhoVmalloc,
+    fail_at: Option<usize>,
+) -> Option<Vec<u64>> {
+    let valid = model_validate(mem, d);
+    match (validate(mem, d), &valid) {
+        (Ok(s), Some(m)) => {
+            assert_eq!((s.chunks, s.entries), (m.chunks.len(), m.entries.len()));
+        }
+        (Err(_), None) => {}
+        (got, want) => panic!("vmalloc validate = {got:?}, reference {want:?}"),
+    }
+    let mut listed = Vec::new();
+    let each = for_each_entry(mem, d, |pa| listed.push(pa));
+    assert_eq!(each.is_ok(), valid.is_some());
+    if let Some(m) = &valid {
+        assert_eq!(listed, m.entries, "for_each_entry order");
+    }
+
+    let model = model_restore(mem, d, fail_at);
+    let before = mem.incoming.clone();
+    let mut got = Vec::new();
+    let mut sink = |pa: u64| {
+        if Some(got.len()) == fail_at {
+            return Err(Error::nomem("fuzz: sink refuses"));
+        }
+        got.push(pa);
+        Ok(())
+    };
+    match (restore(mem, d, &mut sink), model) {
+        (Ok(s), Some(m)) => {
+            assert_eq!((s.chunks, s.entries), (m.chunks.len(), m.entries.len()));
+            assert_eq!(got, m.pages, "restored pages differ from the area's");
+            let claimed: BTreeSet<u64> = before.difference(&mem.incoming).copied().collect();
+            let want: BTreeSet<u64> = m.chunks.iter().chain(&m.pages).copied().collect();
+            assert_eq!(claimed, want, "claimed pages differ from chunks + area");
+            for &c in &m.chunks {
+                assert!(
+                    mem.page(c).is_none(),
+                    "chunk {c:#x} not freed after restore"
+                );
+            }
+            Some(got)
+        }
+        (Err(_), None) => None,
+        (Ok(_), None) => panic!("vmalloc restore accepted what the reference rejects"),
+        (Err(e), Some(_)) => panic!("vmalloc restore rejected a valid area: {e}"),
+    }
+}
+
+/// The `vmalloc` target; returns whether the area was restored.
+pub(crate) fn run(data: &[u8]) -> bool {
+    let mut r = Reader::new(data);
+    let mut img = Image::build(&mut r);
+    let mode = r.u8();
+    let desc = if mode & 1 != 0 {
+        let raw = r.bytes(16);
+        let parsed = KhoVmalloc::from_bytes(raw);
+        if raw.len() != 16 {
+            assert!(
+                parsed.is_err(),
+                "descriptor of {} bytes accepted",
+                raw.len()
+            );
+            return false;
+        }
+        let d = parsed.expect("16 bytes always parse");
+        assert_eq!(&d.to_bytes()[..], raw, "descriptor re-encodes differently");
+        assert_eq!(d.first.to_ne_bytes(), raw[0..8]);
+        assert_eq!(d.total_pages.to_ne_bytes(), raw[8..12]);
+        assert_eq!(d.flags.to_ne_bytes(), raw[12..14]);
+        assert_eq!(d.order.to_ne_bytes(), raw[14..16]);
+        d
+    } else {
+        KhoVmalloc {
+            first: img.value(&mut r),
+            total_pages: r.u32(),
+            flags: u16::from(r.u8()),
+            order: u16::from(r.u8()),
+        }
+    };
+    let fail_at = match r.u16() {
+        0 => None,
+        n => Some(usize::from(n) - 1),
+    };
+    img.apply_writes(&mut r);
+    assert_eq!(KhoVmalloc::from_bytes(&desc.to_bytes()), Ok(desc));
+
+    let restored = restore_checked(&mut img.mem, &desc, fail_at);
+    let ok = restored.is_some();
+    for pa in restored.unwrap_or_default() {
+        img.mem.free(pa);
+    }
+    img.check_released();
+    ok
+}
