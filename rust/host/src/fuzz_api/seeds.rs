@@ -303,6 +303,8 @@ fn radix_restore_seeds(o: &mut Out) {
             (0x1_0000_0000 + 64 * ps, 0),
             (0x40_0000_0000, 3),
             (0x2_0000_0000, 10),
+            // Key 2 (the largest order at address 0) sits next to the invalid keys 0 and 1.
+            (0, geo.max_order - 1),
         ];
         for (pa, order) in keys {
             tree.add(&mut mem, encode_key(&geo, pa, order).expect("key"))
@@ -349,11 +351,12 @@ fn vm_data(mem: &mut SimMem, blocks: usize, order: u16) -> Vec<u64> {
 }
 
 fn vmalloc_seeds(o: &mut Out) {
-    let cases: [(u8, Geometry, usize, u16, u16, &str); 6] = [
+    let cases: [(u8, Geometry, usize, u16, u16, &str); 7] = [
         (0, G4K, 3, 0, 0, "small"),
         (0, G4K, 4, 2, 0, "order2"),
         (0, G4K, 512, 0, 0, "two-chunks"),
         (0, G4K, 511, 0, 0, "empty-last-chunk"),
+        (0, G4K, 620, 0, 0, "two-chunks-auto-total"),
         (1, G16K, 5, 1, 3, "sink-fails"),
         (2, G64K, 2, 0, 0, "small"),
     ];
@@ -371,12 +374,14 @@ fn vmalloc_seeds(o: &mut Out) {
         .expect("vmalloc preserve");
         let dump = Dump::of(&mem);
         let mut w = dump.header(gi, &[]);
-        w.u8(0)
+        w.u8(if name.contains("auto") { 2 } else { 0 })
             .page_ref(dump.idx(desc.first))
             .u32(desc.total_pages)
             .u8(desc.flags as u8)
             .u8(desc.order as u8)
-            .u16(fail_at);
+            .u16(fail_at)
+            .u8(0)
+            .u8(255);
         dump.records(&mem, &mut w);
         o.add("vmalloc", format!("{name}-{}k", geo.page_size >> 10), w.out);
         if name == "small" && gi == 0 {
@@ -384,7 +389,7 @@ fn vmalloc_seeds(o: &mut Out) {
             let mut w = dump.header(gi, &[]);
             w.u8(1);
             w.out.extend_from_slice(&desc.to_bytes());
-            w.u16(0);
+            w.u16(0).u8(0).u8(255);
             dump.records(&mem, &mut w);
             o.add("vmalloc", "raw-descriptor-4k", w.out);
         }

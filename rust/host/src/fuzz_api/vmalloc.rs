@@ -180,20 +180,52 @@ pub(crate) fn restore_checked(
     }
 }
 
+/// Non-zero entry words in the first 64 distinct chunks from `first` (input shaping only).
+fn listed_entries(mem: &SimMem, first: u64) -> u64 {
+    let mut seen = BTreeSet::new();
+    let mut n = 0u64;
+    let mut c = first;
+    while seen.len() < 64 && seen.insert(c) {
+        let Some(page) = mem.page(c) else { break };
+        n += page[1..].iter().filter(|&&w| w != 0).count() as u64;
+        c = page[0];
+    }
+    n
+}
+
+/// Zeroes the entries of chunk number `n` (0-based, at most 64 hops from `first`) from slot
+/// `at * N / 255` on (input shaping only).
+fn cut(mem: &mut SimMem, first: u64, n: u8, at: u8) {
+    let mut c = first;
+    for _ in 0..n.min(64) {
+        match mem.page(c) {
+            Some(p) => c = p[0],
+            None => return,
+        }
+    }
+    if let Some(page) = mem.page_mut(c) {
+        let per = page.len() - 1;
+        let from = 1 + usize::from(at) * per / 255;
+        page[from..].fill(0);
+    }
+}
+
 /// The `vmalloc` target; returns whether the area was restored.
+///
+/// Input: image header, `u8 mode` (bit 0: raw 16-byte descriptor follows, else `value
+/// first, u32 total_pages, u8 flags, u8 order`; bit 1: after the writes, cut a chunk and
+/// replace total_pages by the chain's entry count times `2^order`), `u16 sink` (0: never
+/// fails, else fails at call `sink - 1`), `u8 cut chunk, u8 cut slot` (see [`cut`]), then
+/// write records.
 pub(crate) fn run(data: &[u8]) -> bool {
     let mut r = Reader::new(data);
     let mut img = Image::build(&mut r);
     let mode = r.u8();
-    let desc = if mode & 1 != 0 {
+    let mut desc = if mode & 1 != 0 {
         let raw = r.bytes(16);
         let parsed = KhoVmalloc::from_bytes(raw);
         if raw.len() != 16 {
-            assert!(
-                parsed.is_err(),
-                "descriptor of {} bytes accepted",
-                raw.len()
-            );
+            assert!(parsed.is_err(), "descriptor of {} bytes accepted", raw.len());
             return false;
         }
         let d = parsed.expect("16 bytes always parse");
@@ -215,7 +247,19 @@ pub(crate) fn run(data: &[u8]) -> bool {
         0 => None,
         n => Some(usize::from(n) - 1),
     };
+    let (cut_chunk, cut_at) = (r.u8(), r.u8());
     img.apply_writes(&mut r);
+    if mode & 2 != 0 {
+        // Shape the chain with single bytes: cut chunk `cut_chunk` after `cut_at / 255` of
+        // its slots (255: no cut), then make total_pages agree with the chain, so that one
+        // changed byte gives a new valid, or subtly invalid, area rather than a mismatch.
+        if cut_at != 255 {
+            cut(&mut img.mem, desc.first, cut_chunk, cut_at);
+        }
+        desc.total_pages = (listed_entries(&img.mem, desc.first) << desc.order.min(16)) as u32;
+        img.incoming = img.mem.incoming.clone();
+        img.before = super::input::snapshot(&img.mem);
+    }
     assert_eq!(KhoVmalloc::from_bytes(&desc.to_bytes()), Ok(desc));
 
     let restored = restore_checked(&mut img.mem, &desc, fail_at);

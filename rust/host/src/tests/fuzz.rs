@@ -93,6 +93,7 @@ const EXPECTED: &[(&str, &str, bool)] = &[
     ("vmalloc", "order2-4k", true),
     ("vmalloc", "two-chunks-4k", true),
     ("vmalloc", "empty-last-chunk-4k", true),
+    ("vmalloc", "two-chunks-auto-total-4k", true),
     ("vmalloc", "raw-descriptor-4k", true),
     ("vmalloc", "sink-fails-16k", false),
     ("vmalloc", "small-64k", true),
