@@ -225,7 +225,11 @@ pub(crate) fn run(data: &[u8]) -> bool {
         let raw = r.bytes(16);
         let parsed = KhoVmalloc::from_bytes(raw);
         if raw.len() != 16 {
-            assert!(parsed.is_err(), "descriptor of {} bytes accepted", raw.len());
+            assert!(
+                parsed.is_err(),
+                "descriptor of {} bytes accepted",
+                raw.len()
+            );
             return false;
         }
         let d = parsed.expect("16 bytes always parse");
