@@ -6,7 +6,8 @@
 //! u64 count`, entries from byte 16, `(PAGE_SIZE - 16) / entry_size` per block) and the
 //! rules `BlockSet::restore` documents, with a set of seen blocks instead of Floyd's
 //! algorithm: every block page aligned and present, count in `1..=per block`, no loop, at
-//! most `KHO_MAX_BLOCKS` (10000) blocks, every block preserved. The fuzzer picks the head,
+//! most `KHO_MAX_BLOCKS` (10000) blocks, every block an order-0 block the previous kernel
+//! preserved (read by the reference without claiming it). The fuzzer picks the head,
 //! the entry size (8, 24, 32, 100, 4080) and a count to shrink to. The target checks the
 //! verdict, the claimed pages, the set's accessors and that every entry read back is the
 //! bytes at its offset; then shrinks and destroys the set and checks nothing stays claimed.
@@ -37,10 +38,11 @@ pub(crate) fn model_restore(mem: &SimMem, head: u64, size: usize) -> Option<MBlo
     let mut seen = BTreeSet::new();
     let mut pa = head;
     while pa != 0 {
-        if !pa.is_multiple_of(ps as u64) || !seen.insert(pa) || !mem.incoming.contains(&pa) {
+        if !pa.is_multiple_of(ps as u64) || !seen.insert(pa) || mem.incoming_order(pa) != Some(0) {
             return None;
         }
-        let bytes = PageMem::bytes(mem, pa)?;
+        // The simulator's own accessor: the reference reads without claiming.
+        let bytes = mem.bytes(pa);
         let word = |i: usize| u64::from_ne_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8"));
         let count = word(1);
         if count == 0 || count > cap as u64 {

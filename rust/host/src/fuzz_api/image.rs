@@ -8,10 +8,11 @@
 //! preserved), a vmalloc area (vmalloc-v1), a block set of 32-byte records describing and
 //! checksumming both (block-v1) and the subtree blob. After the simulated kexec the fuzzer's
 //! damage list changes blob bytes, truncates the blob, rewrites words or bytes of any
-//! preserved page (radix nodes, folio pages, vmalloc chunks and data, blocks), makes pages
-//! unpreserved or removes them. Then the restore runs like `verify_blob`: subtree, block
-//! chain, radix tree, every folio, the vmalloc area, comparing data with what the seed
-//! generates.
+//! preserved page (radix nodes, folio pages, vmalloc chunks and data, blocks), and makes
+//! preserved blocks unpreserved, removed, or preserved as order-0 pages instead of one
+//! block. Then the restore runs like `verify_blob`: subtree, block chain, radix tree, every
+//! folio (claimed as one block of its order), the vmalloc area, comparing data with what
+//! the seed generates.
 //!
 //! Each stage is checked against its reference model on the memory as it is at that stage
 //! (see the `subtree`, `block`, `radix_restore` and `vmalloc` targets). At the end nothing
@@ -265,9 +266,12 @@ fn publish(
 
 /// Applies the fuzzer's damage list (the rest of `r`) to the published state.
 ///
-/// Ops (`u8 % 8`): 0 set a blob byte; 1 truncate the blob; 2 overwrite 8 blob bytes with a
-/// value; 3 set a word of a page to a value; 4 set a byte of a page; 5 unpreserve a page;
-/// 6 remove a page; 7 set a word of a page to another page's address plus a small offset.
+/// Ops (`u8 % 9`): 0 set a blob byte; 1 truncate the blob; 2 overwrite 8 blob bytes with a
+/// value; 3 set a word of a page to a value; 4 set a byte of a page; 5 the previous kernel
+/// did not preserve the block holding a page (its pages stay, unclaimable); 6 remove that
+/// block from memory; 7 set a word of a page to another page's address plus a small
+/// offset; 8 the block holding a page was preserved as order-0 pages instead (a folio or
+/// vmalloc block of a higher order cannot be claimed as one block any more).
 /// A page is `u8 kind, u16 index` (radix node, folio page, vmalloc chunk, vmalloc page,
 /// block); a value is a page reference, a small integer or raw.
 fn damage(p: &mut Published, r: &mut Reader<'_>) {
@@ -286,7 +290,7 @@ fn damage(p: &mut Published, r: &mut Reader<'_>) {
     let words = p.mem.geometry().page_words;
     let ps = p.mem.geometry().page_size;
     while !r.is_empty() {
-        match r.u8() % 8 {
+        match r.u8() % 9 {
             0 => {
                 let (off, b) = (usize::from(r.u16()), r.u8());
                 if !p.blob.is_empty() {
@@ -321,21 +325,31 @@ fn damage(p: &mut Published, r: &mut Reader<'_>) {
             }
             4 => {
                 let (pa, off, b) = (pick(p, r), usize::from(r.u16()) % ps, r.u8());
-                if let Some(bytes) = pa.and_then(|pa| p.mem.bytes_mut(pa)) {
-                    bytes[off] = b;
+                if let Some(page) = pa.and_then(|pa| p.mem.page_mut(pa)) {
+                    let mut bytes = page[off / 8].to_ne_bytes();
+                    bytes[off % 8] = b;
+                    page[off / 8] = u64::from_ne_bytes(bytes);
                 }
             }
             5 => {
                 if let Some(pa) = pick(p, r) {
-                    p.mem.incoming.remove(&pa);
+                    p.mem.forget_incoming(pa);
+                }
+            }
+            6 => {
+                if let Some(pa) = pick(p, r) {
+                    let (head, order) = p.mem.forget_incoming(pa).unwrap_or((pa, 0));
+                    for k in 0..1u64 << order {
+                        let q = head + k * ps as u64;
+                        if p.mem.page(q).is_some() {
+                            p.mem.free(q);
+                        }
+                    }
                 }
             }
             _ => {
                 if let Some(pa) = pick(p, r) {
-                    if p.mem.page(pa).is_some() {
-                        p.mem.incoming.remove(&pa);
-                        p.mem.free(pa);
-                    }
+                    p.mem.split_incoming(pa);
                 }
             }
         }
@@ -397,18 +411,22 @@ fn restore_all(mem: &mut SimMem, blob: &[u8]) -> Result<Report, &'static str> {
             continue;
         }
         let nr = 1u64 << order;
-        let claimable = (0..nr).all(|k| mem.incoming.contains(&(fpa + k * ps)));
-        match mem.restore(fpa, nr) {
-            Ok(()) => assert!(claimable),
+        // A folio is one block of its order (`fpa` is aligned to it: it came from a key).
+        let claimable = mem.incoming_order(fpa) == Some(order);
+        match mem.claim(fpa, nr) {
+            Ok(()) => assert!(claimable, "folio {fpa:#x} claimed, but not preserved so"),
             Err(_) => {
-                assert!(!claimable);
+                assert!(!claimable, "folio {fpa:#x} preserved, but not claimed");
                 return Err("folio");
             }
         }
         let mut sum = 0u64;
         let mut bad = 0u64;
         for k in 0..nr {
-            for (j, &w) in mem.page(fpa + k * ps).expect("restored").iter().enumerate() {
+            // SAFETY: a page of the folio claimed just above; freed only below. Through the
+            // trait, so the simulator checks that the claim made it ours.
+            let page = unsafe { PageMem::page(mem, fpa + k * ps) }.expect("claimed folio page");
+            for (j, &w) in page.iter().enumerate() {
                 if w != word(info.seed, tag, k * words + j as u64) {
                     bad += 1;
                 }
@@ -433,7 +451,8 @@ fn restore_all(mem: &mut SimMem, blob: &[u8]) -> Result<Report, &'static str> {
                 mismatches += 1;
                 continue;
             };
-            let page = mem.page(pa).expect("restored vmalloc page");
+            // SAFETY: `restore` handed this page over (claimed); freed only below.
+            let page = unsafe { PageMem::page(mem, pa) }.expect("restored vmalloc page");
             let mut sum = 0u64;
             let mut bad = 0u64;
             for (j, &w) in page.iter().enumerate() {
@@ -471,12 +490,16 @@ pub(crate) fn run(data: &[u8]) -> bool {
     let orig_blob = p.blob.clone();
     let orig_mem = snapshot(&p.mem);
     let orig_incoming = p.mem.incoming.clone();
+    let orig_blocks = p.mem.incoming_blocks().clone();
     damage(&mut p, &mut r);
 
     let incoming = p.mem.incoming.clone();
     let stray: BTreeSet<u64> = p.mem.live_pages().difference(&incoming).copied().collect();
     let before = snapshot(&p.mem);
-    let undamaged = p.blob == orig_blob && before == orig_mem && incoming == orig_incoming;
+    let undamaged = p.blob == orig_blob
+        && before == orig_mem
+        && incoming == orig_incoming
+        && *p.mem.incoming_blocks() == orig_blocks;
 
     let res = restore_all(&mut p.mem, &p.blob);
     check_released(&p.mem, &incoming, &stray, &before);

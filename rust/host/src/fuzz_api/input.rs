@@ -9,14 +9,19 @@
 //! u8   geometry (% 3: 4K, 16K, 64K)
 //! u8   structure pages n = 1 + b % MAX_STRUCT_PAGES
 //! u16  data pages d (% (MAX_DATA_BYTES / PAGE_SIZE + 1))
-//! n x u8  state of structure page i (% 4: 0, 1 preserved; 2 present, not preserved;
-//!                                    3 absent); data pages are all preserved
+//! u8   data order k (% (MAX_DATA_ORDER + 1))
+//! n x u8  state of structure page j, image page d + j (% 4: 0, 1 preserved; 2 present, not preserved;
+//!                                    3 absent)
 //! ...  target parameters (read by the target with the same reader)
 //! ...  write records until the input ends (see `Image::apply_writes`)
 //! ```
 //!
 //! Page `i` of the image is at `base + i * PAGE_SIZE`, where `base` is the simulator's first
-//! page. A value in a record or a parameter is a reference to page `i` (so the fuzzer builds
+//! page: the `d` data pages first, then the `n` structure pages. A preserved structure page
+//! is an order-0 block of the previous kernel; the data pages are all preserved, as blocks
+//! of order `k` wherever `2^k` pages fit naturally aligned and as order-0 blocks elsewhere,
+//! so that a claim succeeds only with the order the previous kernel preserved (e.g. the
+//! blocks of a vmalloc area of order `k`). A value in a record or a parameter is a reference to page `i` (so the fuzzer builds
 //! valid pointers easily), a page reference plus an offset, a small integer, or raw.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,6 +36,8 @@ pub(crate) const MAX_STRUCT_PAGES: usize = 48;
 /// Upper bound of an image's data pages, in bytes: 640 pages of 4 KiB are enough for a
 /// vmalloc chain of two chunks, and a small image keeps the fuzzer fast.
 pub(crate) const MAX_DATA_BYTES: usize = 2560 << 10;
+/// Largest order of the blocks the data pages are preserved as.
+pub(crate) const MAX_DATA_ORDER: u8 = 7;
 
 /// Sequential little-endian reader that yields zeros once the input is used up.
 pub(crate) struct Reader<'a> {
@@ -169,6 +176,7 @@ impl Image {
         let geo = r.geometry();
         let n = 1 + usize::from(r.u8()) % MAX_STRUCT_PAGES;
         let d = usize::from(r.u16()) % (MAX_DATA_BYTES / geo.page_size + 1);
+        let order = u32::from(r.u8() % (MAX_DATA_ORDER + 1));
         let states: Vec<PageState> = (0..n).map(|_| PageState::from_byte(r.u8())).collect();
         let total = n + d;
         let mut old = SimMem::new(geo);
@@ -180,15 +188,32 @@ impl Image {
         let ps = geo.page_size as u64;
         for (i, &pa) in addrs.iter().enumerate() {
             assert_eq!(pa, base + i as u64 * ps, "sim pages are not contiguous");
-            if states.get(i).copied().unwrap_or(PageState::Preserved) == PageState::Preserved {
-                old.preserve(pa, 1).expect("sim preserve");
+        }
+        // Data pages: `2^order`-page blocks where they fit aligned, single pages elsewhere
+        // (`base` is aligned far beyond any order).
+        let block = 1usize << order;
+        let mut i = 0;
+        while i < d {
+            let nr = if i % block == 0 && i + block <= d {
+                block
+            } else {
+                1
+            };
+            old.preserve(base + i as u64 * ps, nr as u64)
+                .expect("sim preserve");
+            i += nr;
+        }
+        let struct_pa = |j: usize| base + (d + j) as u64 * ps;
+        for (j, s) in states.iter().enumerate() {
+            if *s == PageState::Preserved {
+                old.preserve(struct_pa(j), 1).expect("sim preserve");
             }
         }
         let mut mem = old.kexec();
         let mut stray = BTreeSet::new();
-        for (i, s) in states.iter().enumerate() {
+        for (j, s) in states.iter().enumerate() {
             if *s == PageState::Stray {
-                let pa = base + i as u64 * ps;
+                let pa = struct_pa(j);
                 mem.insert_at(pa);
                 stray.insert(pa);
             }
@@ -311,8 +336,27 @@ pub(crate) fn check_released(
         );
     }
     assert!(mem.incoming.is_subset(incoming));
+    let claimed = incoming.len() - mem.incoming.len();
+    assert_eq!(
+        mem.claimed, claimed,
+        "claims counted differently from pages taken"
+    );
     // Every claimed page and every page allocated since was freed exactly once.
-    assert_eq!(mem.frees, incoming.len() - mem.incoming.len() + mem.allocs);
+    assert_eq!(mem.frees, claimed + mem.allocs);
+}
+
+/// A copy of `mem` in which every page is owned (none is incoming): the view of the kernel
+/// that wrote the pages, for the read-only checks meant for its own outgoing structures
+/// (`vmalloc::validate`), which must not run on unclaimed incoming pages.
+pub(crate) fn owned_copy(mem: &SimMem) -> SimMem {
+    let mut out = SimMem::new(*mem.geometry());
+    for pa in mem.live_pages() {
+        out.insert_at(pa);
+        if let (Some(dst), Some(src)) = (out.page_mut(pa), mem.page(pa)) {
+            dst.copy_from_slice(src);
+        }
+    }
+    out
 }
 
 /// Writes inputs in the image format, for the seed generator.
@@ -321,11 +365,19 @@ pub(crate) struct ImageWriter {
 }
 
 impl ImageWriter {
-    /// Header: geometry index (0..3), structure page states, data page count.
-    pub(crate) fn new(geo_index: u8, states: &[PageState], data_pages: u16) -> Self {
+    /// Header: geometry index (0..3), structure page states, data page count, order of the
+    /// data pages' preserved blocks.
+    pub(crate) fn new(
+        geo_index: u8,
+        states: &[PageState],
+        data_pages: u16,
+        data_order: u8,
+    ) -> Self {
         assert!(!states.is_empty() && states.len() <= MAX_STRUCT_PAGES);
+        assert!(data_order <= MAX_DATA_ORDER);
         let mut out = std::vec![geo_index, (states.len() - 1) as u8];
         out.extend_from_slice(&data_pages.to_le_bytes());
+        out.push(data_order);
         out.extend(states.iter().map(|s| s.to_byte()));
         Self { out }
     }

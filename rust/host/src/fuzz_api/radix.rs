@@ -8,7 +8,8 @@
 //! * [`model_decode`]: the order is found by trying each order bit position in turn; the
 //!   address is the bits below it shifted back. [`model_encode`] computes in `u128`.
 //! * [`model_restore`]: a recursive walk of the fuzzer's pages that claims each page once,
-//!   requires every table entry to be a page-aligned preserved page not seen before, every
+//!   requires every table entry to be a page-aligned page preserved as an order-0 block and
+//!   not seen before, every
 //!   child's key range to start below `2^key_width`, and no key 0 or 1 in the first leaf;
 //!   it lists the pages in pre-order and the keys in ascending order.
 //!
@@ -131,7 +132,8 @@ impl Walk<'_> {
             return None;
         }
         let page = self.mem.page(pa)?;
-        if !self.mem.incoming.contains(&pa) || !self.seen.insert(pa) {
+        // An order-0 block of the previous kernel, not reached before.
+        if self.mem.incoming_order(pa) != Some(0) || !self.seen.insert(pa) {
             return None;
         }
         self.out.pages.push((pa, level));

@@ -68,14 +68,23 @@ impl Dump {
             .then(|| self.idx(w))
     }
 
-    /// Header with every page preserved, except `states` overrides for the first pages.
-    fn header(&self, geo_index: u8, overrides: &[(usize, PageState)]) -> ImageWriter {
-        let n = self.total.clamp(1, MAX_STRUCT_PAGES);
+    /// Header with every page preserved: the first `data` pages as data pages in blocks of
+    /// `2^order` pages, the others as structure pages (order 0), `overrides` changing the
+    /// state of structure pages (indexed from the first one).
+    fn header(
+        &self,
+        geo_index: u8,
+        overrides: &[(usize, PageState)],
+        data: usize,
+        order: u8,
+    ) -> ImageWriter {
+        let n = self.total - data;
+        assert!((1..=MAX_STRUCT_PAGES).contains(&n), "{n} structure pages");
         let mut states = vec![PageState::Preserved; n];
         for &(i, s) in overrides {
             states[i] = s;
         }
-        ImageWriter::new(geo_index, &states, (self.total - n) as u16)
+        ImageWriter::new(geo_index, &states, data as u16, order)
     }
 
     /// Write records for every non-zero word (runs of page references compressed).
@@ -322,7 +331,7 @@ fn radix_restore_seeds(o: &mut Out) {
                 vec![(dump.total - 1, PageState::Absent)],
             ),
         ] {
-            let mut w = dump.header(gi, &overrides);
+            let mut w = dump.header(gi, &overrides, 0, 0);
             w.page_ref(dump.idx(tree.root()))
                 .u8(ops)
                 .u64(encode_key(&geo, 0x3_0000_0000, 1).expect("key"));
@@ -373,7 +382,8 @@ fn vmalloc_seeds(o: &mut Out) {
         )
         .expect("vmalloc preserve");
         let dump = Dump::of(&mem);
-        let mut w = dump.header(gi, &[]);
+        let data_pages = blocks << order;
+        let mut w = dump.header(gi, &[], data_pages, order as u8);
         w.u8(if name.contains("auto") { 2 } else { 0 })
             .page_ref(dump.idx(desc.first))
             .u32(desc.total_pages)
@@ -386,7 +396,7 @@ fn vmalloc_seeds(o: &mut Out) {
         o.add("vmalloc", format!("{name}-{}k", geo.page_size >> 10), w.out);
         if name == "small" && gi == 0 {
             // The same chain through the raw 16-byte descriptor.
-            let mut w = dump.header(gi, &[]);
+            let mut w = dump.header(gi, &[], data_pages, order as u8);
             w.u8(1);
             w.out.extend_from_slice(&desc.to_bytes());
             w.u16(0).u8(0).u8(255);
@@ -416,7 +426,7 @@ fn block_seeds(o: &mut Out) {
         }
         let dump = Dump::of(&mem);
         for (name, shrink) in [("e100", 0xffffu16), ("e100-shrink", 5)] {
-            let mut w = dump.header(gi, &[]);
+            let mut w = dump.header(gi, &[], 0, 0);
             w.page_ref(dump.idx(set.head_pa())).u8(3).u16(shrink);
             dump.records(&mem, &mut w);
             o.add("block", format!("{name}-{size}k"), w.out);
@@ -434,7 +444,7 @@ fn block_seeds(o: &mut Out) {
             }
         }
         let dump = Dump::of(&mem);
-        let mut w = dump.header(gi, &[]);
+        let mut w = dump.header(gi, &[], 0, 0);
         w.page_ref(dump.idx(set.head_pa())).u8(0).u16(1);
         dump.records(&mem, &mut w);
         o.add("block", format!("u64-{size}k"), w.out);

@@ -10,8 +10,11 @@
 //! flag, `order <= MAX_PAGE_ORDER` (10/11/13 for 4K/16K/64K), `total_pages` a non-zero
 //! multiple of `2^order`, no loop, at most `entries / N + 1` chunks, entries packed before a
 //! 0 terminator, only the last chunk not full, every block aligned with all its pages present,
-//! entries x `2^order == total_pages`. Restoring also needs every chunk and block page to
-//! be preserved and claimed once. The target checks that the code agrees on every verdict,
+//! entries x `2^order == total_pages`. Restoring also needs every chunk to be an order-0
+//! block and every listed block a block of order `order` that the previous kernel
+//! preserved, each claimed once. `validate` and `for_each_entry` are for this kernel's own
+//! descriptors: they run on a copy of the memory in which every page is owned. The target
+//! checks that the code agrees on every verdict,
 //! on the stats and entry list, that `restore` hands over exactly the pages of the area in
 //! order and claims exactly the chunks and blocks, and that a failure (including a failing
 //! sink, chosen by the fuzzer) leaves nothing claimed.
@@ -24,7 +27,7 @@ use crate::pure::mem::PageMem;
 use crate::pure::vmalloc::{for_each_entry, restore, validate, KhoVmalloc};
 use crate::sim::SimMem;
 
-use super::input::{Image, Reader};
+use super::input::{owned_copy, Image, Reader};
 
 /// What the reference finds in a valid chain.
 #[derive(Debug)]
@@ -111,14 +114,27 @@ pub(crate) fn model_validate(mem: &SimMem, d: &KhoVmalloc) -> Option<MVm> {
     })
 }
 
-/// Reference `restore`: valid, every chunk and page preserved and distinct, and the sink
+/// Reference `restore`: valid, every chunk an order-0 block and every listed block a block
+/// of order `order` preserved by the previous kernel, no page claimed twice, and the sink
 /// (failing at call `fail_at`) takes every page.
 pub(crate) fn model_restore(mem: &SimMem, d: &KhoVmalloc, fail_at: Option<usize>) -> Option<MVm> {
     let m = model_validate(mem, d)?;
+    let order = u32::from(d.order);
+    let blocks = m
+        .chunks
+        .iter()
+        .map(|&c| (c, 0))
+        .chain(m.entries.iter().map(|&b| (b, order)));
     let mut claimed = BTreeSet::new();
-    for &p in m.chunks.iter().chain(&m.pages) {
-        if !mem.incoming.contains(&p) || !claimed.insert(p) {
+    for (head, order) in blocks {
+        if mem.incoming_order(head) != Some(order) {
             return None;
+        }
+        let ps = mem.geometry().page_size as u64;
+        for k in 0..1u64 << order {
+            if !claimed.insert(head + k * ps) {
+                return None;
+            }
         }
     }
     if fail_at.is_some_and(|f| f < m.pages.len()) {
@@ -135,7 +151,10 @@ pub(crate) fn restore_checked(
     fail_at: Option<usize>,
 ) -> Option<Vec<u64>> {
     let valid = model_validate(mem, d);
-    match (validate(mem, d), &valid) {
+    let view = owned_copy(mem);
+    // SAFETY: every page of `view` is owned (nothing in it is incoming) and nothing changes
+    // it while `validate` runs.
+    match (unsafe { validate(&view, d) }, &valid) {
         (Ok(s), Some(m)) => {
             assert_eq!((s.chunks, s.entries), (m.chunks.len(), m.entries.len()));
         }
@@ -143,7 +162,8 @@ pub(crate) fn restore_checked(
         (got, want) => panic!("vmalloc validate = {got:?}, reference {want:?}"),
     }
     let mut listed = Vec::new();
-    let each = for_each_entry(mem, d, |pa| listed.push(pa));
+    // SAFETY: as for `validate` above.
+    let each = unsafe { for_each_entry(&view, d, |pa| listed.push(pa)) };
     assert_eq!(each.is_ok(), valid.is_some());
     if let Some(m) = &valid {
         assert_eq!(listed, m.entries, "for_each_entry order");

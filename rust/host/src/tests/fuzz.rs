@@ -132,3 +132,19 @@ fn committed_corpus_passes_every_harness() {
         assert!(r.is_ok(), "{target}/{name} fails its harness");
     }
 }
+
+// Regression inputs: crashes the fuzzer found, kept fixed.
+
+/// `image`: a damage list that only re-preserves a folio as order-0 pages (op 8) leaves the
+/// page contents and the incoming page set as they were; the harness took that for an
+/// undamaged image and required the restore to succeed, but the folio claim must fail. The
+/// harness now also compares the preserved blocks. (Harness bug, found by 10 s of fuzzing
+/// right after the port to `claim`.)
+#[test]
+fn image_split_folio_is_damage() {
+    let data = [
+        0x00, 0x05, 0x74, 0x74, 0x74, 0x74, 0x00, 0x00, 0x00, 0x06, 0x74, 0x74, 0x74, 0x74, 0x74,
+        0x74, 0x74, 0x74, 0x74, 0x3e, 0x00, 0x81, 0x2f, 0x00, 0x71, 0x00, 0x31,
+    ];
+    assert!(!accepts("image", &data));
+}
