@@ -14,6 +14,7 @@
 #                   environment) does that; the default points into the cache.
 #   make clippy     build with CLIPPY=1
 #   make fmt-check  rustfmt --check on every .rs file
+#   make fuzz       fuzz every decoder on the host, FUZZ_SECONDS (default 60) s each
 #   make clean
 
 KHO_RS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kho-rs
@@ -31,7 +32,7 @@ ENV_SH := $(KHO_RS_CACHE)/env.sh
 RUN = set -e; if [ -f $(ENV_SH) ]; then . $(ENV_SH); fi;
 
 .PHONY: all modules setup demo check check-host check-kunit check-qemu clippy \
-	fmt-check clean rust-analyzer
+	fmt-check fuzz clean rust-analyzer
 
 all: modules
 
@@ -70,6 +71,10 @@ clippy:
 
 fmt-check:
 	@rustfmt --edition 2021 --check $$(git ls-files '*.rs')
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
 
 rust-analyzer:
 	@$(RUN) $(MAKE) -C $(KDIR) M=$(CURDIR) rust-analyzer

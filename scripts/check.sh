@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # check.sh [host|kunit|qemu|all]: every kho-rs test, fastest first.
-#   host   cargo test of the pure core (unit + property tests), rustfmt --check
+#   host   cargo test of the pure core (unit + property tests), rustfmt --check,
+#          10 s of fuzzing per decoder (scripts/fuzz.sh --short)
 #   kunit  clippy, build kho_rs.ko, run its KUnit suites with kunit.py under QEMU
 #   qemu   the kexec live-update selftest (selftests/kho_rs_kexec.sh) on each
 #          kernel, then between 7.2 and 7.3 (selftests/kho_rs_cross.sh)
@@ -68,6 +69,7 @@ case $what in
 host | all)
 	stage "host tests (cargo test)" host_tests
 	stage "rustfmt" fmt_check
+	stage "fuzz (short)" bash "$here/fuzz.sh" --short
 	;;
 kunit | qemu) ;;
 *)

@@ -3,6 +3,9 @@
 
 KHO_RS_CACHE=${KHO_RS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kho-rs}
 BINDGEN_VERSION=0.71.1
+# cargo-fuzz drives libFuzzer for rust/host/fuzz/ (scripts/fuzz.sh); stable toolchain,
+# --sanitizer none, so no nightly is needed.
+CARGO_FUZZ_VERSION=0.13.2
 LIBCLANG_VERSION=18.1.1
 # Kernels kho-rs supports; the first is the default (KERNEL=, make's kdir).
 SUPPORTED_KERNELS="7.3 7.2"
@@ -15,6 +18,17 @@ die() { echo "ERROR: $*" >&2; exit 1; }
 # $KERNEL (7.3 or 7.2, default $DEFAULT_KERNEL), as in the Makefile.
 default_kdir() {
 	echo "${KDIR:-$KHO_RS_CACHE/kdir-${KERNEL:-$DEFAULT_KERNEL}}"
+}
+
+# Installs cargo-fuzz $CARGO_FUZZ_VERSION with `cargo install --locked` unless that version
+# is already there (setup.sh's deps step and fuzz.sh both call this; idempotent).
+ensure_cargo_fuzz() {
+	if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" = "$CARGO_FUZZ_VERSION" ]; then
+		echo "cargo-fuzz $CARGO_FUZZ_VERSION: present"
+		return 0
+	fi
+	printf '\n==> %s\n' "cargo install --locked cargo-fuzz@$CARGO_FUZZ_VERSION"
+	cargo install --locked "cargo-fuzz@$CARGO_FUZZ_VERSION"
 }
 
 # Directory of the PyPI libclang wheel's shared library, or empty.

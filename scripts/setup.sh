@@ -29,7 +29,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # ---------------------------------------------------------------- packages
 APT_PKGS="flex bison bc libelf-dev libssl-dev cpio qemu-system-x86 busybox-static
-device-tree-compiler make gcc libc6-dev python3 xz-utils dwarves kmod rsync file"
+device-tree-compiler make gcc g++ libc6-dev python3 xz-utils dwarves kmod rsync file"
 
 need_apt() {
 	local p missing=""
@@ -71,6 +71,8 @@ install_rust() {
 	else
 		echo "bindgen $BINDGEN_VERSION: present"
 	fi
+	# libFuzzer for the host fuzz targets (its C++ part is built with g++).
+	ensure_cargo_fuzz
 }
 
 install_libclang() {

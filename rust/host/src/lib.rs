@@ -3,21 +3,25 @@
 //! Host build of the kho-rs pure core.
 //!
 //! `pure` is the very same source tree that `kho_rs.ko` compiles (`rust/pure/`); nothing is
-//! copied. This crate adds a simulated physical memory ([`sim::SimMem`]) and the host tests.
+//! copied. This crate adds a simulated physical memory ([`sim::SimMem`]), the host tests and,
+//! with the `fuzz` feature, [`fuzz_api`]: the fuzz harnesses the crate in `fuzz/` drives.
 
 #![no_std]
 // The pure core is written for the kernel crate, where its items are `pub(crate)` and used
 // by the glue and the KUnit suites; here only the tests use them.
 #![allow(dead_code)]
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzz"))]
 extern crate std;
 
 #[path = "../../pure/mod.rs"]
 pub(crate) mod pure;
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzz"))]
 pub(crate) mod sim;
+
+#[cfg(any(test, feature = "fuzz"))]
+pub mod fuzz_api;
 
 #[cfg(test)]
 mod tests;

@@ -118,6 +118,46 @@ impl SimMem {
         self.pages.get_mut(&pa).map(|v| v.as_mut_slice())
     }
 
+    /// Order of the unclaimed block of the previous kernel whose head is `head`, if any:
+    /// `claim(head, 1 << order)` succeeds exactly for this order (what a reference model of a
+    /// restore needs, without the claim logic of the pure core).
+    pub(crate) fn incoming_order(&self, head: u64) -> Option<u32> {
+        self.incoming_blocks.get(&head).copied()
+    }
+
+    /// Every unclaimed incoming block, head address to order.
+    pub(crate) fn incoming_blocks(&self) -> &BTreeMap<u64, u32> {
+        &self.incoming_blocks
+    }
+
+    /// The unclaimed incoming block holding `pa`, as `(head, order)`.
+    pub(crate) fn incoming_block_of(&self, pa: u64) -> Option<(u64, u32)> {
+        let (&head, &order) = self.incoming_blocks.range(..=pa).next_back()?;
+        let size = (self.geo.page_size as u64) << order;
+        (pa - head < size).then_some((head, order))
+    }
+
+    /// Damage for tests: the previous kernel did not preserve the incoming block holding
+    /// `pa`. Its pages stay in memory but cannot be claimed. Returns the block.
+    pub(crate) fn forget_incoming(&mut self, pa: u64) -> Option<(u64, u32)> {
+        let (head, order) = self.incoming_block_of(pa)?;
+        self.incoming_blocks.remove(&head);
+        for p in self.range(head, 1 << order).collect::<Vec<_>>() {
+            self.incoming.remove(&p);
+        }
+        Some((head, order))
+    }
+
+    /// Damage for tests: the previous kernel preserved the incoming block holding `pa` as
+    /// order-0 pages instead, so a claim of the whole block fails. Returns the block.
+    pub(crate) fn split_incoming(&mut self, pa: u64) -> Option<(u64, u32)> {
+        let (head, order) = self.incoming_block_of(pa)?;
+        for p in self.range(head, 1 << order).collect::<Vec<_>>() {
+            self.incoming_blocks.insert(p, 0);
+        }
+        Some((head, order))
+    }
+
     /// Whether the pure core may touch `pa` through [`PageMem`]: panics on an incoming page
     /// that was not claimed, which is a "read before claim" bug in the code under test.
     fn owned(&self, pa: u64) {

@@ -6,6 +6,7 @@ mod block;
 mod claim;
 mod compat;
 mod fdt;
+mod fuzz;
 mod geometry;
 mod radix;
 mod subtree;

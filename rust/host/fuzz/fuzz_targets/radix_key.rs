@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Fuzz target `radix_key`: see `kho_rs_host::fuzz_api::radix_key`.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| kho_rs_host::fuzz_api::radix_key(data));
