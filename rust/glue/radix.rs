@@ -30,13 +30,13 @@ use kernel::ffi::{c_int, c_ulong, c_void};
 use kernel::prelude::*;
 
 use super::ffi;
-use kernel::error::to_result;
 #[cfg(not(kho_rs_radix_key_api))]
 use super::kho::{core_err, errno};
 #[cfg(not(kho_rs_radix_key_api))]
 use super::mem::GEOMETRY;
 #[cfg(not(kho_rs_radix_key_api))]
 use crate::pure::radix::{decode_key, encode_key};
+use kernel::error::to_result;
 
 // Keys cross the FFI as `unsigned long`, 64 bits wide on every kernel KHO supports; the
 // `as` conversions between `u64` and `c_ulong` below are lossless.

@@ -21,11 +21,11 @@ use kernel::prelude::*;
 
 use super::ffi;
 use super::kho::core_err;
-use kernel::error::to_result;
 use super::mem::{KernelMem, GEOMETRY};
 use crate::pure::error::Error as CoreError;
 use crate::pure::mem::PageMem;
 use crate::pure::vmalloc::{self as core_vm, KhoVmalloc, VmallocStats, KHO_VMALLOC_ALLOC};
+use kernel::error::to_result;
 
 /// Size of a page in bytes.
 const PAGE_SIZE: usize = GEOMETRY.page_size;

@@ -355,20 +355,27 @@ pub(crate) fn write(buf: &mut [u8], info: &SubtreeInfo, c: &SubtreeCompat<'_>) -
     w.finish()
 }
 
-/// Finds component `want`'s node and checks it against the root composite `root_c`.
-///
-/// The node's own string must be the very `name-vN` the root lists (a blob whose root and
-/// node disagree is malformed, not another version). Returns the node and the version.
-fn component<'a>(
-    root: &Node<'a>,
+/// Version of component `want` that the root composite `root_c` lists.
+fn listed<'a>(
     root_c: &compat::Composite<'a>,
     want: &Version,
-) -> core::result::Result<(Node<'a>, u32), SubtreeError<'a>> {
-    let listed = root_c
+) -> core::result::Result<u32, SubtreeError<'a>> {
+    root_c
         .get(want.name)
+        .map(|c| c.version)
         .ok_or(SubtreeError::Compat(Mismatch::MissingComponent {
             name: want.name,
-        }))?;
+        }))
+}
+
+/// Finds component `want`'s node and checks its own string against the version `v` the
+/// root lists: the node must carry the very `name-vN` of the root (a blob whose root and
+/// node disagree is malformed, not another version).
+fn component<'a>(
+    root: &Node<'a>,
+    want: &Version,
+    v: u32,
+) -> core::result::Result<Node<'a>, SubtreeError<'a>> {
     let node = root.subnode(want.name).ok_or(Error::new(
         super::error::errno::ENOENT,
         "subtree: component node missing",
@@ -377,14 +384,14 @@ fn component<'a>(
     let found = node.prop_str("compatible")?;
     let own = compat::Component::parse(found)
         .map_err(|e| SubtreeError::Compat(Mismatch::Malformed(e)))?;
-    if own.name != want.name || own.version != listed.version {
+    if own.name != want.name || own.version != v {
         return Err(SubtreeError::Compat(Mismatch::VersionMismatch {
             name: want.name,
-            expected: listed.version,
+            expected: v,
             found: own.version,
         }));
     }
-    Ok((node, listed.version))
+    Ok(node)
 }
 
 /// The verdict for a component of version `v` against the versions `want` this build reads.
@@ -417,6 +424,19 @@ pub(crate) fn read_granular<'a>(
     blob: &'a [u8],
     accept: &Accept,
 ) -> core::result::Result<Incoming<'a>, SubtreeError<'a>> {
+    read_inner(blob, accept, false)
+}
+
+/// [`read_granular`], or with `strict` the first refused component as the error.
+///
+/// The order of the checks is the ABI's (`Documentation/kho-rs-abi.rst`): the root string
+/// (base, the set of components and, if `strict`, their versions) before any component
+/// node, the nodes' own strings before any value.
+fn read_inner<'a>(
+    blob: &'a [u8],
+    accept: &Accept,
+    strict: bool,
+) -> core::result::Result<Incoming<'a>, SubtreeError<'a>> {
     let fdt = Fdt::parse(blob)?;
     let root = fdt.root();
     let found = root.prop_str("compatible")?;
@@ -429,26 +449,40 @@ pub(crate) fn read_granular<'a>(
             found: base,
         }));
     }
-    let (radix, rv) = component(&root, &root_c, &accept.radix)?;
-    let (vmalloc, vv) = component(&root, &root_c, &accept.vmalloc)?;
-    let (block, bv) = component(&root, &root_c, &accept.block)?;
-    if let Some(other) = root_c
-        .components()
-        .find(|c| ![accept.radix.name, accept.vmalloc.name, accept.block.name].contains(&c.name))
-    {
+    // Alphabetical, as in the composite string.
+    let bv = listed(&root_c, &accept.block)?;
+    let rv = listed(&root_c, &accept.radix)?;
+    let vv = listed(&root_c, &accept.vmalloc)?;
+    let verdicts = (
+        verdict(&accept.radix, rv),
+        verdict(&accept.vmalloc, vv),
+        verdict(&accept.block, bv),
+    );
+    if strict {
+        for v in [verdicts.2, verdicts.0, verdicts.1] {
+            if let Verdict::Refuse(m) = v {
+                return Err(SubtreeError::Compat(m));
+            }
+        }
+    }
+    let names = [accept.radix.name, accept.vmalloc.name, accept.block.name];
+    if let Some(other) = root_c.components().find(|c| !names.contains(&c.name)) {
         return Err(SubtreeError::Compat(Mismatch::UnexpectedComponent {
             name: other.name,
         }));
     }
+    let radix = component(&root, &accept.radix, rv)?;
+    let vmalloc = component(&root, &accept.vmalloc, vv)?;
+    let block = component(&root, &accept.block, bv)?;
     let mut inc = Incoming {
         info: SubtreeInfo {
             generation: root.prop_u64_ne("generation")?,
             seed: root.prop_u64_ne("seed")?,
             ..SubtreeInfo::default()
         },
-        radix: verdict(&accept.radix, rv),
-        vmalloc: verdict(&accept.vmalloc, vv),
-        block: verdict(&accept.block, bv),
+        radix: verdicts.0,
+        vmalloc: verdicts.1,
+        block: verdicts.2,
     };
     if inc.radix.restores() {
         inc.info.radix_root = radix.prop_u64_ne("root")?;
@@ -482,7 +516,7 @@ pub(crate) fn read_with<'a>(
     blob: &'a [u8],
     accept: &Accept,
 ) -> core::result::Result<SubtreeInfo, SubtreeError<'a>> {
-    let inc = read_granular(blob, accept)?;
+    let inc = read_inner(blob, accept, true)?;
     match inc.first_refused() {
         Some(m) => Err(SubtreeError::Compat(m)),
         None => Ok(inc.info),

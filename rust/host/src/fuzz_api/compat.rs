@@ -123,6 +123,8 @@ pub(crate) fn verdict<'a>(r: Result<(), Mismatch<'a>>) -> MVerdict<'a> {
                     found,
                 } => MVerdict::Version(name, expected, found),
                 Mismatch::UnexpectedComponent { name } => MVerdict::Unexpected(name),
+                // Only a reader of a range of versions reports this, never check_against.
+                Mismatch::VersionNotRead { .. } => unreachable!("check_against: {m}"),
                 Mismatch::Malformed(_) => unreachable!(),
             }
         }
