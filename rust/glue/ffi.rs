@@ -96,3 +96,44 @@ extern "C" {
         data: *mut c_void,
     ) -> c_int;
 }
+
+// The block-v1 oracle (`rust/glue/block_oracle.c`, prototypes in `block_oracle.h`):
+// upstream's `kho_block.c` compiled into KUnit builds only.
+#[cfg(CONFIG_KUNIT = "y")]
+extern "C" {
+    pub(crate) fn kho_rs_oracle_available() -> bool;
+    pub(crate) fn kho_rs_oracle_source() -> *const c_char;
+
+    pub(crate) fn kho_rs_oracle_new(entry_size: usize) -> *mut c_void;
+    pub(crate) fn kho_rs_oracle_free(set: *mut c_void);
+
+    pub(crate) fn kho_rs_oracle_grow(set: *mut c_void, count: u64) -> c_int;
+    pub(crate) fn kho_rs_oracle_shrink(set: *mut c_void, count: u64);
+    pub(crate) fn kho_rs_oracle_destroy(set: *mut c_void);
+    pub(crate) fn kho_rs_oracle_clear(set: *mut c_void);
+    pub(crate) fn kho_rs_oracle_restore(set: *mut c_void, head_pa: u64) -> c_int;
+
+    pub(crate) fn kho_rs_oracle_head_pa(set: *mut c_void) -> u64;
+    pub(crate) fn kho_rs_oracle_nblocks(set: *mut c_void) -> kernel::ffi::c_long;
+    pub(crate) fn kho_rs_oracle_count_per_block(set: *mut c_void) -> u64;
+    pub(crate) fn kho_rs_oracle_incoming(set: *mut c_void) -> bool;
+
+    pub(crate) fn kho_rs_oracle_it_init(set: *mut c_void);
+    pub(crate) fn kho_rs_oracle_it_reserve_entry(
+        set: *mut c_void,
+        src: *const c_void,
+        len: usize,
+    ) -> u64;
+    pub(crate) fn kho_rs_oracle_it_read_entry(
+        set: *mut c_void,
+        dst: *mut c_void,
+        len: usize,
+    ) -> u64;
+    pub(crate) fn kho_rs_oracle_it_prev(set: *mut c_void, dst: *mut c_void, len: usize) -> u64;
+
+    pub(crate) fn kho_rs_oracle_ledger_open(buf: *mut u64, cap: usize);
+    pub(crate) fn kho_rs_oracle_ledger_close() -> usize;
+
+    pub(crate) fn kho_rs_oracle_live_sets() -> kernel::ffi::c_long;
+    pub(crate) fn kho_rs_oracle_live_pages() -> kernel::ffi::c_long;
+}

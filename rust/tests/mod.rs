@@ -6,6 +6,7 @@
 //! [`crate::glue::mem::KernelMem`] and compare against the exported C implementation.
 
 mod block;
+mod block_c;
 mod claim;
 mod compat;
 mod geometry;
