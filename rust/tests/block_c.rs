@@ -171,13 +171,24 @@ impl<const N: usize> Seeded for Pat<N> {
     }
 }
 
-/// [`PageMem`] for reading chains preserved in this boot: `restore` lends a page instead of
-/// claiming it from the previous kernel.
+/// [`PageMem`] for reading chains preserved in this boot: `claim` lends a page instead of
+/// taking it from the previous kernel.
 ///
-/// `restore(pa, 1)` succeeds exactly for an order-0 page that KHO's outgoing memory map
-/// holds now and that is not lent already (KHO refuses a second restore too); `free` of a
-/// lent page returns it to its writer, who still owns it. Every other call goes to
-/// [`KernelMem`].
+/// `claim(pa, 1)` succeeds exactly for an order-0 page that KHO's outgoing memory map holds
+/// now and that is not lent already, with the errno of the real claim otherwise (`EINVAL`
+/// for a misaligned address or more than one page, `ENOENT` for a page not preserved or
+/// lent already; a page that is not RAM is also `ENOENT` here, `EFAULT` in the real claim).
+/// `free` of a lent page gives it back to its writer, who still owns it, and logs it. Every
+/// other call goes to [`KernelMem`].
+///
+/// # Ownership
+///
+/// [`KernelMem::claim`] cannot be used in the boot that preserved a page: KHO marks preserved
+/// pages (`page->private`) only in the next kernel. A lent page belongs to a writer set of the
+/// same case (a [`CBlockSet`] or a [`BlockSet`] the case holds). The case runs writer and
+/// reader one after the other and the writer neither touches nor frees a block while it is
+/// lent, so between `claim` and `free` the reader may use the page as PageMem's contract
+/// says a claimed page may be used.
 struct LoanMem {
     /// Real memory.
     mem: KernelMem,
@@ -187,7 +198,7 @@ struct LoanMem {
     lent: KVVec<u64>,
     /// Number of pages lent and not returned.
     nlent: usize,
-    /// Pages returned by `free`, in order (`returned_lost` counts those not stored).
+    /// Pages given back by `free`, in order (`returned_lost` counts those not stored).
     returned: KVVec<u64>,
     /// Returns that could not be stored (allocation failure).
     returned_lost: usize,
@@ -197,9 +208,7 @@ impl LoanMem {
     /// A lending accessor.
     fn new() -> Result<Self> {
         Ok(Self {
-            // SAFETY: the suite writes only pages of sets it created (their blocks, and test
-            // pages it allocates here), and reads only pages of chains it built.
-            mem: unsafe { KernelMem::new() },
+            mem: KernelMem::new(),
             map: OutMemoryMap::get()?,
             lent: KVVec::new(),
             nlent: 0,
@@ -220,7 +229,7 @@ impl LoanMem {
         self.lent.get(w).is_some_and(|x| x & b != 0)
     }
 
-    /// Takes the log of returned pages (and whether it is complete).
+    /// Takes the log of pages given back (and whether it is complete).
     fn take_returned(&mut self) -> (KVVec<u64>, bool) {
         let complete = self.returned_lost == 0;
         self.returned_lost = 0;
@@ -237,11 +246,14 @@ impl PageMem for LoanMem {
         self.mem.alloc_zeroed()
     }
 
-    fn free(&mut self, pa: u64) {
+    unsafe fn free(&mut self, pa: u64) {
         if !self.is_lent(pa) {
-            self.mem.free(pa);
+            // SAFETY: not lent, so the caller's page came from `alloc_zeroed` (this
+            // function's contract), which is `KernelMem`'s.
+            unsafe { self.mem.free(pa) };
             return;
         }
+        // A lent page goes back to its writer, which frees it in its own time.
         let (w, b) = Self::bit(pa);
         if let Some(x) = self.lent.get_mut(w) {
             *x &= !b;
@@ -252,20 +264,25 @@ impl PageMem for LoanMem {
         }
     }
 
-    fn page(&self, pa: u64) -> Option<&[u64]> {
-        self.mem.page(pa)
+    unsafe fn page(&self, pa: u64) -> Option<&[u64]> {
+        // SAFETY: the caller owns `pa` (allocated here, or lent; see the type's ownership
+        // rules), which is what `KernelMem::page` requires.
+        unsafe { self.mem.page(pa) }
     }
 
-    fn page_mut(&mut self, pa: u64) -> Option<&mut [u64]> {
-        self.mem.page_mut(pa)
+    unsafe fn page_mut(&mut self, pa: u64) -> Option<&mut [u64]> {
+        // SAFETY: as in `page`, and the caller has exclusive access (its contract).
+        unsafe { self.mem.page_mut(pa) }
     }
 
-    fn bytes(&self, pa: u64) -> Option<&[u8]> {
-        self.mem.bytes(pa)
+    unsafe fn bytes(&self, pa: u64) -> Option<&[u8]> {
+        // SAFETY: as in `page`.
+        unsafe { self.mem.bytes(pa) }
     }
 
-    fn bytes_mut(&mut self, pa: u64) -> Option<&mut [u8]> {
-        self.mem.bytes_mut(pa)
+    unsafe fn bytes_mut(&mut self, pa: u64) -> Option<&mut [u8]> {
+        // SAFETY: as in `page_mut`.
+        unsafe { self.mem.bytes_mut(pa) }
     }
 
     fn preserve(&mut self, pa: u64, nr_pages: u64) -> CoreResult {
@@ -276,7 +293,7 @@ impl PageMem for LoanMem {
         self.mem.unpreserve(pa, nr_pages)
     }
 
-    fn restore(&mut self, pa: u64, nr_pages: u64) -> CoreResult {
+    fn claim(&mut self, pa: u64, nr_pages: u64) -> CoreResult {
         if nr_pages != 1 {
             return Err(CoreError::inval("loan: only single pages", nr_pages));
         }
@@ -284,10 +301,14 @@ impl PageMem for LoanMem {
             return Err(CoreError::inval("loan: misaligned address", pa));
         }
         if !self.map.contains(pa, 0).unwrap_or(false) {
-            return Err(CoreError::inval("loan: page not preserved", pa));
+            return Err(CoreError::new(
+                errno::ENOENT,
+                "loan: page not preserved",
+                pa,
+            ));
         }
         if self.is_lent(pa) {
-            return Err(CoreError::inval("loan: page restored twice", pa));
+            return Err(CoreError::new(errno::ENOENT, "loan: page lent already", pa));
         }
         let (w, b) = Self::bit(pa);
         if self.lent.len() <= w && self.lent.resize(w + 1, 0, GFP_KERNEL).is_err() {
@@ -310,12 +331,20 @@ struct Case {
 }
 
 impl Case {
-    /// Records the pages of `pas` as touched.
-    fn touch(&mut self, pas: &[u64]) -> Result {
-        for &pa in pas {
+    /// The blocks of the chain at `head` (at most `limit`, see [`chain_pas`]), recorded as
+    /// pages of the case.
+    ///
+    /// # Safety
+    ///
+    /// Every block of the chain must be a block of a set the case created and holds until
+    /// its end.
+    unsafe fn chain(&mut self, head: u64, limit: usize) -> Result<KVVec<u64>> {
+        // SAFETY: blocks of a set of the case (this function's contract).
+        let pas = unsafe { chain_pas(&self.lm, head, limit) }?;
+        for &pa in pas.iter() {
             self.touched.push(page_of(pa), GFP_KERNEL)?;
         }
-        Ok(())
+        Ok(pas)
     }
 
     /// A zeroed test-owned page, preserved or not, for building damaged chains.
@@ -323,11 +352,15 @@ impl Case {
         let pa = kr("test page", self.lm.alloc_zeroed())?;
         if preserved {
             if let Err(e) = self.lm.preserve(pa, 1) {
-                self.lm.free(pa);
+                // SAFETY: allocated just above, not preserved, not referenced.
+                unsafe { self.lm.free(pa) };
                 return Err(core_err("test page preserve", e));
             }
         }
-        self.touched.push(pa, GFP_KERNEL)?;
+        if let Err(e) = self.touched.push(pa, GFP_KERNEL) {
+            self.drop_page(TestPage { pa, preserved });
+            return Err(e.into());
+        }
         Ok(TestPage { pa, preserved })
     }
 
@@ -336,23 +369,36 @@ impl Case {
         if p.preserved {
             self.lm.unpreserve(p.pa, 1);
         }
-        self.lm.free(p.pa);
+        // SAFETY: `TestPage`s come only from `test_page`, which allocated the page; it is
+        // unpreserved above and the case no longer links it anywhere.
+        unsafe { self.lm.free(p.pa) };
     }
 
-    /// Writes word `w` of the page at `pa` (a page of the case); returns the old value.
-    fn set_word(&mut self, pa: u64, w: usize, v: u64) -> Result<u64> {
-        let word = self
-            .lm
-            .page_mut(pa)
+    /// Writes word `w` of the page at `pa`; returns the old value.
+    ///
+    /// # Safety
+    ///
+    /// `pa` must be a page of the case that is still allocated: a block of a set the case
+    /// holds, or a test page not dropped yet; nothing else accesses it while this runs.
+    unsafe fn set_word(&mut self, pa: u64, w: usize, v: u64) -> Result<u64> {
+        // SAFETY: a page of the case, still allocated, not accessed otherwise (contract).
+        let word = unsafe { self.lm.page_mut(pa) }
             .and_then(|p| p.get_mut(w))
             .ok_or(EFAULT)?;
         Ok(core::mem::replace(word, v))
     }
 
     /// Writes the header `(next, count)` at byte `off` of the test page `pa`.
-    fn set_header(&mut self, pa: u64, off: usize, next: u64, count: u64) -> Result {
-        self.set_word(pa, off / 8, next)?;
-        self.set_word(pa, off / 8 + 1, count)?;
+    ///
+    /// # Safety
+    ///
+    /// As for [`Case::set_word`].
+    unsafe fn set_header(&mut self, pa: u64, off: usize, next: u64, count: u64) -> Result {
+        // SAFETY: `pa` as required by `set_word` (this function's contract).
+        unsafe {
+            self.set_word(pa, off / 8, next)?;
+            self.set_word(pa, off / 8 + 1, count)?;
+        }
         Ok(())
     }
 }
@@ -398,14 +444,19 @@ fn run_case(name: &str, body: impl FnOnce(&mut Case) -> Result) -> Result {
 }
 
 /// Addresses of the blocks of the raw chain at `head` (at most `limit`), read by the test.
-fn chain_pas(mem: &impl PageMem, head: u64, limit: usize) -> Result<KVVec<u64>> {
+///
+/// # Safety
+///
+/// Every block of the chain must be a block of a set the caller holds, and not be freed or
+/// written while this runs.
+unsafe fn chain_pas(mem: &impl PageMem, head: u64, limit: usize) -> Result<KVVec<u64>> {
     let mut out = KVVec::new();
     let mut pa = head;
     while pa != 0 {
         ensure(out.len() < limit, "chain longer than expected")?;
         out.push(pa, GFP_KERNEL)?;
-        pa = mem
-            .page(pa)
+        // SAFETY: a block of the chain (this function's contract).
+        pa = unsafe { mem.page(pa) }
             .and_then(|p| p.first())
             .copied()
             .ok_or(EFAULT)?;
@@ -574,8 +625,8 @@ fn c_to_rust<const N: usize>(cs: &mut Case, case: u64) -> Result {
         let case = case + i as u64;
         let c = c_write::<Pat<N>>(case, n)?;
         let head = c.head_pa();
-        let pas = chain_pas(&cs.lm, head, n)?;
-        cs.touch(&pas)?;
+        // SAFETY: the chain of a set this case created and holds to its end.
+        let pas = unsafe { cs.chain(head, n) }?;
         ensure_eq(pas.len() as u64, n.div_ceil(cap_of(N)) as u64, "C blocks")?;
         ensure_eq(c.nblocks() as u64, pas.len() as u64, "C nblocks")?;
         rust_reads::<Pat<N>>(&mut cs.lm, head, &pas, (case, n, n))?;
@@ -591,8 +642,8 @@ fn rust_to_c<const N: usize>(cs: &mut Case, case: u64) -> Result {
         let mut set = BlockSet::<Pat<N>>::new(GEOMETRY);
         let res = (|| -> Result {
             rust_write::<Pat<N>>(&mut cs.lm, &mut set, case, n)?;
-            let pas = chain_pas(&cs.lm, set.head_pa(), n)?;
-            cs.touch(&pas)?;
+            // SAFETY: the chain of a set this case created and holds to its end.
+            let pas = unsafe { cs.chain(set.head_pa(), n) }?;
             ensure_eq(
                 pas.len() as u64,
                 n.div_ceil(cap_of(N)) as u64,
@@ -620,13 +671,16 @@ fn same_chains<const N: usize>(
     max_blocks: usize,
 ) -> Result {
     ensure_eq(c.nblocks() as u64, r.nblocks() as u64, "nblocks")?;
-    let cp = chain_pas(mem, c.head_pa(), max_blocks)?;
-    let rp = chain_pas(mem, r.head_pa(), max_blocks)?;
+    // SAFETY: the chain of `c`, which the caller holds; nothing writes it meanwhile.
+    let cp = unsafe { chain_pas(mem, c.head_pa(), max_blocks) }?;
+    // SAFETY: the chain of `r`, likewise.
+    let rp = unsafe { chain_pas(mem, r.head_pa(), max_blocks) }?;
     ensure_eq(cp.len() as u64, rp.len() as u64, "blocks on the chains")?;
     ensure_eq(cp.len() as u64, r.nblocks() as u64, "blocks on the chain")?;
     for (&ca, &ra) in cp.iter().zip(rp.iter()) {
-        let cb = mem.bytes(ca).ok_or(EFAULT)?;
-        let rb = mem.bytes(ra).ok_or(EFAULT)?;
+        // SAFETY: blocks of `c` and of `r` (read off their chains above).
+        let (cb, rb) = unsafe { (mem.bytes(ca), mem.bytes(ra)) };
+        let (cb, rb) = (cb.ok_or(EFAULT)?, rb.ok_or(EFAULT)?);
         ensure(cb.get(8..) == rb.get(8..), "block bytes after next")?;
     }
     let mut want = KVec::from_elem(0u8, N, GFP_KERNEL)?;
@@ -634,8 +688,8 @@ fn same_chains<const N: usize>(
         let pa = slot_pa::<Pat<N>>(&cp, k);
         let page = page_of(pa);
         let off = (pa - page) as usize;
-        let got = mem
-            .bytes(page)
+        // SAFETY: `page` is a block of `c` (`slot_pa` of its chain).
+        let got = unsafe { mem.bytes(page) }
             .and_then(|b| b.get(off..off + N))
             .ok_or(EFAULT)?;
         Pat::<N>::bytes(s, &mut want);
@@ -725,11 +779,10 @@ fn writers_agree<const N: usize>(
     )?;
     let res = writers_agree_on::<N>(&mut cs.lm, &mut c, &mut r, rng_seed, ops, max_blocks);
     // Record the final blocks, then release both sets.
-    let cp = chain_pas(&cs.lm, c.head_pa(), max_blocks);
-    let rp = chain_pas(&cs.lm, r.head_pa(), max_blocks);
-    for p in [&cp, &rp].into_iter().flatten() {
-        cs.touch(p)?;
-    }
+    // SAFETY: the chain of `c`, which this case created and still holds.
+    let cp = unsafe { cs.chain(c.head_pa(), max_blocks) };
+    // SAFETY: the chain of `r`, likewise.
+    let rp = unsafe { cs.chain(r.head_pa(), max_blocks) };
     r.destroy(&mut cs.lm);
     drop(c);
     res?;
@@ -744,9 +797,10 @@ fn writers_agree<const N: usize>(
 /// A reader's verdict on a chain: `Ok(blocks)` or `Err(positive errno)`.
 type Verdict = core::result::Result<usize, i32>;
 
-/// Rust's verdict for entries of `N` bytes; an accepted set is destroyed at once. Either
-/// way nothing may stay lent.
-fn rust_verdict<const N: usize>(lm: &mut LoanMem, head: u64) -> Result<Verdict> {
+/// Rust's verdict for entries of `N` bytes and the blocks it gave back, in order: an
+/// accepted set is destroyed at once; a rejected chain gives back every block the reader
+/// claimed before it found the fault. Either way nothing may stay lent.
+fn rust_verdict<const N: usize>(lm: &mut LoanMem, head: u64) -> Result<(Verdict, KVVec<u64>)> {
     let v = match BlockSet::<Pat<N>>::restore(lm, head) {
         Ok(mut set) => {
             let n = set.nblocks();
@@ -755,9 +809,10 @@ fn rust_verdict<const N: usize>(lm: &mut LoanMem, head: u64) -> Result<Verdict> 
         }
         Err(e) => Err(e.errno),
     };
-    let _ = lm.take_returned();
-    ensure_eq(lm.nlent as u64, 0, "Rust leaves nothing restored")?;
-    Ok(v)
+    let (returned, complete) = lm.take_returned();
+    ensure(complete, "returned log complete")?;
+    ensure_eq(lm.nlent as u64, 0, "Rust leaves nothing claimed")?;
+    Ok((v, returned))
 }
 
 /// C's verdict for entries of `N` bytes and the blocks it released (an accepted set is
@@ -779,8 +834,10 @@ enum Released<'a> {
     Blocks(&'a [u64]),
 }
 
-/// Both readers on the chain at `head` with entries of `N` bytes: checks each verdict and
-/// the blocks C released against the test's expectations.
+/// Both readers on the chain at `head` with entries of `N` bytes: checks each verdict, the
+/// blocks C released and the blocks Rust claimed and gave back (`rust_gave_back`, in order)
+/// against the test's expectations.
+#[allow(clippy::too_many_arguments)]
 fn both<const N: usize>(
     lm: &mut LoanMem,
     what: &str,
@@ -788,17 +845,19 @@ fn both<const N: usize>(
     want_c: Verdict,
     want_rust: Verdict,
     released: Released<'_>,
+    rust_gave_back: &[u64],
 ) -> Result {
     let (c, recs) = c_verdict(N, head, KHO_MAX_BLOCKS + 1)?;
-    let r = rust_verdict::<N>(lm, head)?;
+    let (r, back) = rust_verdict::<N>(lm, head)?;
     let rel_ok = match released {
         Released::Nothing => recs.is_empty(),
         Released::Blocks(b) => recs.as_slice() == b,
     };
-    if c != want_c || r != want_rust || !rel_ok {
+    let back_ok = back.as_slice() == rust_gave_back;
+    if c != want_c || r != want_rust || !rel_ok || !back_ok {
         pr_err!(
-            "kho_rs_block_c: {} (entry size {}): C {:?} want {:?}, Rust {:?} want {:?}, C released {} blocks as expected: {}\n",
-            what, N, c, want_c, r, want_rust, recs.len(), rel_ok
+            "kho_rs_block_c: {} (entry size {}): C {:?} want {:?}, Rust {:?} want {:?}, C released {} blocks as expected: {}, Rust gave back {} blocks as expected: {}\n",
+            what, N, c, want_c, r, want_rust, recs.len(), rel_ok, back.len(), back_ok
         );
         return Err(EINVAL);
     }
@@ -806,17 +865,35 @@ fn both<const N: usize>(
 }
 
 /// Only the Rust reader, for chains C cannot be given (it would fault).
-fn rust_only<const N: usize>(lm: &mut LoanMem, what: &str, head: u64, want: Verdict) -> Result {
-    let r = rust_verdict::<N>(lm, head)?;
-    if r != want {
-        pr_err!("kho_rs_block_c: {}: Rust {:?} want {:?}\n", what, r, want);
+fn rust_only<const N: usize>(
+    lm: &mut LoanMem,
+    what: &str,
+    head: u64,
+    want: Verdict,
+    rust_gave_back: &[u64],
+) -> Result {
+    let (r, back) = rust_verdict::<N>(lm, head)?;
+    if r != want || back.as_slice() != rust_gave_back {
+        pr_err!(
+            "kho_rs_block_c: {}: Rust {:?} want {:?}, gave back {} blocks, want {}\n",
+            what,
+            r,
+            want,
+            back.len(),
+            rust_gave_back.len()
+        );
         return Err(EINVAL);
     }
     Ok(())
 }
 
 /// Applies `(page, word, value)` writes, runs `f`, then puts the old words back (in reverse).
-fn with_words(
+///
+/// # Safety
+///
+/// Every page of `writes` must meet [`Case::set_word`]'s contract for the whole call; `f`
+/// must not free them (readers only borrow them through [`LoanMem`]).
+unsafe fn with_words(
     cs: &mut Case,
     writes: &[(u64, usize, u64)],
     f: impl FnOnce(&mut Case) -> Result,
@@ -824,7 +901,8 @@ fn with_words(
     let mut old: KVec<(u64, usize, u64)> = KVec::new();
     let mut res = Ok(());
     for &(pa, w, v) in writes {
-        match cs.set_word(pa, w, v) {
+        // SAFETY: a page of the case, still allocated (this function's contract).
+        match unsafe { cs.set_word(pa, w, v) } {
             Ok(o) => old.push((pa, w, o), GFP_KERNEL)?,
             Err(e) => {
                 res = Err(e);
@@ -836,7 +914,8 @@ fn with_words(
         res = f(cs);
     }
     for &(pa, w, o) in old.iter().rev() {
-        cs.set_word(pa, w, o)?;
+        // SAFETY: as above; `f` did not free the page.
+        unsafe { cs.set_word(pa, w, o) }?;
     }
     res
 }
@@ -847,13 +926,16 @@ fn damaged_on(cs: &mut Case, set: &mut BlockSet<Pat<8>>) -> Result {
     const ELOOP_: i32 = errno::ELOOP;
     let cap = cap_of(8) as u64;
     rust_write::<Pat<8>>(&mut cs.lm, set, 0xd0, 3 * cap as usize)?;
-    let pas = chain_pas(&cs.lm, set.head_pa(), 3)?;
-    cs.touch(&pas)?;
+    // SAFETY: the chain of a set this case created and holds to its end.
+    let pas = unsafe { cs.chain(set.head_pa(), 3) }?;
     let &[b0, b1, b2] = pas.as_slice() else {
         return ensure(false, "three blocks");
     };
+    // What Rust gives back: every block of an accepted chain; of a rejected one, the blocks
+    // it claimed before it found the fault (the faulty block included if it could claim it).
+    let upto = |i: usize| &pas[..i];
     let all = Released::Blocks(&pas);
-    both::<8>(&mut cs.lm, "intact chain", b0, Ok(3), Ok(3), all)?;
+    both::<8>(&mut cs.lm, "intact chain", b0, Ok(3), Ok(3), all, &pas)?;
     both::<8>(
         &mut cs.lm,
         "empty chain (head 0)",
@@ -861,6 +943,7 @@ fn damaged_on(cs: &mut Case, set: &mut BlockSet<Pat<8>>) -> Result {
         Ok(0),
         Ok(0),
         Released::Nothing,
+        &[],
     )?;
     // No entry size on the wire: the reader's decides. 510 > 63 (64-byte entries) and > 1.
     let all = || Released::Blocks(&pas);
@@ -871,6 +954,7 @@ fn damaged_on(cs: &mut Case, set: &mut BlockSet<Pat<8>>) -> Result {
         Err(EINVAL_),
         Err(EINVAL_),
         all(),
+        upto(1),
     )?;
     both::<4080>(
         &mut cs.lm,
@@ -879,43 +963,52 @@ fn damaged_on(cs: &mut Case, set: &mut BlockSet<Pat<8>>) -> Result {
         Err(EINVAL_),
         Err(EINVAL_),
         all(),
+        upto(1),
     )?;
     // Counts that fit 64-byte entries (and so 32- and 8-byte ones), not 4080-byte ones.
     let c64 = cap_of(64) as u64;
-    with_words(cs, &[(b0, 1, c64), (b1, 1, c64), (b2, 1, 1)], |cs| {
-        both::<64>(
-            &mut cs.lm,
-            "64-byte counts, 64-byte reader",
-            b0,
-            Ok(3),
-            Ok(3),
-            all(),
-        )?;
-        both::<8>(
-            &mut cs.lm,
-            "64-byte counts, 8-byte reader",
-            b0,
-            Ok(3),
-            Ok(3),
-            all(),
-        )?;
-        both::<32>(
-            &mut cs.lm,
-            "64-byte counts, 32-byte reader",
-            b0,
-            Ok(3),
-            Ok(3),
-            all(),
-        )?;
-        both::<4080>(
-            &mut cs.lm,
-            "64-byte counts, 4080-byte reader",
-            b0,
-            Err(EINVAL_),
-            Err(EINVAL_),
-            all(),
-        )
-    })?;
+    // SAFETY: blocks of sets and test pages of this case, held across the call;
+    // the readers in the closure only borrow them.
+    unsafe {
+        with_words(cs, &[(b0, 1, c64), (b1, 1, c64), (b2, 1, 1)], |cs| {
+            both::<64>(
+                &mut cs.lm,
+                "64-byte counts, 64-byte reader",
+                b0,
+                Ok(3),
+                Ok(3),
+                all(),
+                &pas,
+            )?;
+            both::<8>(
+                &mut cs.lm,
+                "64-byte counts, 8-byte reader",
+                b0,
+                Ok(3),
+                Ok(3),
+                all(),
+                &pas,
+            )?;
+            both::<32>(
+                &mut cs.lm,
+                "64-byte counts, 32-byte reader",
+                b0,
+                Ok(3),
+                Ok(3),
+                all(),
+                &pas,
+            )?;
+            both::<4080>(
+                &mut cs.lm,
+                "64-byte counts, 4080-byte reader",
+                b0,
+                Err(EINVAL_),
+                Err(EINVAL_),
+                all(),
+                upto(1),
+            )
+        })
+    }?;
     // Counts 0 and over capacity, at each position.
     for (i, &b) in pas.iter().enumerate() {
         for (count, what) in [
@@ -923,42 +1016,66 @@ fn damaged_on(cs: &mut Case, set: &mut BlockSet<Pat<8>>) -> Result {
             (cap + 1, "count cap + 1"),
             (u64::MAX, "count u64::MAX"),
         ] {
-            with_words(cs, &[(b, 1, count)], |cs| {
-                pr_info!("kho_rs_block_c: damaged: {} at block {}\n", what, i);
-                both::<8>(&mut cs.lm, what, b0, Err(EINVAL_), Err(EINVAL_), all())
-            })?;
+            // SAFETY: blocks of sets and test pages of this case, held across the call;
+            // the readers in the closure only borrow them.
+            unsafe {
+                with_words(cs, &[(b, 1, count)], |cs| {
+                    pr_info!("kho_rs_block_c: damaged: {} at block {}\n", what, i);
+                    let back = upto(i + 1);
+                    both::<8>(
+                        &mut cs.lm,
+                        what,
+                        b0,
+                        Err(EINVAL_),
+                        Err(EINVAL_),
+                        all(),
+                        back,
+                    )
+                })
+            }?;
         }
     }
-    // Loops: C's Floyd check rejects before taking any block.
-    for (at, to, what) in [
-        (b2, b0, "loop tail -> head"),
-        (b2, b1, "loop tail -> middle"),
-        (b2, b2, "self loop at the tail"),
-        (b0, b0, "self loop at the head"),
-        (b1, b0, "loop middle -> head"),
+    // Loops: C's Floyd check rejects before taking any block; Rust claims each block once,
+    // fails to claim the first block it reaches again and gives back what it claimed.
+    for (at, to, what, claimed) in [
+        (b2, b0, "loop tail -> head", 3),
+        (b2, b1, "loop tail -> middle", 3),
+        (b2, b2, "self loop at the tail", 3),
+        (b0, b0, "self loop at the head", 1),
+        (b1, b0, "loop middle -> head", 2),
     ] {
-        with_words(cs, &[(at, 0, to)], |cs| {
-            both::<8>(
-                &mut cs.lm,
-                what,
-                b0,
-                Err(EINVAL_),
-                Err(ELOOP_),
-                Released::Nothing,
-            )
-        })?;
+        // SAFETY: blocks of sets and test pages of this case, held across the call;
+        // the readers in the closure only borrow them.
+        unsafe {
+            with_words(cs, &[(at, 0, to)], |cs| {
+                both::<8>(
+                    &mut cs.lm,
+                    what,
+                    b0,
+                    Err(EINVAL_),
+                    Err(ELOOP_),
+                    Released::Nothing,
+                    upto(claimed),
+                )
+            })
+        }?;
     }
     // A loop and a bad count: C checks the loop first; Rust meets the count first.
-    with_words(cs, &[(b2, 0, b0), (b1, 1, 0)], |cs| {
-        both::<8>(
-            &mut cs.lm,
-            "loop and count 0",
-            b0,
-            Err(EINVAL_),
-            Err(EINVAL_),
-            Released::Nothing,
-        )
-    })?;
+    // SAFETY: blocks of sets and test pages of this case, held across the call;
+    // the readers in the closure only borrow them.
+    unsafe {
+        with_words(cs, &[(b2, 0, b0), (b1, 1, 0)], |cs| {
+            both::<8>(
+                &mut cs.lm,
+                "loop and count 0",
+                b0,
+                Err(EINVAL_),
+                Err(EINVAL_),
+                Released::Nothing,
+                upto(2),
+            )
+        })
+    }?;
     incoming_shrink_on(cs, &pas, 0xd0)?;
     // A chain starting in the middle is a shorter valid chain.
     let tail = [b1, b2];
@@ -969,6 +1086,7 @@ fn damaged_on(cs: &mut Case, set: &mut BlockSet<Pat<8>>) -> Result {
         Ok(2),
         Ok(2),
         Released::Blocks(&tail),
+        &tail,
     )?;
     Ok(())
 }
@@ -985,8 +1103,10 @@ fn incoming_shrink_on(cs: &mut Case, pas: &[u64], case: u64) -> Result {
     };
     let c_res = c_incoming_shrink(b0, case);
     // C shrinks one block at a time, ending the chain at b1 and then at b0.
-    let c_next1 = cs.set_word(b1, 0, b2)?;
-    let c_next0 = cs.set_word(b0, 0, b1)?;
+    // SAFETY: a block of the chain this case holds.
+    let c_next1 = unsafe { cs.set_word(b1, 0, b2) }?;
+    // SAFETY: a block of the chain this case holds.
+    let c_next0 = unsafe { cs.set_word(b0, 0, b1) }?;
     let recs = c_res?;
     ensure_eq(c_next0, 0, "C shrink ends the chain at the new tail")?;
     ensure_eq(c_next1, 0, "C shrink ends the chain at each new tail")?;
@@ -1048,8 +1168,10 @@ fn rust_incoming_shrink(cs: &mut Case, b0: u64, b1: u64, b2: u64, case: u64) -> 
     let end = it.read_entry(lm).is_none();
     set.destroy(lm);
     let (last, c2) = lm.take_returned();
-    let r_next = cs.set_word(b0, 0, b1)?;
-    cs.set_word(b1, 0, b2)?;
+    // SAFETY: a block of the chain this case holds.
+    let r_next = unsafe { cs.set_word(b0, 0, b1) }?;
+    // SAFETY: a block of the chain this case holds.
+    unsafe { cs.set_word(b1, 0, b2) }?;
     res?;
     ensure_eq(r_next, 0, "Rust shrink ends the chain at the new tail")?;
     ensure(end, "Rust read ends at the first block")?;
@@ -1067,8 +1189,8 @@ fn c_unused_tail(cs: &mut Case) -> Result {
     let cap = cap_of(32);
     let mut c = c_write::<Pat<32>>(0xd1, cap + 5)?;
     c.grow((3 * cap) as u64)?;
-    let pas = chain_pas(&cs.lm, c.head_pa(), 3)?;
-    cs.touch(&pas)?;
+    // SAFETY: the chain of a set this case created and holds to its end.
+    let pas = unsafe { cs.chain(c.head_pa(), 3) }?;
     ensure_eq(pas.len() as u64, 3, "grown blocks")?;
     let head = c.head_pa();
     both::<32>(
@@ -1078,9 +1200,11 @@ fn c_unused_tail(cs: &mut Case) -> Result {
         Err(errno::EINVAL),
         Err(errno::EINVAL),
         Released::Blocks(&pas),
+        &pas,
     )?;
     c.shrink((cap + 5) as u64);
-    let pas2 = chain_pas(&cs.lm, head, 3)?;
+    // SAFETY: the chain of `c`, which this case holds; it shrank in place.
+    let pas2 = unsafe { chain_pas(&cs.lm, head, 3) }?;
     ensure_eq(pas2.len() as u64, 2, "shrunk blocks")?;
     both::<32>(
         &mut cs.lm,
@@ -1089,6 +1213,7 @@ fn c_unused_tail(cs: &mut Case) -> Result {
         Ok(2),
         Ok(2),
         Released::Blocks(&pas2),
+        &pas2,
     )?;
     rust_reads::<Pat<32>>(&mut cs.lm, head, &pas2, (0xd1, cap + 5, cap + 5))
 }
@@ -1098,16 +1223,19 @@ fn c_unused_tail(cs: &mut Case) -> Result {
 fn differences_on(cs: &mut Case, pre: u64, bare: u64) -> Result {
     let n = cap_of(64) + 7;
     let c = c_write::<Pat<64>>(0xd2, n)?;
-    let pas = chain_pas(&cs.lm, c.head_pa(), 2)?;
-    cs.touch(&pas)?;
+    // SAFETY: the chain of a set this case created and holds to its end.
+    let pas = unsafe { cs.chain(c.head_pa(), 2) }?;
     let &[b0, b1] = pas.as_slice() else {
         return ensure(false, "two blocks");
     };
     const OFF: usize = 0x100;
     let mis = pre + OFF as u64;
-    cs.set_header(pre, OFF, 0, 1)?;
-    cs.set_header(pre, 0, 0, 1)?;
-    cs.set_header(bare, 0, 0, 1)?;
+    // SAFETY: a test page of this case, not dropped yet.
+    unsafe { cs.set_header(pre, OFF, 0, 1) }?;
+    // SAFETY: a test page of this case, not dropped yet.
+    unsafe { cs.set_header(pre, 0, 0, 1) }?;
+    // SAFETY: a test page of this case, not dropped yet.
+    unsafe { cs.set_header(bare, 0, 0, 1) }?;
     let plus = |x: u64| -> Result<KVVec<u64>> {
         let mut v = KVVec::new();
         v.push(b0, GFP_KERNEL)?;
@@ -1116,30 +1244,42 @@ fn differences_on(cs: &mut Case, pre: u64, bare: u64) -> Result {
         Ok(v)
     };
     let inval = Err(errno::EINVAL);
+    // The claim's errno for a page that is not preserved (and, with `LoanMem`, not RAM).
+    let noent = Err(errno::ENOENT);
     // Sanity: the preserved test page as a third block is fine for both.
     let with_pre = plus(pre)?;
-    with_words(cs, &[(b1, 0, pre)], |cs| {
-        both::<64>(
-            &mut cs.lm,
-            "preserved third block",
-            b0,
-            Ok(3),
-            Ok(3),
-            Released::Blocks(&with_pre),
-        )
-    })?;
+    // SAFETY: blocks of sets and test pages of this case, held across the call;
+    // the readers in the closure only borrow them.
+    unsafe {
+        with_words(cs, &[(b1, 0, pre)], |cs| {
+            both::<64>(
+                &mut cs.lm,
+                "preserved third block",
+                b0,
+                Ok(3),
+                Ok(3),
+                Released::Blocks(&with_pre),
+                &with_pre,
+            )
+        })
+    }?;
     // Misaligned next (inside a preserved page, valid header there): C accepts.
     let with_mis = plus(mis)?;
-    with_words(cs, &[(b1, 0, mis)], |cs| {
-        both::<64>(
-            &mut cs.lm,
-            "misaligned next",
-            b0,
-            Ok(3),
-            inval,
-            Released::Blocks(&with_mis),
-        )
-    })?;
+    // SAFETY: blocks of sets and test pages of this case, held across the call;
+    // the readers in the closure only borrow them.
+    unsafe {
+        with_words(cs, &[(b1, 0, mis)], |cs| {
+            both::<64>(
+                &mut cs.lm,
+                "misaligned next",
+                b0,
+                Ok(3),
+                inval,
+                Released::Blocks(&with_mis),
+                &pas,
+            )
+        })
+    }?;
     // Misaligned head.
     let only_mis = [mis];
     both::<64>(
@@ -1149,34 +1289,45 @@ fn differences_on(cs: &mut Case, pre: u64, bare: u64) -> Result {
         Ok(1),
         inval,
         Released::Blocks(&only_mis),
+        &[],
     )?;
-    // A block that is not preserved: C accepts, Rust's restore fails and gives back b0, b1.
+    // A block that is not preserved: C accepts; Rust cannot claim it and gives back b0, b1.
     let with_bare = plus(bare)?;
-    with_words(cs, &[(b1, 0, bare)], |cs| {
-        both::<64>(
-            &mut cs.lm,
-            "unpreserved next",
-            b0,
-            Ok(3),
-            inval,
-            Released::Blocks(&with_bare),
-        )
-    })?;
+    // SAFETY: blocks of sets and test pages of this case, held across the call;
+    // the readers in the closure only borrow them.
+    unsafe {
+        with_words(cs, &[(b1, 0, bare)], |cs| {
+            both::<64>(
+                &mut cs.lm,
+                "unpreserved next",
+                b0,
+                Ok(3),
+                noent,
+                Released::Blocks(&with_bare),
+                &pas,
+            )
+        })
+    }?;
     let only_bare = [bare];
     both::<64>(
         &mut cs.lm,
         "unpreserved head",
         bare,
         Ok(1),
-        inval,
+        noent,
         Released::Blocks(&only_bare),
+        &[],
     )?;
     // Not RAM: Rust only (C would fault).
     let far = 1u64 << 50;
-    with_words(cs, &[(b1, 0, far)], |cs| {
-        rust_only::<64>(&mut cs.lm, "next not RAM", b0, inval)
-    })?;
-    rust_only::<64>(&mut cs.lm, "head not RAM", far, inval)?;
+    // SAFETY: blocks of sets and test pages of this case, held across the call;
+    // the readers in the closure only borrow them.
+    unsafe {
+        with_words(cs, &[(b1, 0, far)], |cs| {
+            rust_only::<64>(&mut cs.lm, "next not RAM", b0, noent, &pas)
+        })
+    }?;
+    rust_only::<64>(&mut cs.lm, "head not RAM", far, noent, &[])?;
     // Unchanged chain: both accept and read it.
     both::<64>(
         &mut cs.lm,
@@ -1185,6 +1336,7 @@ fn differences_on(cs: &mut Case, pre: u64, bare: u64) -> Result {
         Ok(2),
         Ok(2),
         Released::Blocks(&pas),
+        &pas,
     )?;
     rust_reads::<Pat<64>>(&mut cs.lm, b0, &pas, (0xd2, n, n))?;
     c_reads::<Pat<64>>(b0, &pas, (0xd2, n, n))?;
@@ -1196,8 +1348,8 @@ fn differences_on(cs: &mut Case, pre: u64, bare: u64) -> Result {
 /// (a preserved test page hung off the tail) is rejected by both.
 fn max_blocks_on(cs: &mut Case, set: &mut BlockSet<Pat<4080>>, extra: u64) -> Result {
     rust_write::<Pat<4080>>(&mut cs.lm, set, 0xe0, KHO_MAX_BLOCKS)?;
-    let pas = chain_pas(&cs.lm, set.head_pa(), KHO_MAX_BLOCKS)?;
-    cs.touch(&pas)?;
+    // SAFETY: the chain of a set this case created and holds to its end.
+    let pas = unsafe { cs.chain(set.head_pa(), KHO_MAX_BLOCKS) }?;
     ensure_eq(pas.len() as u64, KHO_MAX_BLOCKS as u64, "blocks")?;
     let head = set.head_pa();
     // Forwards through all blocks, back over the last three (see `rust_reads`).
@@ -1205,20 +1357,26 @@ fn max_blocks_on(cs: &mut Case, set: &mut BlockSet<Pat<4080>>, extra: u64) -> Re
     c_reads::<Pat<4080>>(head, &pas, reads)?;
     rust_reads::<Pat<4080>>(&mut cs.lm, head, &pas, reads)?;
     let tail = pas.last().copied().ok_or(EINVAL)?;
-    cs.set_header(extra, 0, 0, 1)?;
+    // SAFETY: a test page of this case, not dropped yet.
+    unsafe { cs.set_header(extra, 0, 0, 1) }?;
     let mut longer = KVVec::with_capacity(KHO_MAX_BLOCKS + 1, GFP_KERNEL)?;
     longer.extend_from_slice(&pas, GFP_KERNEL)?;
     longer.push(extra, GFP_KERNEL)?;
-    with_words(cs, &[(tail, 0, extra)], |cs| {
-        both::<4080>(
-            &mut cs.lm,
-            "KHO_MAX_BLOCKS + 1 blocks",
-            head,
-            Err(errno::ENOSPC),
-            Err(errno::EINVAL),
-            Released::Blocks(&longer),
-        )
-    })
+    // SAFETY: blocks of sets and test pages of this case, held across the call;
+    // the readers in the closure only borrow them.
+    unsafe {
+        with_words(cs, &[(tail, 0, extra)], |cs| {
+            both::<4080>(
+                &mut cs.lm,
+                "KHO_MAX_BLOCKS + 1 blocks",
+                head,
+                Err(errno::ENOSPC),
+                Err(errno::EINVAL),
+                Released::Blocks(&longer),
+                &pas,
+            )
+        })
+    }
 }
 
 /// Every entry size the C oracle and the test agree on, and the sizes C would WARN about.
@@ -1271,8 +1429,9 @@ fn empty_on(cs: &mut Case) -> Result {
     c.it_init();
     ensure(c.reserve_entry(Some(&[0x5a; 32])).is_some(), "C reserve")?;
     ensure(c.head_pa() != 0 && c.nblocks() == 1, "C one block")?;
-    let pas = chain_pas(&cs.lm, c.head_pa(), 1)?;
-    cs.touch(&pas)?;
+    // Record the block for the end-of-case checks.
+    // SAFETY: the chain of `c`, which this case created and holds.
+    unsafe { cs.chain(c.head_pa(), 1) }?;
     c.shrink(0);
     ensure(c.head_pa() == 0 && c.nblocks() == 0, "C shrink(0) empties")?;
     drop(c);
