@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kho_rs block-v1 oracle, KUnit builds only (see block_oracle.h and
- * Documentation/block-oracle.rst).
+ * kho_rs block-v1 oracle (see block_oracle.h and Documentation/block-oracle.rst),
+ * in every build: the KUnit suite kho_rs_block_c and the blockx case of the
+ * kexec selftest use it.
  *
  * Kbuild compiles this file with
  *   -DKHO_RS_KHO_BLOCK_C="<srctree>/kernel/liveupdate/kho_block.c"
@@ -15,11 +16,19 @@
  * kho_unpreserve_free() run as they are, only counted. kho_restore_free()
  * frees a block of an incoming set; in the boot that preserved a page KHO
  * cannot restore it (kho_restore_folio() WARNs), so while the test holds a
- * ledger the call is recorded there instead (see block_oracle.h).
+ * ledger the call is recorded there instead (see block_oracle.h). Without a
+ * ledger (after a real kexec) it runs, counted.
+ *
+ * Linux 7.2 and 7.3: kho_block.c, <linux/kho_block.h> and
+ * <linux/kho/abi/block.h> are byte-identical in 7.2.13 and 7.3.4, and so is
+ * what kho_block.c calls (kho_alloc_preserve(), kho_unpreserve_free(),
+ * kho_restore_free() -> kho_restore_folio()). Everything this file relies on
+ * about them is checked at build time below, so a version that changes any of
+ * it fails to build here, the one place to adapt.
  *
  * If the file is missing, Kbuild passes -DKHO_RS_KHO_BLOCK_MISSING="<path>"
  * instead and the stub at the end makes every oracle call fail, so the KUnit
- * suite kho_rs_block_c fails naming the file rather than skipping.
+ * suite kho_rs_block_c and blockx=1 fail naming the file rather than skipping.
  */
 
 #ifdef KHO_RS_KHO_BLOCK_C
@@ -28,10 +37,12 @@
 #include <linux/err.h>
 #include <linux/io.h>
 #include <linux/kexec_handover.h>
+#include <linux/list.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
 #include "block_oracle.h"
+#include "shim.h"
 
 static void *kho_rs_oracle_alloc_preserve(size_t size);
 static void kho_rs_oracle_unpreserve_free(void *mem);
@@ -49,12 +60,30 @@ static void kho_rs_oracle_restore_free(void *mem);
 #undef kho_unpreserve_free
 #undef kho_restore_free
 
+/*
+ * What the wrappers and the Rust side rely on, in every supported kernel: one
+ * block is one page with a 16-byte header {next, count} (rust/pure/block.rs),
+ * KHO_MAX_BLOCKS is 10000, and the set and iterator have the fields read below
+ * (a rename fails the build here).
+ */
+static_assert(KHO_BLOCK_SIZE == PAGE_SIZE);
+static_assert(sizeof(struct kho_block_header_ser) == 16);
+static_assert(offsetof(struct kho_block_header_ser, next) == 0);
+static_assert(offsetof(struct kho_block_header_ser, count) == 8);
+static_assert(KHO_MAX_BLOCKS == 10000);
+static_assert(__same_type(((struct kho_block_set *)0)->nblocks, long));
+static_assert(__same_type(((struct kho_block_set *)0)->count_per_block, u64));
+static_assert(__same_type(((struct kho_block_set *)0)->incoming, bool));
+static_assert(__same_type(((struct kho_block_set_it *)0)->i, u64));
+
 static atomic_long_t live_sets = ATOMIC_LONG_INIT(0);
 static atomic_long_t live_pages = ATOMIC_LONG_INIT(0);
+static atomic_long_t restored_freed = ATOMIC_LONG_INIT(0);
 
 /*
- * The open ledger. KUnit runs the module's cases one after another in the
- * insmod thread, and only the tests use the oracle, so no lock is needed.
+ * The open ledger. Only KUnit cases and module init (blockx) use the oracle,
+ * one after another in the insmod thread, so no lock is needed; the Rust side
+ * (block_oracle.rs) never restores for real while a ledger is open.
  */
 static struct {
 	u64 *buf;
@@ -83,6 +112,8 @@ static void kho_rs_oracle_restore_free(void *mem)
 {
 	if (!ledger.open) {
 		kho_restore_free(mem);
+		if (mem)
+			atomic_long_inc(&restored_freed);
 		return;
 	}
 	if (ledger.len < ledger.cap)
@@ -165,6 +196,33 @@ void kho_rs_oracle_clear(void *set)
 	kho_block_set_clear(&o->bs);
 }
 
+/*
+ * Without a ledger, kho_block_set_restore() hands every block of the chain to
+ * kho_restore_free() (at once if it rejects the chain, else when the set is
+ * destroyed), and kho_restore_folio() WARNs on a page the previous kernel did
+ * not preserve. So first walk the chain as C's own loop check would, reading a
+ * block only after the shim checked KHO's mark on it (no WARN): every block up
+ * to the end of the chain must be a preserved, unclaimed order-0 page. A chain
+ * that does not end within 2 * KHO_MAX_BLOCKS + 2 blocks is one that C's
+ * kho_block_set_is_cyclic() rejects before it releases anything.
+ */
+static int kho_rs_oracle_check_chain(u64 head_pa)
+{
+	const struct kho_block_header_ser *ser;
+	u64 pa = head_pa;
+	long n;
+	int err;
+
+	for (n = 0; pa && n < 2 * KHO_MAX_BLOCKS + 2; n++) {
+		err = kho_rs_check_preserved(pa, 1);
+		if (err)
+			return err;
+		ser = phys_to_virt(pa);
+		pa = READ_ONCE(ser->next);
+	}
+	return 0;
+}
+
 int kho_rs_oracle_restore(void *set, u64 head_pa)
 {
 	struct kho_rs_oracle *o = set;
@@ -173,8 +231,13 @@ int kho_rs_oracle_restore(void *set, u64 head_pa)
 	/* Only into a fresh set; without a ledger only on a KHO boot. */
 	if (!list_empty(&o->bs.blocks) || o->bs.incoming)
 		return -EBUSY;
-	if (!ledger.open && !is_kho_boot())
-		return -EPERM;
+	if (!ledger.open) {
+		if (!is_kho_boot())
+			return -EPERM;
+		err = kho_rs_oracle_check_chain(head_pa);
+		if (err)
+			return err;
+	}
 	err = kho_block_set_restore(&o->bs, head_pa);
 	kho_block_set_it_init(&o->it, &o->bs);
 	return err;
@@ -240,7 +303,16 @@ static u64 kho_rs_oracle_copy_out(struct kho_rs_oracle *o, void *entry, void *ds
 u64 kho_rs_oracle_it_read_entry(void *set, void *dst, size_t len)
 {
 	struct kho_rs_oracle *o = set;
+	struct kho_block_set_it *it = &o->it;
 
+	/*
+	 * kho_block_set_it_read_entry() returns slot it->i unless it->i equals
+	 * the block's count. On an outgoing set grown past what was written a
+	 * block has count 0: C steps into it and then never meets its count
+	 * again, returning slots past the end of the page. Refuse that slot.
+	 */
+	if (it->block && it->i != it->block->ser->count && it->i >= o->bs.count_per_block)
+		return 0;
 	return kho_rs_oracle_copy_out(o, kho_block_set_it_read_entry(&o->it), dst, len);
 }
 
@@ -278,6 +350,11 @@ long kho_rs_oracle_live_sets(void)
 long kho_rs_oracle_live_pages(void)
 {
 	return atomic_long_read(&live_pages);
+}
+
+long kho_rs_oracle_restored_freed(void)
+{
+	return atomic_long_read(&restored_freed);
 }
 
 #else /* !KHO_RS_KHO_BLOCK_C: the kernel source has no kho_block.c */
@@ -385,6 +462,11 @@ long kho_rs_oracle_live_sets(void)
 }
 
 long kho_rs_oracle_live_pages(void)
+{
+	return 0;
+}
+
+long kho_rs_oracle_restored_freed(void)
 {
 	return 0;
 }

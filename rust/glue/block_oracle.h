@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * kho_rs block-v1 oracle (KUnit builds only): thin wrappers around upstream's
+ * kho_rs block-v1 oracle (every build): thin wrappers around upstream's
  * kernel/liveupdate/kho_block.c, which rust/glue/block_oracle.c compiles into
  * the module from the source tree of the kernel it is built against. Every
  * prototype here is mirrored by an `extern "C"` declaration in
@@ -31,6 +31,12 @@ int kho_rs_oracle_grow(void *set, u64 count);
 void kho_rs_oracle_shrink(void *set, u64 count);
 void kho_rs_oracle_destroy(void *set);
 void kho_rs_oracle_clear(void *set);
+/*
+ * kho_block_set_restore() into a fresh set. Under a ledger (same boot) as it
+ * is; without one only on a KHO boot (-EPERM otherwise) and only if every
+ * block of the chain is a page the previous kernel preserved and nobody
+ * claimed (else the shim's errno, and C is not called: it would WARN).
+ */
 int kho_rs_oracle_restore(void *set, u64 head_pa);
 
 u64 kho_rs_oracle_head_pa(void *set);
@@ -40,6 +46,7 @@ bool kho_rs_oracle_incoming(void *set);
 
 void kho_rs_oracle_it_init(void *set);
 u64 kho_rs_oracle_it_reserve_entry(void *set, const void *src, size_t len);
+/* 0 also where C would return a slot past the end of its block (see .c). */
 u64 kho_rs_oracle_it_read_entry(void *set, void *dst, size_t len);
 u64 kho_rs_oracle_it_prev(void *set, void *dst, size_t len);
 
@@ -57,5 +64,7 @@ size_t kho_rs_oracle_ledger_close(void);
 /* Live handles and pages allocated through kho_alloc_preserve() and not freed. */
 long kho_rs_oracle_live_sets(void);
 long kho_rs_oracle_live_pages(void);
+/* Blocks of incoming sets released with the real kho_restore_free(). */
+long kho_rs_oracle_restored_freed(void);
 
 #endif /* KHO_RS_BLOCK_ORACLE_H */

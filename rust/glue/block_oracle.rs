@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The block-v1 oracle: upstream's `kernel/liveupdate/kho_block.c`, compiled into KUnit
-//! builds of the module (`rust/glue/block_oracle.c`), behind a safe interface.
+//! The block-v1 oracle: upstream's `kernel/liveupdate/kho_block.c`, compiled into the module
+//! (`rust/glue/block_oracle.c`), behind a safe interface. The KUnit suite `kho_rs_block_c` uses
+//! it within one boot, the `blockx` exchange (`crate::blockx`) across a real kexec.
 //!
 //! C source: [`kernel/liveupdate/kho_block.c`](srctree/kernel/liveupdate/kho_block.c)
 //!
 //! [`CBlockSet`] owns one C `struct kho_block_set` with its iterator. An outgoing set grows
 //! with real preserved pages (`kho_alloc_preserve()`) and releases them on drop. An incoming
-//! set comes from [`Ledger::restore`]: in the boot that preserved the pages KHO cannot
-//! restore them, so while a [`Ledger`] is open the C code's `kho_restore_free()` is recorded
-//! instead of run and the pages stay with their writer (see `block_oracle.h`).
+//! set comes from [`Ledger::restore`] or [`CBlockSet::restore_kho`]. In the boot that
+//! preserved the pages KHO cannot restore them, so while a [`Ledger`] is open the C code's
+//! `kho_restore_free()` is recorded instead of run and the pages stay with their writer (see
+//! `block_oracle.h`). After a kexec, [`CBlockSet::restore_kho`] restores for real: C's
+//! `kho_restore_free()` takes each block from KHO and frees it when the set releases it.
 //!
 //! Entries cross the interface by copy; the iterator methods return the physical address of
 //! the slot, as C's pointer converted with `__pa()`.
@@ -17,12 +20,12 @@
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 
+use kernel::error::to_result;
 use kernel::ffi::{c_char, c_void};
 use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
 
 use super::ffi;
-use super::kho::to_result;
 
 /// The path of `kho_block.c` that Kbuild compiled (or looked for, if it is missing).
 pub(crate) fn source() -> &'static CStr {
@@ -46,6 +49,13 @@ pub(crate) fn available() -> Result {
     Err(ENOENT)
 }
 
+/// Blocks of incoming sets released with the real `kho_restore_free()` (restored from KHO and
+/// freed) since the module was loaded.
+pub(crate) fn restored_freed() -> isize {
+    // SAFETY: reads a counter.
+    unsafe { ffi::kho_rs_oracle_restored_freed() }
+}
+
 /// Number of live [`CBlockSet`] handles and of pages the oracle allocated and preserved but
 /// has not freed yet: `(sets, pages)`.
 pub(crate) fn live() -> (isize, isize) {
@@ -63,13 +73,17 @@ pub(crate) fn live() -> (isize, isize) {
 /// # Invariants
 ///
 /// `set` is a handle returned by `kho_rs_oracle_new()` and not freed yet. If the set is
-/// incoming, it was restored while a [`Ledger`] was open, and that ledger stays open until the
-/// set is dropped (the [`Incoming`] wrapper borrows it).
+/// incoming, either it was restored while a [`Ledger`] was open, and that ledger stays open
+/// until the set is dropped (the [`Incoming`] wrapper borrows it), or `kho` is true: it was
+/// restored by [`CBlockSet::restore_kho`] without a ledger, and it counts in [`ORACLE_STATE`],
+/// so no ledger can be opened until it is dropped.
 pub(crate) struct CBlockSet {
     /// The C handle.
     set: NonNull<c_void>,
     /// The entry size the set was created with.
     entry_size: usize,
+    /// Restored from KHO for real (counts in [`ORACLE_STATE`]).
+    kho: bool,
 }
 
 impl CBlockSet {
@@ -83,8 +97,43 @@ impl CBlockSet {
         let p = unsafe { ffi::kho_rs_oracle_new(entry_size) };
         // INVARIANT: `p` is a fresh handle.
         NonNull::new(p)
-            .map(|set| Self { set, entry_size })
+            .map(|set| Self {
+                set,
+                entry_size,
+                kho: false,
+            })
             .ok_or(EINVAL)
+    }
+
+    /// After a kexec: `kho_block_set_restore()` of the chain at `head_pa`, which the previous
+    /// kernel preserved, into a new set for entries of `entry_size` bytes; dropping the set
+    /// restores and frees its blocks (`kho_restore_free()`).
+    ///
+    /// On failure returns a negative errno: C's, or, before C runs, `-EPERM` if this is not a
+    /// KHO boot, `-EBUSY` while a [`Ledger`] is open, or the shim's check that every block of
+    /// the chain is a preserved, unclaimed page (C would WARN on any other).
+    pub(crate) fn restore_kho(entry_size: usize, head_pa: u64) -> core::result::Result<Self, i32> {
+        let mut set = Self::new(entry_size).map_err(|e| e.to_errno())?;
+        // Count the set before C can release anything, so no ledger opens meanwhile.
+        loop {
+            let v = ORACLE_STATE.load(Relaxed);
+            if v < 0 {
+                return Err(EBUSY.to_errno());
+            }
+            if ORACLE_STATE.cmpxchg(v, v + 1, Relaxed).is_ok() {
+                break;
+            }
+        }
+        set.kho = true;
+        // SAFETY: `set.set` is a live fresh handle and no ledger is open (`ORACLE_STATE` is
+        // positive), so blocks C releases go to the real `kho_restore_free()`; the wrapper
+        // refuses chains with a block KHO did not preserve before C reads or releases it.
+        let err = unsafe { ffi::kho_rs_oracle_restore(set.raw(), head_pa) };
+        if err != 0 {
+            return Err(err);
+        }
+        // INVARIANT: restored without a ledger, counted in `ORACLE_STATE` until dropped.
+        Ok(set)
     }
 
     /// The raw handle for the C calls.
@@ -188,14 +237,20 @@ impl CBlockSet {
 
 impl Drop for CBlockSet {
     fn drop(&mut self) {
-        // SAFETY: `self.set` is a live handle, freed only here; an incoming set's ledger is
-        // still open (type invariant), so its blocks are recorded, not restored.
+        // SAFETY: `self.set` is a live handle, freed only here. An incoming set restored under
+        // a ledger still has it open, so its blocks are recorded, not restored; one restored
+        // from KHO has no ledger open (type invariant), so its blocks are restored and freed.
         unsafe { ffi::kho_rs_oracle_free(self.raw()) }
+        if self.kho {
+            ORACLE_STATE.add(-1, Relaxed);
+        }
     }
 }
 
-/// Whether a [`Ledger`] is open (there is one C ledger).
-static LEDGER_OPEN: Atomic<bool> = Atomic::new(false);
+/// `-1` while a [`Ledger`] is open (there is one C ledger), else the number of live sets
+/// restored by [`CBlockSet::restore_kho`]. The two exclude each other: a ledger would record
+/// the blocks such a set releases instead of freeing them.
+static ORACLE_STATE: Atomic<i32> = Atomic::new(0);
 
 /// An open ledger: while it lives, C's `kho_restore_free()` records block addresses here
 /// instead of restoring pages, so the C reader can run on pages preserved in this boot.
@@ -262,13 +317,14 @@ impl Ledger {
     pub(crate) fn open(cap: usize) -> Result<Self> {
         available()?;
         let mut buf = KVVec::from_elem(0u64, cap, GFP_KERNEL)?;
-        if LEDGER_OPEN.cmpxchg(false, true, Relaxed).is_err() {
+        if ORACLE_STATE.cmpxchg(0, -1, Relaxed).is_err() {
             return Err(EBUSY);
         }
         // SAFETY: `buf` holds `buf.len()` initialised `u64`s and lives (unmoved on the heap)
         // until the ledger is closed in `close` or `drop`.
         unsafe { ffi::kho_rs_oracle_ledger_open(buf.as_mut_ptr(), buf.len()) };
-        // INVARIANT: the C ledger is open on `buf`, and `LEDGER_OPEN` was false.
+        // INVARIANT: the C ledger is open on `buf`, and `ORACLE_STATE` was 0: no other ledger
+        // and no set restored from KHO.
         Ok(Self { buf, closed: false })
     }
 
@@ -299,7 +355,7 @@ impl Ledger {
         // SAFETY: the C ledger is open (type invariant); no incoming set borrows `self`.
         let n = unsafe { ffi::kho_rs_oracle_ledger_close() };
         self.closed = true;
-        LEDGER_OPEN.store(false, Relaxed);
+        ORACLE_STATE.store(0, Relaxed);
         let mut buf = core::mem::take(&mut self.buf);
         if n > buf.len() {
             pr_err!("block oracle: ledger overflow: {} records\n", n);
@@ -316,7 +372,7 @@ impl Drop for Ledger {
             // SAFETY: the C ledger is open on `self.buf` (type invariant), which is freed only
             // after this call.
             unsafe { ffi::kho_rs_oracle_ledger_close() };
-            LEDGER_OPEN.store(false, Relaxed);
+            ORACLE_STATE.store(0, Relaxed);
         }
     }
 }

@@ -98,8 +98,7 @@ extern "C" {
 }
 
 // The block-v1 oracle (`rust/glue/block_oracle.c`, prototypes in `block_oracle.h`):
-// upstream's `kho_block.c` compiled into KUnit builds only.
-#[cfg(CONFIG_KUNIT = "y")]
+// upstream's `kho_block.c` compiled into the module.
 extern "C" {
     pub(crate) fn kho_rs_oracle_available() -> bool;
     pub(crate) fn kho_rs_oracle_source() -> *const c_char;
@@ -136,4 +135,5 @@ extern "C" {
 
     pub(crate) fn kho_rs_oracle_live_sets() -> kernel::ffi::c_long;
     pub(crate) fn kho_rs_oracle_live_pages() -> kernel::ffi::c_long;
+    pub(crate) fn kho_rs_oracle_restored_freed() -> kernel::ffi::c_long;
 }

@@ -102,7 +102,7 @@ static_assert(sizeof(union kho_rs_page_info) == sizeof(((struct page *)0)->priva
  * Returns 0, -EINVAL (bad range, or preserved with another order), -EFAULT
  * (not RAM) or -ENOENT (not preserved, or claimed already).
  */
-static int kho_rs_check_preserved(u64 phys, unsigned long nr_pages)
+int kho_rs_check_preserved(u64 phys, unsigned long nr_pages)
 {
 	unsigned long pfn = PHYS_PFN(phys), end = pfn + nr_pages;
 	union kho_rs_page_info info;

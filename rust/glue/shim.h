@@ -33,6 +33,8 @@ unsigned long kho_rs_direct_map_offset(void);
 int kho_rs_preserve_pages(u64 phys, unsigned long nr_pages);
 void kho_rs_unpreserve_pages(u64 phys, unsigned long nr_pages);
 int kho_rs_claim_pages(u64 phys, unsigned long nr_pages);
+/* The check of kho_rs_claim_pages() alone; C only (block_oracle.c). */
+int kho_rs_check_preserved(u64 phys, unsigned long nr_pages);
 int kho_rs_claim_blocks(const u64 *phys, unsigned long n, unsigned long nr_pages,
 			unsigned long *claimed);
 u64 kho_rs_page_private(u64 phys);
