@@ -12,6 +12,7 @@
 use kernel::prelude::*;
 
 mod bench;
+mod blockx;
 mod claim_fixture;
 mod glue;
 mod status;
@@ -63,6 +64,10 @@ module! {
             default: 0,
             description: "vmalloc exchange: areas of 1/16/256 MiB up to this size, preserved by Rust and C for each other, restored and timed after kexec",
         },
+        blockx: u32 {
+            default: 0,
+            description: "1: block chains written by C (upstream kho_block.c) and by Rust for each other, restored and verified by the other after kexec",
+        },
         chain: u32 {
             default: 0,
             description: "Re-preserve a verified workload until this generation (kexec chains)",
@@ -86,6 +91,7 @@ struct KhoRs {
     _dir: kernel::debugfs::Dir,
     outgoing: Option<workload::Outgoing>,
     vmx: Option<vmx::VmxOut>,
+    blockx: Option<blockx::BlockxOut>,
     claim: Option<claim_fixture::ClaimFixture>,
 }
 
@@ -130,6 +136,21 @@ impl kernel::Module for KhoRs {
                 vmx_mib,
             )?);
         }
+        let mut blockx_out = None;
+        match param::<u32>(module_parameters::blockx.value()) {
+            0 => {}
+            1 => {
+                if !blockx::restore_and_verify()? {
+                    blockx_out = Some(blockx::BlockxOut::create(param(
+                        module_parameters::seed.value(),
+                    ))?);
+                }
+            }
+            v => {
+                pr_err!("blockx={} is not 0 or 1\n", v);
+                return Err(EINVAL);
+            }
+        }
         let claim = if param::<u32>(module_parameters::claim_prep.value()) != 0 {
             Some(claim_fixture::ClaimFixture::create()?)
         } else {
@@ -142,6 +163,7 @@ impl kernel::Module for KhoRs {
             _dir: dir,
             outgoing,
             vmx: vmx_out,
+            blockx: blockx_out,
             claim,
         })
     }
@@ -194,6 +216,7 @@ impl Drop for KhoRs {
     fn drop(&mut self) {
         self.outgoing = None;
         self.vmx = None;
+        self.blockx = None;
         self.claim = None;
         pr_info!("unloaded\n");
     }

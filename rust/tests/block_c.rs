@@ -52,6 +52,7 @@
 
 use kernel::prelude::*;
 
+use crate::blockx::Pat;
 use crate::glue::block_oracle::{self as oracle, CBlockSet, Ledger};
 use crate::glue::kho::{core_err, OutMemoryMap};
 use crate::glue::mem::{KernelMem, GEOMETRY};
@@ -110,11 +111,6 @@ const fn seed(case: u64, k: usize) -> u64 {
     (case << 32) | (k as u64 + 1)
 }
 
-/// Byte `i` of the pattern of `seed`.
-fn pat_byte(seed: u64, i: usize) -> u8 {
-    (seed.wrapping_mul(31).wrapping_add(i as u64 * 7) % 251) as u8 + 1
-}
-
 /// An entry the test makes from a seed; equal entries decode from equal bytes only.
 trait Seeded: BlockEntry + PartialEq {
     /// The entry of `seed`.
@@ -126,48 +122,10 @@ trait Seeded: BlockEntry + PartialEq {
     }
 }
 
-/// An `N`-byte entry made from a seed: the seed (8 bytes, native endian) followed by the
-/// pattern of the seed; decoding checks every byte.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Pat<const N: usize> {
-    /// Seed of the entry.
-    seed: u64,
-    /// Whether every byte read back matched the pattern of `seed`.
-    intact: bool,
-}
-
-impl<const N: usize> BlockEntry for Pat<N> {
-    const SIZE: usize = N;
-
-    fn encode(&self, out: &mut [u8]) {
-        let seed = self.seed.to_ne_bytes();
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = match seed.get(i) {
-                Some(b) => *b,
-                None => pat_byte(self.seed, i),
-            };
-        }
-    }
-
-    fn decode(bytes: &[u8]) -> Self {
-        let mut raw = [0u8; 8];
-        for (r, b) in raw.iter_mut().zip(bytes) {
-            *r = *b;
-        }
-        let seed = u64::from_ne_bytes(raw);
-        let intact = bytes.len() == N
-            && bytes
-                .iter()
-                .enumerate()
-                .skip(8)
-                .all(|(i, b)| *b == pat_byte(seed, i));
-        Self { seed, intact }
-    }
-}
-
+/// [`Pat`] is the entry type of the suite (shared with the `blockx` exchange).
 impl<const N: usize> Seeded for Pat<N> {
     fn of(seed: u64) -> Self {
-        Self { seed, intact: true }
+        Pat::<N>::of(seed)
     }
 }
 
