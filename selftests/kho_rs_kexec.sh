@@ -262,6 +262,25 @@ check "$log" "vmx: every area restored by the other implementation, every byte v
 no_oops "$log" vmx
 grep -E "kho_rs: (bench: vmalloc restore|vmx: [0-9])" "$log" | sed 's/^\[ *[0-9.]*\] /# /'
 
+# --- block exchange: upstream's kho_block.c (the oracle compiled into kho_rs.ko)
+# and Rust each restore the chains the other wrote before the kexec.
+log="$out/blockx.log"
+boot blockx "$here/scenarios/blockx.sh"
+ok $? "blockx: QEMU ran to power-off (log $log)"
+check "$log" "blockx: first kernel preserved C-written and Rust-written chains" \
+	"KHO_RS_STEP blockx-preserve ok"
+for size in 8 32 64 4080; do
+	check "$log" "blockx: Rust restores the C-written chain of $size-byte entries, every entry verified, every block claimed and freed" \
+		"kho_rs: blockx: C->Rust $size: Rust restored the C-written chain"
+	check "$log" "blockx: C kho_block_set_restore restores the Rust-written chain of $size-byte entries, every entry verified, every block restored and freed" \
+		"kho_rs: blockx: Rust->C $size: C kho_block_set_restore restored the Rust-written chain"
+done
+check "$log" "blockx: no block left claimed or preserved" "kho_rs: blockx: PASS"
+check "$log" "blockx: module unloads after the exchange" "KHO_RS_STEP rmmod-2 ok"
+mem_check "$log" blockx
+no_oops "$log" blockx
+grep -E "kho_rs: blockx: (C->Rust|Rust->C|FAIL)" "$log" | sed 's/^\[ *[0-9.]*\] /# /'
+
 # --- 1 GiB workload (QEMU gets 4 GiB).
 if [ "${KHO_RS_SKIP_1G:-0}" != 1 ]; then
 	cat >"$out/big.sh" <<'EOF'
