@@ -3,7 +3,7 @@
 //! KUnit suite `kho_rs_block_c`: the real C `kho_block.c` as the block-v1 oracle.
 //!
 //! [`CBlockSet`] is upstream's `kernel/liveupdate/kho_block.c` from the source tree of the
-//! kernel the module was built against, compiled into this KUnit build (see
+//! kernel the module was built against, compiled into the module (see
 //! `Documentation/block-oracle.rst`). On real pages preserved in this boot the suite checks:
 //!
 //! * C writes (grow, `reserve_entry`), Rust restores and reads (`read_entry`, `prev`);
@@ -11,44 +11,53 @@
 //! * both writers, driven by the same random grow/write/shrink/clear sequence, leave
 //!   byte-identical blocks;
 //! * damaged chains: a chain C rejects is rejected by Rust, and the other way round,
-//!   except for the deliberate differences below;
+//!   except for the deliberate differences below; and which blocks each reader releases;
 //! * `KHO_MAX_BLOCKS`: 10000 blocks accepted by both, 10001 rejected by both;
 //!
 //! for entry sizes 8, 32, 64 and 4080. Every expected value (entries, chain addresses, which
-//! blocks C releases) comes from the test's own data: entry `k` of a case is the pattern of
-//! a seed the test chose, and block addresses are read off the raw chain the test built.
-//! After every case nothing is left preserved (checked in KHO's own memory map), allocated
-//! (`KernelMem` page count, the oracle's page and handle counts) or restored.
+//! blocks each reader releases) comes from the test's own data: entry `k` of a case is the
+//! pattern of a seed the test chose, and block addresses are read off the raw chain the test
+//! built. After every case nothing is left preserved (checked in KHO's own memory map),
+//! allocated (`KernelMem` page count, the oracle's page and handle counts) or claimed.
 //!
-//! Same-boot restore: KHO restores only pages the *previous* kernel preserved. The Rust
-//! reader therefore restores through [`LoanMem`], whose `restore` accepts exactly the pages
-//! preserved now (KHO's outgoing memory map) and not restored yet, and whose `free` hands
-//! them back to their writer; the C reader runs under a [`Ledger`], which records C's
-//! `kho_restore_free()` calls instead of running them. Across kexec, the selftest is where
-//! real `kho_restore_pages()` happens.
+//! Same-boot restore: KHO restores only pages the *previous* kernel preserved, and marks
+//! them only in the next kernel, so [`KernelMem::claim`] cannot serve here. The Rust reader
+//! restores through [`LoanMem`], whose `claim` accepts exactly the pages preserved now (KHO's
+//! outgoing memory map) and not lent yet, and whose `free` gives them back to their writer;
+//! the C reader runs under a [`Ledger`], which records C's `kho_restore_free()` calls instead
+//! of running them. Across kexec, the selftest's `blockx` case (`crate::blockx`) exchanges
+//! chains with the real claim and the real `kho_restore_free()`.
 //!
 //! # Deliberate differences between the C and the Rust reader
 //!
-//! The Rust reader validates every block before it trusts or claims anything; the C reader
-//! trusts the previous kernel more. Chains that only Rust rejects:
+//! The Rust reader checks each block before it reads it: it must be page aligned and a page
+//! the previous kernel preserved that nobody claimed yet, and is claimed before a byte of it
+//! is read; the C reader trusts the previous kernel more. Chains that only Rust rejects:
 //!
 //! * a block address that is not page aligned (head or `next`): C reads the header at the
 //!   misaligned address and accepts if the words there look valid;
 //! * a block that was not preserved: C does not check at restore time (in the next kernel
-//!   its `kho_restore_free()` later WARNs on such a block); Rust's restore fails;
+//!   its `kho_restore_free()` later WARNs on such a block); Rust cannot claim it (`-ENOENT`);
 //! * a block address that is not RAM: C would fault in `phys_to_virt()`, so such chains are
 //!   only given to Rust.
 //!
 //! Errno values differ where both reject: a loop is `-EINVAL` in C and `-ELOOP` in Rust;
-//! more than `KHO_MAX_BLOCKS` blocks is `-ENOSPC` in C and `-EINVAL` in Rust. On rejection
-//! C releases (restores and frees) every block of the chain except for a loop, where it
-//! releases nothing; Rust leaves every block of a rejected chain unclaimed.
+//! more than `KHO_MAX_BLOCKS` blocks is `-ENOSPC` in C and `-EINVAL` in Rust; where C and Rust
+//! both find a bad count in a chain that also loops, both say `-EINVAL` (C finds the loop
+//! first, Rust the count).
+//!
+//! Released blocks differ on rejection. C releases (restores and frees) every block of the
+//! chain, also those after the faulty one, except for a loop, where it releases nothing.
+//! Rust frees exactly the blocks it claimed before it found the fault (the faulty block too
+//! if it could claim it: a bad count), and leaves the blocks it never reached preserved and
+//! unclaimed. Both readers release a chain they accepted block by block from the head.
 //!
 //! Writers: C's `read_entry` on an *outgoing* set steps into a grown block whose count is
-//! still 0 and then never stops at its end (it compares the index with the count 0), while
-//! Rust's returns `None` there. This never happens on a restored set (both readers reject
-//! count 0), and the suite never lets C read such a set. Shrinking an incoming set, C writes
-//! 0 into `next` of each intermediate tail, Rust only into the final tail's.
+//! still 0 and then never stops at its end (it compares the index with the count 0), reading
+//! past the page; Rust's returns `None` there. A restored set never has such a block (both
+//! readers reject count 0). The suite never lets C read such a set, and the oracle's wrapper
+//! refuses the slot past the end of a block. Shrinking an incoming set, C writes 0 into
+//! `next` of each intermediate tail, Rust only into the final tail's.
 
 use kernel::prelude::*;
 
