@@ -277,9 +277,12 @@ for size in 8 32 64 4080; do
 done
 check "$log" "blockx: no block left claimed or preserved" "kho_rs: blockx: PASS"
 check "$log" "blockx: module unloads after the exchange" "KHO_RS_STEP rmmod-2 ok"
-mem_check "$log" blockx
+# No mem_check here: the chains are 24 pages (96 kB), far below its 1 MiB tolerance,
+# while module unload noise sometimes exceeds it. The module's own counts (pages
+# claimed and freed, C's kho_restore_free() calls, KHO's mark) are exact.
 no_oops "$log" blockx
-grep -E "kho_rs: blockx: (C->Rust|Rust->C|FAIL)" "$log" | sed 's/^\[ *[0-9.]*\] /# /'
+# As TAP comments, whether or not the console lines carry printk timestamps.
+grep -E "kho_rs: blockx: (C->Rust|Rust->C|FAIL)" "$log" | sed -e 's/^\[ *[0-9.]*\] //' -e 's/^/# /'
 
 # --- 1 GiB workload (QEMU gets 4 GiB).
 if [ "${KHO_RS_SKIP_1G:-0}" != 1 ]; then

@@ -10,9 +10,7 @@ case $stage in
 	kexec_next
 	;;
 2)
-	echo "KHO_RS_MEM before $(mem_used_kb)"
 	insmod /kho_rs.ko blockx=1 && echo "KHO_RS_STEP blockx-restore ok" || echo "KHO_RS_STEP blockx-restore FAIL"
 	rmmod kho_rs && echo "KHO_RS_STEP rmmod-2 ok" || echo "KHO_RS_STEP rmmod-2 FAIL"
-	echo "KHO_RS_MEM after $(mem_used_kb)"
 	;;
 esac
