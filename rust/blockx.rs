@@ -22,7 +22,7 @@ use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
 use crate::pure::block::{BlockEntry, BlockSet, BLOCK_HEADER_SIZE};
 use crate::pure::compat::{self, kho_compat};
-use crate::pure::fdt::{Fdt, FdtWriter};
+use crate::pure::fdt::{Fdt, FdtWriter, NumberedName};
 
 /// Name of the subtree.
 const NAME: &CStr = c"kho-rs-blockx";
@@ -236,9 +236,7 @@ impl BlockxOut {
             w.property_u64_ne("seed", seed)?;
             for (i, &size) in SIZES.iter().enumerate() {
                 let c_head = c.get(i).map_or(0, |s| s.head_pa());
-                let mut name = [0u8; 8];
-                let n = fmt_node(&mut name, size);
-                w.begin_node(core::str::from_utf8(&name[..n]).unwrap_or("e"))?;
+                w.begin_node(NumberedName::new(b'e', size as u64).as_str())?;
                 w.property_u64_ne("entry-size", size as u64)?;
                 w.property_u64_ne("entries", entries(size) as u64)?;
                 w.property_u64_ne("c-head", c_head)?;
@@ -260,26 +258,6 @@ impl Drop for BlockxOut {
         // Each C set unpreserves and frees its blocks (`kho_block_set_destroy()`).
         self.c.clear();
     }
-}
-
-/// Writes `e<size>` into `out`, returns its length.
-fn fmt_node(out: &mut [u8; 8], size: usize) -> usize {
-    out[0] = b'e';
-    let mut digits = [0u8; 6];
-    let mut n = 0;
-    let mut v = size;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 || n == digits.len() {
-            break;
-        }
-    }
-    for i in 0..n {
-        out[1 + i] = digits[n - 1 - i];
-    }
-    n + 1
 }
 
 /// What one reader found on one chain.

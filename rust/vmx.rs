@@ -13,11 +13,11 @@
 use kernel::prelude::*;
 use kernel::time::{Instant, Monotonic};
 
-use crate::glue::kho::{core_err, Show};
+use crate::glue::kho::{core_err, elapsed_us, Show};
 use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
 use crate::glue::vmalloc;
 use crate::pure::compat::{self, kho_compat};
-use crate::pure::fdt::{Fdt, FdtWriter};
+use crate::pure::fdt::{Fdt, FdtWriter, NumberedName};
 use crate::pure::vmalloc::KhoVmalloc;
 
 /// Name of the subtree.
@@ -111,9 +111,7 @@ impl VmxOut {
             w.property_u64_ne("seed", seed)?;
             let mut it = areas.iter();
             for mib in sizes(max_mib) {
-                let mut name = [0u8; 8];
-                let n = fmt_node(&mut name, mib);
-                w.begin_node(core::str::from_utf8(&name[..n]).unwrap_or("s"))?;
+                w.begin_node(NumberedName::new(b's', mib).as_str())?;
                 w.property_u64_ne("mib", mib)?;
                 for &(prop, _, _) in KINDS.iter() {
                     let a = it
@@ -130,26 +128,6 @@ impl VmxOut {
     }
 }
 
-/// Writes `s<mib>` into `out`, returns its length.
-fn fmt_node(out: &mut [u8; 8], mib: u64) -> usize {
-    out[0] = b's';
-    let mut digits = [0u8; 6];
-    let mut n = 0;
-    let mut v = mib;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 || n == digits.len() {
-            break;
-        }
-    }
-    for i in 0..n {
-        out[1 + i] = digits[n - 1 - i];
-    }
-    n + 1
-}
-
 impl Drop for VmxOut {
     fn drop(&mut self) {
         // The subtree goes first, so the next kernel never sees a half-torn state.
@@ -164,10 +142,6 @@ impl Drop for VmxOut {
             }
         }
     }
-}
-
-fn us(t: &Instant<Monotonic>) -> u64 {
-    u64::try_from(t.elapsed().as_nanos() / 1000).unwrap_or(u64::MAX)
 }
 
 /// Next kernel: restores and checks every area of `kho-rs-vmx`; `Ok(false)` if absent.
@@ -199,11 +173,11 @@ fn check_all(blob: &[u8]) -> Result {
             let t = Instant::<Monotonic>::now();
             let bad = if by_rust {
                 let a = vmalloc::restore(&desc)?;
-                times[k] = us(&t);
+                times[k] = elapsed_us(&t);
                 count_bad(a.as_slice(), seed, mib, k)
             } else {
                 let a = vmalloc::c_restore(&desc)?;
-                times[k] = us(&t);
+                times[k] = elapsed_us(&t);
                 count_bad(a.as_slice(), seed, mib, k)
             };
             if bad != 0 {

@@ -19,7 +19,7 @@
 use kernel::prelude::*;
 use kernel::time::{Instant, Monotonic};
 
-use crate::glue::kho::{core_err, errno, Show};
+use crate::glue::kho::{core_err, elapsed_us, errno, Show};
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
 use crate::glue::vmalloc;
@@ -185,10 +185,6 @@ fn bytes_as_words(b: &[u8]) -> impl Iterator<Item = u64> + '_ {
         w.copy_from_slice(c);
         u64::from_ne_bytes(w)
     })
-}
-
-fn elapsed_us(t: &Instant<Monotonic>) -> u64 {
-    u64::try_from(t.elapsed().as_nanos() / 1000).unwrap_or(u64::MAX)
 }
 
 /// A workload preserved in this kernel and published as the `kho-rs` subtree.

@@ -42,6 +42,11 @@ pub(crate) fn core_err(ctx: &str, e: CoreError) -> Error {
     Error::from_errno(e.to_errno())
 }
 
+/// Microseconds since `t`, rounded up (the kernel's [`kernel::time::Delta`] conversion).
+pub(crate) fn elapsed_us(t: &kernel::time::Instant<kernel::time::Monotonic>) -> u64 {
+    u64::try_from(t.elapsed().as_micros_ceil()).unwrap_or(0)
+}
+
 /// A kernel [`Error`] from a positive errno constant of `kernel::bindings`.
 ///
 /// For the errnos that `kernel::error::code` has in Linux 7.3 but not in 7.2 (`ELOOP`,

@@ -810,10 +810,10 @@ mod tests {
         let mut mem = KernelMem::new();
         let mut set = BlockSet::<Pat<4080>>::new(GEOMETRY);
         // Beyond the cap: -ENOSPC before anything is allocated.
-        match set.grow(&mut mem, KHO_MAX_BLOCKS + 1) {
-            Err(e) => assert_eq!(e.errno, errno::ENOSPC),
-            Ok(()) => assert!(false),
-        }
+        assert!(matches!(
+            set.grow(&mut mem, KHO_MAX_BLOCKS + 1),
+            Err(e) if e.errno == errno::ENOSPC
+        ));
         assert_eq!(set.nblocks(), 0);
         assert_eq!(set.head_pa(), 0);
         let res = max_blocks_on(&mut mem, &mut set);
@@ -867,13 +867,10 @@ mod tests {
         set.destroy(&mut mem);
         assert_eq!(set.nblocks(), 0);
         // head 0 restores to an empty incoming set without touching memory.
-        match BlockSet::<u64>::restore(&mut mem, 0) {
-            Ok(s) => {
-                assert!(s.is_incoming());
-                assert!(s.is_empty());
-            }
-            Err(_) => assert!(false),
-        }
+        assert!(matches!(
+            BlockSet::<u64>::restore(&mut mem, 0),
+            Ok(s) if s.is_incoming() && s.is_empty()
+        ));
     }
 }
 

@@ -120,35 +120,29 @@ mod tests {
     fn mismatch_reports_the_component() {
         let exp = KHO_RS_COMPATIBLE;
         assert!(check_against(exp, exp).is_ok());
-        match check_against(exp, "kho-rs-v1;block-v1;radix-v1;vmalloc-v2") {
+        assert!(matches!(
+            check_against(exp, "kho-rs-v1;block-v1;radix-v1;vmalloc-v2"),
             Err(Mismatch::VersionMismatch {
-                name,
-                expected,
-                found,
-            }) => {
-                assert_eq!(name, "vmalloc");
-                assert_eq!(expected, 1);
-                assert_eq!(found, 2);
-            }
-            _ => assert!(false),
-        }
-        match check_against(exp, "kho-rs-v1;block-v1;vmalloc-v1") {
-            Err(Mismatch::MissingComponent { name }) => assert_eq!(name, "radix"),
-            _ => assert!(false),
-        }
-        match check_against(exp, "kho-rs-v2;block-v1;radix-v1;vmalloc-v1") {
-            Err(m @ Mismatch::BaseMismatch { .. }) => {
-                assert_eq!(m.to_errno(), -errno::EPROTO)
-            }
-            _ => assert!(false),
-        }
-        match check_against(exp, "kho-rs-v1;block-v1;memfd-v1;radix-v1;vmalloc-v1") {
-            Err(Mismatch::UnexpectedComponent { name }) => assert_eq!(name, "memfd"),
-            _ => assert!(false),
-        }
-        match check_against(exp, "kho-rs-v1;radix-v1;block-v1") {
-            Err(m @ Mismatch::Malformed(_)) => assert_eq!(m.to_errno(), -errno::EINVAL),
-            _ => assert!(false),
-        }
+                name: "vmalloc",
+                expected: 1,
+                found: 2
+            })
+        ));
+        assert!(matches!(
+            check_against(exp, "kho-rs-v1;block-v1;vmalloc-v1"),
+            Err(Mismatch::MissingComponent { name: "radix" })
+        ));
+        assert!(matches!(
+            check_against(exp, "kho-rs-v2;block-v1;radix-v1;vmalloc-v1"),
+            Err(m @ Mismatch::BaseMismatch { .. }) if m.to_errno() == -errno::EPROTO
+        ));
+        assert!(matches!(
+            check_against(exp, "kho-rs-v1;block-v1;memfd-v1;radix-v1;vmalloc-v1"),
+            Err(Mismatch::UnexpectedComponent { name: "memfd" })
+        ));
+        assert!(matches!(
+            check_against(exp, "kho-rs-v1;radix-v1;block-v1"),
+            Err(m @ Mismatch::Malformed(_)) if m.to_errno() == -errno::EINVAL
+        ));
     }
 }
