@@ -15,8 +15,8 @@ use core::hint::black_box;
 
 use kernel::prelude::*;
 
-use super::time_ns;
-use crate::glue::kho::core_err;
+use super::{time_ns, Fixed};
+use crate::glue::kho::{core_err, Show};
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::pure::block::{BlockEntry, BlockSet, KHO_MAX_BLOCKS};
 
@@ -100,29 +100,17 @@ impl BenchEntry for Wide {
     }
 }
 
-/// `num / den` with two decimals, as (integer part, hundredths); `den == 0` counts as 1.
-fn fixed2(num: u64, den: u64) -> (u64, u64) {
-    let v = num.saturating_mul(100) / den.max(1);
-    (v / 100, v % 100)
-}
-
 /// Prints one comparison line: `op` of `n` entries of `size` bytes, Rust vs memcpy.
 fn report(op: &str, n: usize, size: usize, rust_ns: u64, memcpy_ns: u64) {
-    let (r, rf) = fixed2(rust_ns, n as u64);
-    let (m, mf) = fixed2(memcpy_ns, n as u64);
-    let (q, qf) = fixed2(rust_ns, memcpy_ns);
     let rate = (n as u64).saturating_mul(1_000_000_000) / rust_ns.max(1);
     pr_info!(
-        "bench: block {} n={} size={} rust={}.{:02} ns/entry memcpy={}.{:02} ns/entry ratio={}.{:02} rust_rate={} entries/s\n",
+        "bench: block {} n={} size={} rust={:?} ns/entry memcpy={:?} ns/entry ratio={:?} rust_rate={} entries/s\n",
         op,
         n,
         size,
-        r,
-        rf,
-        m,
-        mf,
-        q,
-        qf,
+        Show(Fixed(rust_ns, n as u64, 2)),
+        Show(Fixed(memcpy_ns, n as u64, 2)),
+        Show(Fixed(rust_ns, memcpy_ns, 2)),
         rate
     );
 }
@@ -232,17 +220,13 @@ fn bench_size<E: BenchEntry>(n: usize) -> Result {
     let m = memcpy_ns::<E>(n)?;
     report("write", n, E::SIZE, t.write, m);
     report("read", n, E::SIZE, t.read, m);
-    let (g, gf) = fixed2(t.grow, t.blocks as u64);
-    let (d, df) = fixed2(t.destroy, t.blocks as u64);
     pr_info!(
-        "bench: block grow+destroy n={} size={} blocks={} grow={}.{:02} ns/block destroy={}.{:02} ns/block\n",
+        "bench: block grow+destroy n={} size={} blocks={} grow={:?} ns/block destroy={:?} ns/block\n",
         n,
         E::SIZE,
         t.blocks,
-        g,
-        gf,
-        d,
-        df
+        Show(Fixed(t.grow, t.blocks as u64, 2)),
+        Show(Fixed(t.destroy, t.blocks as u64, 2))
     );
     Ok(())
 }

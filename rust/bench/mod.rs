@@ -21,6 +21,22 @@ pub(crate) const VMALLOC: u32 = 2;
 /// Bit of the `bench` parameter: block set write/read vs memcpy.
 pub(crate) const BLOCK: u32 = 4;
 
+/// `num / den` printed with `places` decimals (integer math; `n/a` if `den` is 0). The one
+/// number formatter of the benchmarks: ns/op, ns/entry and Rust/C ratios.
+pub(crate) struct Fixed(pub(crate) u64, pub(crate) u64, pub(crate) u32);
+
+impl core::fmt::Display for Fixed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let Fixed(num, den, places) = *self;
+        if den == 0 {
+            return f.write_str("n/a");
+        }
+        let scale = 10u64.saturating_pow(places);
+        let v = num.saturating_mul(scale) / den;
+        write!(f, "{}.{:0w$}", v / scale, v % scale, w = places as usize)
+    }
+}
+
 /// Nanoseconds spent in `f`, and its result.
 pub(crate) fn time_ns<T>(f: impl FnOnce() -> T) -> (u64, T) {
     let start = Instant::<Monotonic>::now();

@@ -10,7 +10,7 @@
 
 use kernel::prelude::*;
 
-use super::time_ns;
+use super::{time_ns, Fixed};
 use crate::glue::kho::{core_err, Show};
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::radix::CRadixTree;
@@ -66,15 +66,6 @@ fn make_keys(pattern: Pattern, n: usize) -> Result<KVVec<u64>> {
     Ok(keys)
 }
 
-/// Formats hundredths as `x.xx` (integer arithmetic only).
-struct Centi(u64);
-
-impl core::fmt::Display for Centi {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
-    }
-}
-
 /// Prints one comparison line: per-op times of `a` and `b` (ns/op as x.xx) and the ratio
 /// `a / b` of the totals as x.xx; with `speedup`, also `b / a`.
 ///
@@ -83,8 +74,8 @@ fn report(what: (&str, &str), n: usize, a: (&str, u64), b: (&str, u64), ops: u64
     let (a_name, a_ns) = a;
     let (b_name, b_ns) = b;
     let ops = ops.max(1);
-    let per_op = |ns: u64| Show(Centi(ns.saturating_mul(100) / ops));
-    let ratio = Show(Centi(a_ns.saturating_mul(100) / b_ns.max(1)));
+    let per_op = |ns: u64| Show(Fixed(ns, ops, 2));
+    let ratio = Show(Fixed(a_ns, b_ns, 2));
     if speedup {
         pr_info!(
             "bench: radix {} {} n={} {}={:?} ns/op {}={:?} ns/op ratio={:?} speedup={}x\n",

@@ -11,25 +11,12 @@
 
 use kernel::prelude::*;
 
-use super::time_ns;
+use super::{time_ns, Fixed};
 use crate::glue::kho::Show;
 use crate::glue::vmalloc::{self as gv, VmallocArea};
 
 /// Area sizes in MiB and timed rounds per size (kept small for TCG).
 const CASES: [(usize, u64); 3] = [(1, 16), (16, 4), (256, 2)];
-
-/// Prints `a / b` with three decimals using integer math.
-struct Ratio(u64, u64);
-
-impl core::fmt::Display for Ratio {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        if self.1 == 0 {
-            return f.write_str("n/a");
-        }
-        let milli = self.0.saturating_mul(1000) / self.1;
-        write!(f, "{}.{:03}", milli / 1000, milli % 1000)
-    }
-}
 
 /// Sums of nanoseconds over the timed rounds.
 #[derive(Default)]
@@ -117,7 +104,7 @@ pub(super) fn run() -> Result {
             rounds,
             rp,
             cp,
-            Show(Ratio(rp, cp)),
+            Show(Fixed(rp, cp, 3)),
             rp / pages,
             cp / pages
         );
@@ -126,14 +113,14 @@ pub(super) fn run() -> Result {
             mib,
             ru,
             cu,
-            Show(Ratio(ru, cu))
+            Show(Fixed(ru, cu, 3))
         );
         pr_info!(
             "bench: vmalloc {} MiB preserve+unpreserve: rust {} ns, c {} ns, rust/c {:?}\n",
             mib,
             rp + ru,
             cp + cu,
-            Show(Ratio(rp + ru, cp + cu))
+            Show(Fixed(rp + ru, cp + cu, 3))
         );
         let lk = per(t.lookup);
         pr_info!(
