@@ -70,17 +70,16 @@ impl BlockEntry for u64 {
     const SIZE: usize = 8;
 
     fn encode(&self, out: &mut [u8]) {
-        for (o, b) in out.iter_mut().zip(self.to_ne_bytes()) {
-            *o = b;
+        if let Some(out) = out.get_mut(..8) {
+            out.copy_from_slice(&self.to_ne_bytes());
         }
     }
 
     fn decode(bytes: &[u8]) -> Self {
-        let mut raw = [0u8; 8];
-        for (r, b) in raw.iter_mut().zip(bytes) {
-            *r = *b;
-        }
-        u64::from_ne_bytes(raw)
+        bytes
+            .get(..8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_ne_bytes)
     }
 }
 
@@ -88,15 +87,15 @@ impl<const N: usize> BlockEntry for [u8; N] {
     const SIZE: usize = N;
 
     fn encode(&self, out: &mut [u8]) {
-        for (o, b) in out.iter_mut().zip(self) {
-            *o = *b;
+        if let Some(out) = out.get_mut(..N) {
+            out.copy_from_slice(self);
         }
     }
 
     fn decode(bytes: &[u8]) -> Self {
         let mut raw = [0u8; N];
-        for (r, b) in raw.iter_mut().zip(bytes) {
-            *r = *b;
+        if let Some(src) = bytes.get(..N) {
+            raw.copy_from_slice(src);
         }
         raw
     }
