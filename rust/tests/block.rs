@@ -15,42 +15,13 @@
 
 use kernel::prelude::*;
 
-use crate::glue::kho::{core_err, Show};
+use super::{ensure, ensure_eq, kr};
+use crate::glue::kho::Show;
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::pure::block::{BlockEntry, BlockIter, BlockSet, BLOCK_HEADER_SIZE, KHO_MAX_BLOCKS};
-use crate::pure::error::{errno, Result as CoreResult};
+use crate::pure::error::errno;
 use crate::pure::mem::PageMem;
 use crate::pure::rng::XorShift;
-
-/// Fails with `-EINVAL` and one log line if `cond` is false.
-fn ensure(cond: bool, what: &str) -> Result {
-    if cond {
-        Ok(())
-    } else {
-        pr_err!("kho_rs_block: check failed: {}\n", what);
-        Err(EINVAL)
-    }
-}
-
-/// Fails with `-EINVAL` and one log line naming both values if `got != want`.
-fn ensure_eq(got: u64, want: u64, what: &str) -> Result {
-    if got == want {
-        Ok(())
-    } else {
-        pr_err!(
-            "kho_rs_block: check failed: {}: got {} want {}\n",
-            what,
-            got,
-            want
-        );
-        Err(EINVAL)
-    }
-}
-
-/// Converts a pure-core result, logging the cause on error.
-fn kr<T>(ctx: &str, r: CoreResult<T>) -> Result<T> {
-    r.map_err(|e| core_err(ctx, e))
-}
 
 /// Entry types the model test can generate from a seed; seed 0 is the all-zero entry.
 trait TestEntry: BlockEntry + PartialEq {

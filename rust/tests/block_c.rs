@@ -61,6 +61,7 @@
 
 use kernel::prelude::*;
 
+use super::{ensure, ensure_eq, kr};
 use crate::blockx::Pat;
 use crate::glue::block_oracle::{self as oracle, CBlockSet, Ledger};
 use crate::glue::kho::{core_err, OutMemoryMap};
@@ -70,36 +71,6 @@ use crate::pure::error::{errno, Error as CoreError, Result as CoreResult};
 use crate::pure::geometry::Geometry;
 use crate::pure::mem::PageMem;
 use crate::pure::rng::XorShift;
-
-/// Fails with `-EINVAL` and one log line if `cond` is false.
-fn ensure(cond: bool, what: &str) -> Result {
-    if cond {
-        Ok(())
-    } else {
-        pr_err!("kho_rs_block_c: check failed: {}\n", what);
-        Err(EINVAL)
-    }
-}
-
-/// Fails with `-EINVAL` and one log line naming both values if `got != want`.
-fn ensure_eq(got: u64, want: u64, what: &str) -> Result {
-    if got == want {
-        Ok(())
-    } else {
-        pr_err!(
-            "kho_rs_block_c: check failed: {}: got {:#x} want {:#x}\n",
-            what,
-            got,
-            want
-        );
-        Err(EINVAL)
-    }
-}
-
-/// Converts a pure-core result, logging the cause on error.
-fn kr<T>(ctx: &str, r: CoreResult<T>) -> Result<T> {
-    r.map_err(|e| core_err(ctx, e))
-}
 
 /// Entries per block for entries of `size` bytes, as the C header computes it
 /// (`(PAGE_SIZE - 16) / size`, 0 for size 0).

@@ -5,6 +5,11 @@
 //! One file per component. The suites exercise the pure core on real pages through
 //! [`crate::glue::mem::KernelMem`] and compare against the exported C implementation.
 
+use kernel::prelude::*;
+
+use crate::glue::kho::core_err;
+use crate::pure::error::Result as CoreResult;
+
 mod block;
 mod block_c;
 mod claim;
@@ -12,3 +17,37 @@ mod compat;
 mod geometry;
 mod radix;
 mod vmalloc;
+
+// The test helpers every suite shares. Helpers return errors instead of asserting, so a
+// negative test can see a mismatch and the helpers work outside `#[kunit_tests]` too.
+
+/// Fails with `-EINVAL` and one log line naming `what` and the values `a`, `b` unless
+/// `cond` holds.
+pub(crate) fn check(cond: bool, what: &str, a: u64, b: u64) -> Result {
+    if cond {
+        Ok(())
+    } else {
+        pr_err!("test check failed: {}: {:#x} vs {:#x}\n", what, a, b);
+        Err(EINVAL)
+    }
+}
+
+/// Fails with `-EINVAL` and one log line naming `what` unless `cond` holds.
+pub(crate) fn ensure(cond: bool, what: &str) -> Result {
+    if cond {
+        Ok(())
+    } else {
+        pr_err!("test check failed: {}\n", what);
+        Err(EINVAL)
+    }
+}
+
+/// Fails with `-EINVAL` and one log line naming both values unless `got == want`.
+pub(crate) fn ensure_eq(got: u64, want: u64, what: &str) -> Result {
+    check(got == want, what, got, want)
+}
+
+/// Converts a pure-core result, logging the cause on error.
+pub(crate) fn kr<T>(ctx: &str, r: CoreResult<T>) -> Result<T> {
+    r.map_err(|e| core_err(ctx, e))
+}

@@ -17,6 +17,7 @@
 
 use kernel::prelude::*;
 
+use super::check;
 use crate::glue::kho::core_err;
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::radix::CRadixTree;
@@ -28,18 +29,6 @@ use crate::pure::rng::XorShift;
 
 /// Order-0 pages of a 64 GiB physical address space (random keys are drawn below it).
 const PFNS_64G: u64 = (64u64 << 30) >> GEOMETRY.page_shift;
-
-/// Fails with `-EINVAL` and a log line naming `what` unless `cond` holds.
-///
-/// Helpers return errors instead of asserting, so the negative test can see a mismatch.
-fn check(cond: bool, what: &str, a: u64, b: u64) -> Result {
-    if cond {
-        Ok(())
-    } else {
-        pr_err!("radix test: {}: {:#x} vs {:#x}\n", what, a, b);
-        Err(EINVAL)
-    }
-}
 
 /// A fresh accessor of real pages.
 fn kernel_mem() -> KernelMem {

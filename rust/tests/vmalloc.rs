@@ -12,6 +12,7 @@
 
 use kernel::prelude::*;
 
+use super::ensure;
 use crate::glue::kho::{errno, OutMemoryMap};
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::vmalloc::{self as gv, VmallocArea};
@@ -29,17 +30,6 @@ const SIZES: [usize; 5] = [
     2 * PER_CHUNK,
     2 * PER_CHUNK + 1,
 ];
-
-/// Fails with `EINVAL` and a log line naming `what` unless `cond` holds (for helpers outside
-/// the KUnit module, where `assert!` would be the panicking core macro).
-fn ensure(cond: bool, what: &str) -> Result {
-    if cond {
-        Ok(())
-    } else {
-        pr_err!("check failed: {}\n", what);
-        Err(EINVAL)
-    }
-}
 
 /// A read-only page accessor for inspecting chunks.
 fn reader() -> KernelMem {
