@@ -68,7 +68,7 @@ check-kunit:
 check-qemu:
 	@bash scripts/check.sh qemu
 
-SEEDS ?= 20
+SEEDS ?= $(or $(KHO_RS_DAMAGE_SEEDS),20)
 stress: modules
 	@KHO_RS_SELFTEST_ONLY=damage KHO_RS_DAMAGE_SEEDS=$(SEEDS) bash selftests/kho_rs_kexec.sh
 
