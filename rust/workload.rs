@@ -922,19 +922,56 @@ fn verify_components(
         );
         mismatches += 1;
     }
+    // Every field of every record is checked: the records come in the order `build` wrote
+    // them (folios, vmalloc MiBs, filler), each kind's `tag` counts from 0, the fields a
+    // kind does not use are 0, and the sums are compared with the data (folio, vmalloc)
+    // or the seed (filler).
     let mut folio_records = KVec::new();
+    let mut seen = [0u64; 4];
     for (i, r) in records.iter().enumerate() {
-        match r.kind {
-            KIND_FOLIO => folio_records.push((r.pa, r.order, r.tag, r.sum), GFP_KERNEL)?,
-            KIND_VMALLOC => {}
-            KIND_FILLER if r.sum == word(info.seed, TAG_FILLER, r.tag) => {}
-            _ => {
-                if mismatches < 8 {
-                    pr_err!("restore: block entry {} is wrong (kind {})\n", i, r.kind);
+        let kind = r.kind as usize;
+        let later_kinds = seen.get(kind + 1..).unwrap_or(&[]).iter().any(|&n| n != 0);
+        let in_order = !later_kinds && seen.get(kind).is_some_and(|&n| r.tag == n);
+        let ok = in_order
+            && match r.kind {
+                KIND_FOLIO => {
+                    folio_records.push((r.pa, r.order, r.tag, r.sum), GFP_KERNEL)?;
+                    true
                 }
-                mismatches += 1;
-            }
+                KIND_VMALLOC => r.order == 0 && r.pa == 0,
+                KIND_FILLER => {
+                    r.order == 0 && r.pa == 0 && r.sum == word(info.seed, TAG_FILLER, r.tag)
+                }
+                _ => false,
+            };
+        if let Some(n) = seen.get_mut(kind) {
+            *n += 1;
         }
+        if !ok {
+            if mismatches < 8 {
+                pr_err!(
+                    "restore: block entry {} is wrong (kind {}, order {}, pa {:#x}, tag {})\n",
+                    i,
+                    r.kind,
+                    r.order,
+                    r.pa,
+                    r.tag
+                );
+            }
+            mismatches += 1;
+        }
+    }
+    // (Only when both the records and the vmalloc component were read.)
+    if with_records
+        && inc.vmalloc.restores()
+        && seen[KIND_VMALLOC as usize] != info.vmalloc_bytes / MIB as u64
+    {
+        pr_err!(
+            "restore: {} vmalloc records, subtree says {} bytes\n",
+            seen[KIND_VMALLOC as usize],
+            info.vmalloc_bytes
+        );
+        mismatches += 1;
     }
     folio_records.sort_unstable_by_key(|f| f.0);
 
