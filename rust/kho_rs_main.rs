@@ -58,7 +58,7 @@ module! {
         },
         corrupt: u32 {
             default: 0,
-            description: "Selftest only: publish damaged state (1 compat, 2 truncated blob, 3 block loop, 4 vmalloc loop, 5 unpreserved root, 6 count over capacity, 7 stray radix leaf bit, 8 vmalloc entry aliasing a chunk)",
+            description: "Selftest only: publish damaged state (1 compat, 2 truncated blob, 3 block loop, 4 vmalloc loop, 5 unpreserved root, 6 count over capacity, 7 stray radix leaf bit, 8 vmalloc entry aliasing a chunk, 9 generation u64::MAX)",
         },
         damage_seed: u64 {
             default: 0,
@@ -211,7 +211,8 @@ fn run_workload(enabled: bool) -> Result<(Option<workload::Outgoing>, status::St
             st.restored = Some(report.info);
             st.restore_us = report.elapsed_us;
             st.claimed_pages = report.claimed_pages;
-            let next = report.info.generation + 1;
+            // `subtree::read` rejects a generation of u64::MAX; saturate all the same.
+            let next = report.info.generation.saturating_add(1);
             if u64::from(param::<u32>(module_parameters::chain.value())) < next {
                 return Ok((None, st));
             }

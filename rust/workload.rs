@@ -73,6 +73,8 @@ pub(crate) enum Damage {
     /// 8: the first vmalloc entry points at another preserved page of the module (the
     /// second chunk), so that page would be claimed twice.
     VmallocEntryAlias,
+    /// 9: the blob says generation u64::MAX, which cannot be carried on (+1 overflows).
+    GenerationMax,
 }
 
 impl Damage {
@@ -88,8 +90,9 @@ impl Damage {
             6 => Self::CountOverCapacity,
             7 => Self::RadixStrayBit,
             8 => Self::VmallocEntryAlias,
+            9 => Self::GenerationMax,
             _ => {
-                pr_err!("workload: corrupt={} is not a known damage (1..8)\n", n);
+                pr_err!("workload: corrupt={} is not a known damage (1..9)\n", n);
                 return Err(EINVAL);
             }
         }))
@@ -441,6 +444,10 @@ impl Outgoing {
         let head = self.blocks.head_pa();
         match d {
             Damage::CompatVersion | Damage::TruncatedBlob => Ok(()),
+            Damage::GenerationMax => {
+                self.info.generation = u64::MAX;
+                Ok(())
+            }
             Damage::BlockLoop => {
                 let mut last = head;
                 // SAFETY: the blocks of `self.blocks`, owned by this workload.

@@ -231,6 +231,7 @@ ok $? "corrupt 5: the rejection names the unpreserved page (${decoy:-not printed
 corrupt_case 6 "block count over capacity" "restore block: block: block count exceeds entries per block"
 corrupt_case 7 "stray bit in a radix leaf (key of an unpreserved folio)" "restore folio: page not preserved by the previous kernel or claimed already"
 corrupt_case 8 "vmalloc entry aliasing another preserved page (the next chunk)" "vmalloc restore: vmalloc: chunk not preserved by the previous kernel or claimed already"
+corrupt_case 9 "generation u64::MAX (cannot be carried on)" "malformed subtree: subtree: generation out of range (0xffffffffffffffff)"
 fi
 
 # --- random damage: the first kernel publishes a small workload, then flips
