@@ -306,16 +306,18 @@ EOF
 			grep -q "restore blob: state already consumed" "$log"; }
 	ok $? "damage seed $seed: a second load is refused cleanly (state already consumed)"
 	no_oops "$log" "damage seed $seed"
-	what=${what:-none}
-	case $outcome in
-	rejected)
-		dmg_rejected[$what]=$((${dmg_rejected[$what]:-0} + 1))
-		dmg_by[$what]="${dmg_by[$what]:-}${dmg_by[$what]:+,}$structure"
-		;;
-	detected) dmg_detected[$what]=$((${dmg_detected[$what]:-0} + 1)) ;;
-	harmless) dmg_harmless[$what]=$((${dmg_harmless[$what]:-0} + 1)) ;;
-	*) dmg_failed[$what]=$((${dmg_failed[$what]:-0} + 1)) ;;
-	esac
+	# One count per damaged structure: a seed that damaged several counts in each row.
+	for what in $(echo "${what:-none}" | tr + ' '); do
+		case $outcome in
+		rejected)
+			dmg_rejected[$what]=$((${dmg_rejected[$what]:-0} + 1))
+			dmg_by[$what]="${dmg_by[$what]:-}${dmg_by[$what]:+,}$structure"
+			;;
+		detected) dmg_detected[$what]=$((${dmg_detected[$what]:-0} + 1)) ;;
+		harmless) dmg_harmless[$what]=$((${dmg_harmless[$what]:-0} + 1)) ;;
+		*) dmg_failed[$what]=$((${dmg_failed[$what]:-0} + 1)) ;;
+		esac
+	done
 	dmg_seconds=$(echo "$dmg_seconds + $(date +%s.%N) - $t0" | bc)
 }
 if [ "$damage_seeds" -gt 0 ]; then
@@ -325,7 +327,8 @@ if [ "$damage_seeds" -gt 0 ]; then
 		damage_case $((damage_base + i))
 	done
 	echo "# random damage report: $damage_seeds seeds from $damage_base, $damage_bytes byte(s) each," \
-		"$(echo "scale=1; $dmg_seconds / $damage_seeds" | bc) s per seed; per damaged structure:"
+		"$(echo "scale=1; $dmg_seconds / $damage_seeds" | bc) s per seed; seeds per damaged structure" \
+		"(a seed that damaged several structures counts in each of their rows):"
 	for what in $(printf '%s\n' "${!dmg_rejected[@]}" "${!dmg_detected[@]}" "${!dmg_harmless[@]}" "${!dmg_failed[@]}" | sort -u); do
 		by=$(printf '%s\n' "${dmg_by[$what]:-}" | tr , '\n' | sed '/^$/d' | sort | uniq -c |
 			awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}')
