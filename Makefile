@@ -6,6 +6,8 @@
 #                   that scripts/setup.sh builds; run `make setup` first)
 #   make demo       set up if needed, boot, preserve, kexec, verify, report
 #   make check      every test: host cargo tests, KUnit via kunit.py, QEMU tests
+#   make stress     only the selftest's random-damage section: SEEDS=N seeds
+#                   (default 20) from KHO_RS_DAMAGE_SEED (default: the clock)
 #   make setup      install dependencies and build/cache the kernel
 #
 #   KERNEL=7.3|7.2  which cached kernel to use (default 7.3)
@@ -32,7 +34,7 @@ ENV_SH := $(KHO_RS_CACHE)/env.sh
 RUN = set -e; if [ -f $(ENV_SH) ]; then . $(ENV_SH); fi;
 
 .PHONY: all modules setup demo check check-host check-kunit check-qemu clippy \
-	fmt-check fuzz clean rust-analyzer
+	fmt-check fuzz clean rust-analyzer stress
 
 all: modules
 
@@ -65,6 +67,10 @@ check-kunit:
 
 check-qemu:
 	@bash scripts/check.sh qemu
+
+SEEDS ?= $(or $(KHO_RS_DAMAGE_SEEDS),20)
+stress: modules
+	@KHO_RS_SELFTEST_ONLY=damage KHO_RS_DAMAGE_SEEDS=$(SEEDS) bash selftests/kho_rs_kexec.sh
 
 clippy:
 	@$(RUN) $(MAKE) -C $(KDIR) M=$(CURDIR) CLIPPY=1 W=1 modules

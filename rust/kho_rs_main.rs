@@ -58,7 +58,15 @@ module! {
         },
         corrupt: u32 {
             default: 0,
-            description: "Selftest only: publish damaged state (1 compat, 2 truncated blob, 3 block loop, 4 vmalloc loop, 5 unpreserved root, 6 count over capacity, 7 stray radix leaf bit, 8 vmalloc entry aliasing a chunk)",
+            description: "Selftest only: publish damaged state (1 compat, 2 truncated blob, 3 block loop, 4 vmalloc loop, 5 unpreserved root, 6 count over capacity, 7 stray radix leaf bit, 8 vmalloc entry aliasing a chunk, 9 generation u64::MAX)",
+        },
+        damage_seed: u64 {
+            default: 0,
+            description: "Stress test only: after publishing, damage random bytes of the blob, radix nodes/leaves, vmalloc chunks and blocks chosen from this seed (0: off); on restore, print the damage outcome",
+        },
+        damage_bytes: u32 {
+            default: 1,
+            description: "Stress test only: number of bytes damage_seed damages (1..16)",
         },
         vmx_mib: u32 {
             default: 0,
@@ -181,9 +189,19 @@ fn run_workload(enabled: bool) -> Result<(Option<workload::Outgoing>, status::St
         vmalloc_mib: param(module_parameters::vmalloc_mib.value()),
         block_entries: param(module_parameters::block_entries.value()),
         corrupt: param(module_parameters::corrupt.value()),
+        damage_seed: param(module_parameters::damage_seed.value()),
+        damage_bytes: param(module_parameters::damage_bytes.value()),
     };
+    if params.damage_bytes == 0 || params.damage_bytes as usize > pure::damage::MAX_HITS {
+        pr_err!(
+            "workload: damage_bytes={} is not within 1..={}\n",
+            params.damage_bytes,
+            pure::damage::MAX_HITS
+        );
+        return Err(EINVAL);
+    }
     let mut st = status::Status::IDLE;
-    let generation = match workload::restore_and_verify()? {
+    let generation = match workload::restore_and_verify(params.damage_seed != 0)? {
         None => 1,
         Some(report) => {
             if report.mismatches != 0 {
@@ -193,7 +211,8 @@ fn run_workload(enabled: bool) -> Result<(Option<workload::Outgoing>, status::St
             st.restored = Some(report.info);
             st.restore_us = report.elapsed_us;
             st.claimed_pages = report.claimed_pages;
-            let next = report.info.generation + 1;
+            // `subtree::read` rejects a generation of u64::MAX; saturate all the same.
+            let next = report.info.generation.saturating_add(1);
             if u64::from(param::<u32>(module_parameters::chain.value())) < next {
                 return Ok((None, st));
             }

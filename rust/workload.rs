@@ -25,6 +25,7 @@ use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
 use crate::glue::vmalloc;
 use crate::pure::block::{BlockEntry, BlockSet};
 use crate::pure::compat::Mismatch;
+use crate::pure::damage::{self, Hit, Layout, Structure, NR_STRUCTURES};
 use crate::pure::mem::PageMem;
 use crate::pure::radix::{decode_key, encode_key, RadixTree, RadixVisitor};
 use crate::pure::rng::XorShift;
@@ -43,6 +44,11 @@ pub(crate) struct Params {
     pub(crate) block_entries: u32,
     /// Damage to do on purpose before publishing (a [`Damage`] number, 0 = none).
     pub(crate) corrupt: u32,
+    /// Random damage after publishing: seed of the damaged bytes (0 = none). In the next
+    /// kernel: print the `damage outcome` line of the restore.
+    pub(crate) damage_seed: u64,
+    /// Random damage: number of bytes to damage (1..=[`damage::MAX_HITS`]).
+    pub(crate) damage_bytes: u32,
 }
 
 /// Ways the first kernel can damage its own published state, for the selftest's
@@ -67,6 +73,8 @@ pub(crate) enum Damage {
     /// 8: the first vmalloc entry points at another preserved page of the module (the
     /// second chunk), so that page would be claimed twice.
     VmallocEntryAlias,
+    /// 9: the blob says generation u64::MAX, which cannot be carried on (+1 overflows).
+    GenerationMax,
 }
 
 impl Damage {
@@ -82,8 +90,9 @@ impl Damage {
             6 => Self::CountOverCapacity,
             7 => Self::RadixStrayBit,
             8 => Self::VmallocEntryAlias,
+            9 => Self::GenerationMax,
             _ => {
-                pr_err!("workload: corrupt={} is not a known damage (1..8)\n", n);
+                pr_err!("workload: corrupt={} is not a known damage (1..9)\n", n);
                 return Err(EINVAL);
             }
         }))
@@ -207,6 +216,8 @@ pub(crate) struct Outgoing {
     blob: Option<OutgoingBlob>,
     /// A word overwritten on purpose: (page, word index, original value).
     patched: Option<(u64, usize, u64)>,
+    /// Bytes damaged on purpose after publishing, in order: (page, offset, original byte).
+    damaged: KVec<(u64, usize, u8)>,
     /// The unpreserved page a damaged radix root points to.
     decoy: u64,
     /// Metadata pages published against the data they preserve.
@@ -239,6 +250,7 @@ impl Outgoing {
             nodes_preserved: false,
             blob: None,
             patched: None,
+            damaged: KVec::new(),
             decoy: 0,
             footprint: Footprint::default(),
             preserve_us: 0,
@@ -265,6 +277,9 @@ impl Outgoing {
             pr_warn!("workload: publishing deliberately damaged state: {:?}\n", d);
         }
         s.publish(compat, damage == Some(Damage::TruncatedBlob))?;
+        if p.damage_seed != 0 {
+            s.random_damage(p.damage_seed, p.damage_bytes)?;
+        }
         s.preserve_us = elapsed_us(&t);
         s.footprint.blocks = s.blocks.nblocks() as u64;
         s.footprint.blob = 1;
@@ -429,6 +444,10 @@ impl Outgoing {
         let head = self.blocks.head_pa();
         match d {
             Damage::CompatVersion | Damage::TruncatedBlob => Ok(()),
+            Damage::GenerationMax => {
+                self.info.generation = u64::MAX;
+                Ok(())
+            }
             Damage::BlockLoop => {
                 let mut last = head;
                 // SAFETY: the blocks of `self.blocks`, owned by this workload.
@@ -492,6 +511,97 @@ impl Outgoing {
         }
     }
 
+    /// Lists the pages of every published structure (before anything is damaged, so no
+    /// damaged link is followed), for [`Outgoing::random_damage`].
+    fn damage_targets(&self) -> Result<([KVec<u64>; NR_STRUCTURES], Layout)> {
+        let mut pages: [KVec<u64>; NR_STRUCTURES] = core::array::from_fn(|_| KVec::new());
+        let mut layout = Layout {
+            page_size: GEOMETRY.page_size,
+            ..Layout::default()
+        };
+        if let Some(blob) = self.blob.as_ref() {
+            pages[Structure::Blob.index()].push(blob.pa(), GFP_KERNEL)?;
+            layout.blob_len = blob.size().min(GEOMETRY.page_size);
+        }
+        if let Some(tree) = self.tree.as_ref() {
+            let [_, nodes, leaves, _, _] = &mut pages;
+            let mut v = NodePages {
+                nodes,
+                leaves,
+                err: None,
+            };
+            let walked = tree.walk(&self.mem, &mut v);
+            if let Some(e) = v.err {
+                return Err(e);
+            }
+            walked.map_err(|e| core_err("damage: radix walk", e))?;
+        }
+        // The chunk chain of this kernel's own descriptor, at most as long as its pages need.
+        let mut chunk = self.info.vmalloc.first;
+        let bound = (self.info.vmalloc.total_pages as usize)
+            .div_ceil(GEOMETRY.vmalloc_chunk_entries)
+            .saturating_add(1);
+        while chunk != 0 && pages[Structure::VmallocChunk.index()].len() < bound {
+            pages[Structure::VmallocChunk.index()].push(chunk, GFP_KERNEL)?;
+            // SAFETY: a chunk of this workload's own (published, not yet damaged) chain.
+            chunk = unsafe { self.mem.page(chunk) }
+                .and_then(|p| p.first().copied())
+                .unwrap_or(0);
+        }
+        let mut block = self.blocks.head_pa();
+        for _ in 0..self.blocks.nblocks() {
+            if block == 0 {
+                break;
+            }
+            pages[Structure::Block.index()].push(block, GFP_KERNEL)?;
+            // SAFETY: a block of this workload's own set (not yet damaged).
+            block = unsafe { self.mem.page(block) }
+                .and_then(|p| p.first().copied())
+                .unwrap_or(0);
+        }
+        for s in Structure::ALL {
+            layout.pages[s.index()] = pages[s.index()].len();
+        }
+        Ok((pages, layout))
+    }
+
+    /// Damages `n` random bytes of the published state, chosen from `seed` by
+    /// [`damage::plan`]: the blob, the radix node and leaf pages, the vmalloc chunks and
+    /// the blocks. Each damage is printed; unloading the module undoes it.
+    fn random_damage(&mut self, seed: u64, n: u32) -> Result {
+        let (pages, layout) = self.damage_targets()?;
+        let mut hits = [Hit::NONE; damage::MAX_HITS];
+        let got = damage::plan(seed, n as usize, &layout, &mut hits);
+        self.damaged.reserve(got, GFP_KERNEL)?;
+        for h in hits.iter().take(got) {
+            let pa = *pages[h.structure.index()].get(h.page).ok_or(EINVAL)?;
+            // SAFETY: `pa` is a page of this workload's own published state (the blob page
+            // of `self.blob`, a node of `self.tree`, a chunk of `self.vdesc`, a block of
+            // `self.blocks`), all allocated and owned until `Drop`, which undoes this first.
+            let byte = unsafe { self.mem.bytes_mut(pa) }
+                .and_then(|b| b.get_mut(h.offset))
+                .ok_or(EINVAL)?;
+            let old = *byte;
+            *byte = old ^ h.xor;
+            pr_info!(
+                "workload: damage seed {}: {} page {:#x} offset {}: {:#04x} -> {:#04x}\n",
+                seed,
+                h.structure.name(),
+                pa,
+                h.offset,
+                old,
+                old ^ h.xor
+            );
+            self.damaged.push((pa, h.offset, old), GFP_KERNEL)?;
+        }
+        pr_warn!(
+            "workload: published state damaged on purpose: {} bytes (damage seed {})\n",
+            got,
+            seed
+        );
+        Ok(())
+    }
+
     /// Writes the blob with compatibility strings `c` and registers the subtree
     /// (with half its size if `truncate`).
     fn publish(&mut self, c: &subtree::SubtreeCompat<'_>, truncate: bool) -> Result {
@@ -506,6 +616,13 @@ impl Outgoing {
 
 impl Drop for Outgoing {
     fn drop(&mut self) {
+        // Random damage first (last damage first), before any chain is walked.
+        while let Some((pa, off, old)) = self.damaged.pop() {
+            // SAFETY: `random_damage` only records pages of this workload, still allocated.
+            if let Some(b) = unsafe { self.mem.bytes_mut(pa) }.and_then(|b| b.get_mut(off)) {
+                *b = old;
+            }
+        }
         if let Some((pa, idx, old)) = self.patched.take() {
             // SAFETY: `patch` only records pages of this workload, still allocated here.
             if let Some(w) = unsafe { self.mem.page_mut(pa) }.and_then(|p| p.get_mut(idx)) {
@@ -540,6 +657,28 @@ impl Drop for Outgoing {
             "workload: unpreserved and freed generation {}\n",
             self.info.generation
         );
+    }
+}
+
+/// Collects the node (table) and leaf pages of a radix tree during a walk.
+struct NodePages<'a> {
+    nodes: &'a mut KVec<u64>,
+    leaves: &'a mut KVec<u64>,
+    /// An allocation failure (the walk itself only sees the pure core's error type).
+    err: Option<Error>,
+}
+
+impl RadixVisitor for NodePages<'_> {
+    fn node(&mut self, pa: u64, level: u32) -> crate::pure::error::Result {
+        let list = if level == 0 {
+            &mut *self.leaves
+        } else {
+            &mut *self.nodes
+        };
+        list.push(pa, GFP_KERNEL).map_err(|e| {
+            self.err = Some(e.into());
+            crate::pure::error::Error::nomem("workload: node list")
+        })
     }
 }
 
@@ -593,17 +732,40 @@ pub(crate) struct Report {
     pub(crate) claimed_pages: u64,
 }
 
+/// The structures a restore can reject, as named in the `damage outcome` line.
+const STAGE_BLOB: &str = "blob-subtree";
+const STAGE_BLOCK: &str = "block";
+const STAGE_RADIX: &str = "radix";
+const STAGE_VMALLOC: &str = "vmalloc";
+
 /// Finds the `kho-rs` subtree of the previous kernel; `Ok(None)` if there is none.
-pub(crate) fn restore_and_verify() -> Result<Option<Report>> {
+///
+/// With `classify` (the `damage_seed` parameter is set) one line says how the restore
+/// ended: `damage outcome: rejected (<structure>, errno -N)`, `detected (verification
+/// found N mismatches)` or `harmless (PASS)`.
+pub(crate) fn restore_and_verify(classify: bool) -> Result<Option<Report>> {
     let t = Instant::<Monotonic>::now();
     let before = KernelMem::owned_pages();
     let claimed_before = KernelMem::claimed_pages();
-    let Some(blob) = IncomingBlob::retrieve(SUBTREE_NAME_C)? else {
-        return Ok(None);
+    let blob = match IncomingBlob::retrieve(SUBTREE_NAME_C) {
+        Ok(Some(blob)) => blob,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            if classify {
+                pr_info!(
+                    "damage outcome: rejected ({}, errno {})\n",
+                    STAGE_BLOB,
+                    e.to_errno()
+                );
+            }
+            return Err(e);
+        }
     };
     let mut mem = KernelMem::new();
-    let res = verify_blob(&mut mem, blob.bytes());
+    let mut stage = STAGE_BLOB;
+    let res = verify_blob(&mut mem, blob.bytes(), &mut stage);
     drop(blob);
+
     // Everything claimed from the previous kernel was freed (or, for vmalloc, handed to
     // the vmap area, which is gone by now), whether the restore succeeded or not.
     let left = KernelMem::owned_pages() - before;
@@ -639,6 +801,20 @@ pub(crate) fn restore_and_verify() -> Result<Option<Report>> {
             r.claimed_pages
         );
     }
+    if classify {
+        match &res {
+            Err(e) => pr_info!(
+                "damage outcome: rejected ({}, errno {})\n",
+                stage,
+                e.to_errno()
+            ),
+            Ok(r) if r.mismatches != 0 => pr_info!(
+                "damage outcome: detected (verification found {} mismatches)\n",
+                r.mismatches
+            ),
+            Ok(_) => pr_info!("damage outcome: harmless (PASS)\n"),
+        }
+    }
     res.map(Some)
 }
 
@@ -657,7 +833,10 @@ impl core::fmt::Display for Said<'_> {
     }
 }
 
-fn verify_blob(mem: &mut KernelMem, blob: &[u8]) -> Result<Report> {
+/// Validates, restores and verifies the state `blob` describes; `stage` names the
+/// structure being restored, so that a rejection can be attributed to it.
+fn verify_blob(mem: &mut KernelMem, blob: &[u8], stage: &mut &'static str) -> Result<Report> {
+    *stage = STAGE_BLOB;
     let inc = subtree::read_granular(blob, &subtree::ACCEPT).map_err(|e| {
         pr_err!("restore: {:?}\n", Show(e));
         Error::from_errno(e.to_errno())
@@ -679,8 +858,17 @@ fn verify_blob(mem: &mut KernelMem, blob: &[u8]) -> Result<Report> {
         }
     }
     let info = inc.info;
-    let mut report = verify_components(mem, &inc)?;
+    let mut report = verify_components(mem, &inc, stage)?;
     if inc.first_refused().is_some() {
+        // Rejected for the first component whose version this build does not read.
+        *stage = [
+            (inc.radix, STAGE_RADIX),
+            (inc.vmalloc, STAGE_VMALLOC),
+            (inc.block, STAGE_BLOCK),
+        ]
+        .into_iter()
+        .find(|(v, _)| !v.restores())
+        .map_or(STAGE_BLOB, |(_, name)| name);
         pr_err!(
             "restore: PARTIAL generation {}: {:?}, {:?}, {:?}; {} mismatches in what was restored\n",
             info.generation,
@@ -696,7 +884,11 @@ fn verify_blob(mem: &mut KernelMem, blob: &[u8]) -> Result<Report> {
 }
 
 /// Restores and verifies every component `inc` does not refuse.
-fn verify_components(mem: &mut KernelMem, inc: &subtree::Incoming<'_>) -> Result<Report> {
+fn verify_components(
+    mem: &mut KernelMem,
+    inc: &subtree::Incoming<'_>,
+    stage: &mut &'static str,
+) -> Result<Report> {
     let info = inc.info;
     let with_records = inc.block.restores();
     if with_records && info.block_entry_size != Record::SIZE as u64 {
@@ -713,6 +905,7 @@ fn verify_components(mem: &mut KernelMem, inc: &subtree::Incoming<'_>) -> Result
     // Block set first: the records describe everything else (without them, folio contents
     // cannot be checked).
     if with_records {
+        *stage = STAGE_BLOCK;
         let mut blocks = BlockSet::<Record>::restore(mem, info.block_head)
             .map_err(|e| core_err("restore block", e))?;
         let mut ok = Ok(());
@@ -736,24 +929,63 @@ fn verify_components(mem: &mut KernelMem, inc: &subtree::Incoming<'_>) -> Result
         );
         mismatches += 1;
     }
+    // Every field of every record is checked: the records come in the order `build` wrote
+    // them (folios, vmalloc MiBs, filler), each kind's `tag` counts from 0, the fields a
+    // kind does not use are 0, and the sums are compared with the data (folio, vmalloc)
+    // or the seed (filler).
     let mut folio_records = KVec::new();
+    let mut seen = [0u64; 4];
     for (i, r) in records.iter().enumerate() {
-        match r.kind {
-            KIND_FOLIO => folio_records.push((r.pa, r.order, r.tag, r.sum), GFP_KERNEL)?,
-            KIND_VMALLOC => {}
-            KIND_FILLER if r.sum == word(info.seed, TAG_FILLER, r.tag) => {}
-            _ => {
-                if mismatches < 8 {
-                    pr_err!("restore: block entry {} is wrong (kind {})\n", i, r.kind);
+        let kind = r.kind as usize;
+        let later_kinds = seen.get(kind + 1..).unwrap_or(&[]).iter().any(|&n| n != 0);
+        let in_order = !later_kinds && seen.get(kind).is_some_and(|&n| r.tag == n);
+        let ok = in_order
+            && match r.kind {
+                KIND_FOLIO => {
+                    folio_records.push((r.pa, r.order, r.tag, r.sum), GFP_KERNEL)?;
+                    true
                 }
-                mismatches += 1;
-            }
+                KIND_VMALLOC => r.order == 0 && r.pa == 0,
+                KIND_FILLER => {
+                    r.order == 0 && r.pa == 0 && r.sum == word(info.seed, TAG_FILLER, r.tag)
+                }
+                _ => false,
+            };
+        if let Some(n) = seen.get_mut(kind) {
+            *n += 1;
         }
+        if !ok {
+            if mismatches < 8 {
+                pr_err!(
+                    "restore: block entry {} is wrong (kind {}, order {}, pa {:#x}, tag {})\n",
+                    i,
+                    r.kind,
+                    r.order,
+                    r.pa,
+                    r.tag
+                );
+            }
+            mismatches += 1;
+        }
+    }
+    // (Only when both the records and the vmalloc component were read.)
+    if with_records
+        && inc.vmalloc.restores()
+        && seen[KIND_VMALLOC as usize] != info.vmalloc_bytes / MIB as u64
+    {
+        pr_err!(
+            "restore: {} vmalloc records, subtree says {} bytes\n",
+            seen[KIND_VMALLOC as usize],
+            info.vmalloc_bytes
+        );
+        mismatches += 1;
     }
     folio_records.sort_unstable_by_key(|f| f.0);
 
-    // Radix tree: validated and every node page restored; then every folio.
+    // Radix tree: validated and every node page restored; then every folio (named by the
+    // tree's keys).
     if inc.radix.restores() {
+        *stage = STAGE_RADIX;
         let (tree, _stats) =
             RadixTree::restore(mem, info.radix_root).map_err(|e| core_err("restore radix", e))?;
         let mut keys = Keys(KVec::new());
@@ -830,6 +1062,7 @@ fn verify_components(mem: &mut KernelMem, inc: &subtree::Incoming<'_>) -> Result
 
     // vmalloc: validated, restored, mapped; every byte compared.
     if inc.vmalloc.restores() && info.vmalloc_bytes != 0 {
+        *stage = STAGE_VMALLOC;
         let area = vmalloc::restore(&info.vmalloc)?;
         let data = area.as_slice();
         let tv = Instant::<Monotonic>::now();

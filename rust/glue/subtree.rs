@@ -18,10 +18,12 @@ use crate::pure::mem::PageMem;
 /// # Invariants
 ///
 /// `pa` is a page allocated through `mem`, preserved, and registered with
-/// `kho_add_subtree()`; [`Drop`] removes the subtree, unpreserves and frees the page.
+/// `kho_add_subtree()` with `size` bytes; [`Drop`] removes the subtree, unpreserves and
+/// frees the page.
 pub(crate) struct OutgoingBlob {
     mem: KernelMem,
     pa: u64,
+    size: usize,
 }
 
 impl OutgoingBlob {
@@ -67,7 +69,17 @@ impl OutgoingBlob {
             return Err(Error::from_errno(ret));
         }
         // INVARIANT: allocated, preserved and registered above.
-        Ok(Self { mem, pa })
+        Ok(Self { mem, pa, size })
+    }
+
+    /// Physical address of the blob page.
+    pub(crate) fn pa(&self) -> u64 {
+        self.pa
+    }
+
+    /// Size the blob was registered with.
+    pub(crate) fn size(&self) -> usize {
+        self.size
     }
 }
 

@@ -241,6 +241,10 @@ impl Drop for RestoredVmalloc {
     }
 }
 
+/// Most entries [`restore`] allocates for its page list before the chain is read: the
+/// pages of a 1 GiB area (2 MiB of list).
+const RESTORE_PREALLOC_PAGES: usize = (1 << 30) / PAGE_SIZE;
+
 /// New kernel: validates an incoming descriptor, claims its pages and maps them.
 ///
 /// Validation and restore are done by the pure core, chunk by chunk: check, claim, then
@@ -253,7 +257,11 @@ impl Drop for RestoredVmalloc {
 pub(crate) fn restore(desc: &KhoVmalloc) -> Result<RestoredVmalloc> {
     let mut mem = kernel_mem();
     let total = desc.total_pages as usize;
-    let mut phys = KVVec::<u64>::with_capacity(total, GFP_KERNEL)?;
+    // `total_pages` comes from the previous kernel: it may size the page list only up to a
+    // bound (a damaged value asked `kvmalloc()` for up to 32 GiB, and a size above INT_MAX
+    // WARNs). Past the bound the list grows with the pages the chain really lists, each
+    // claimed before it is pushed, so it never outgrows what the previous kernel preserved.
+    let mut phys = KVVec::<u64>::with_capacity(total.min(RESTORE_PREALLOC_PAGES), GFP_KERNEL)?;
     let mut sink = |pa: u64| -> crate::pure::error::Result {
         phys.push(pa, GFP_KERNEL)
             .map_err(|_| CoreError::nomem("vmalloc restore: page list"))

@@ -13,6 +13,7 @@
 
 pub(crate) mod block;
 pub(crate) mod compat;
+pub(crate) mod damage;
 pub(crate) mod error;
 pub(crate) mod fdt;
 pub(crate) mod geometry;

@@ -2,6 +2,14 @@
 
 //! Deterministic xorshift64 generator for workloads, tests and benchmarks.
 
+/// SplitMix64 finaliser: turns related inputs (consecutive seeds) into unrelated values.
+pub(crate) const fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
 /// Marsaglia's xorshift64: a fast, deterministic, non-cryptographic sequence.
 ///
 /// # Invariants

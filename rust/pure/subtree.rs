@@ -474,9 +474,19 @@ fn read_inner<'a>(
     let radix = component(&root, &accept.radix, rv)?;
     let vmalloc = component(&root, &accept.vmalloc, vv)?;
     let block = component(&root, &accept.block, bv)?;
+    // A generation counts kexecs from 1 and is incremented to carry the state on: 0 and
+    // u64::MAX cannot come from a kho-rs kernel (and MAX + 1 would overflow).
+    let generation = root.prop_u64_ne("generation")?;
+    if generation == 0 || generation == u64::MAX {
+        return Err(SubtreeError::Format(Error::new(
+            super::error::errno::ERANGE,
+            "subtree: generation out of range",
+            generation,
+        )));
+    }
     let mut inc = Incoming {
         info: SubtreeInfo {
-            generation: root.prop_u64_ne("generation")?,
+            generation,
             seed: root.prop_u64_ne("seed")?,
             ..SubtreeInfo::default()
         },

@@ -5,6 +5,7 @@
 mod block;
 mod claim;
 mod compat;
+mod damage;
 mod fdt;
 mod fuzz;
 mod geometry;

@@ -221,10 +221,41 @@ proptest! {
     }
 
     #[test]
-    fn any_values_round_trip(r in any::<u64>(), k in any::<u64>(), h in any::<u64>(), g in any::<u64>()) {
+    fn any_values_round_trip(r in any::<u64>(), k in any::<u64>(), h in any::<u64>(), g in 1..u64::MAX) {
         let info = SubtreeInfo { radix_root: r, radix_keys: k, block_head: h, generation: g, ..sample() };
         prop_assert_eq!(read(&blob(&info, &COMPAT)).unwrap(), info);
     }
+}
+
+/// A generation that no kho-rs kernel writes (0, or u64::MAX, which cannot be carried on
+/// as MAX + 1) is rejected, naming the value.
+#[test]
+fn generation_out_of_range_is_rejected() {
+    for g in [0, u64::MAX] {
+        let b = blob(
+            &SubtreeInfo {
+                generation: g,
+                ..sample()
+            },
+            &COMPAT,
+        );
+        match read(&b) {
+            Err(SubtreeError::Format(e)) => {
+                assert_eq!(e.to_errno(), -34);
+                assert_eq!(e.value, g);
+                assert_eq!(e.what, "subtree: generation out of range");
+            }
+            other => panic!("generation {g:#x}: {other:?}"),
+        }
+    }
+    let b = blob(
+        &SubtreeInfo {
+            generation: u64::MAX - 1,
+            ..sample()
+        },
+        &COMPAT,
+    );
+    assert_eq!(read(&b).unwrap().generation, u64::MAX - 1);
 }
 
 /// `dtc -I dtb -O dts` decodes the blob the module registers without a warning.
