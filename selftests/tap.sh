@@ -38,8 +38,10 @@ no_oops() {
 # Tolerance of the kernel-reported leak check, in kB: MemTotal - MemFree moves
 # by module text, slab and page-table noise across a load/unload; a leak of
 # claimed pages of these workloads is larger (every folio, chunk, block and
-# node page, 8 MiB of vmalloc in the small cases).
-MEM_TOLERANCE_KB=${KHO_RS_MEM_TOLERANCE_KB:-1024}
+# node page, 8 MiB of vmalloc in the small cases). 3 MiB: on 7.2 one run in
+# about a hundred moved by 2 MiB with nothing left claimed (the module's exact
+# count, checked separately, said 0); an exact leak check is the module's own.
+MEM_TOLERANCE_KB=${KHO_RS_MEM_TOLERANCE_KB:-3072}
 
 # mem_check LOG DESC: passes if the "used" memory (MemTotal - MemFree, which
 # grows when a claimed page is not freed) is within MEM_TOLERANCE_KB after the
