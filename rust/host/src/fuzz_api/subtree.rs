@@ -68,8 +68,14 @@ pub(crate) fn model_read(blob: &[u8]) -> Result<SubtreeInfo, MReject> {
         .try_into()
         .map_err(|_| MReject::Format)?;
     let word = |o: usize| u64::from_ne_bytes(desc[o..o + 8].try_into().expect("8 bytes"));
+    // A generation counts kexecs from 1 and is carried on with +1 (ABI): 0 and u64::MAX
+    // are malformed.
+    let generation = u64_prop(root, "generation")?;
+    if generation == 0 || generation == u64::MAX {
+        return Err(MReject::Format);
+    }
     Ok(SubtreeInfo {
-        generation: u64_prop(root, "generation")?,
+        generation,
         seed: u64_prop(root, "seed")?,
         radix_root: u64_prop(radix, "root")?,
         radix_keys: u64_prop(radix, "keys")?,
