@@ -22,6 +22,8 @@
 use core::marker::PhantomData;
 use core::ops::Range;
 
+use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
 use super::error::{errno, Error, Result};
 use super::geometry::{Geometry, G4K};
 use super::mem::PageMem;
@@ -32,8 +34,27 @@ pub(crate) const KHO_BLOCK_COMPATIBLE: &str = super::compat::BLOCK_COMPAT;
 /// Safety cap on the number of blocks in a chain (`KHO_MAX_BLOCKS`).
 pub(crate) const KHO_MAX_BLOCKS: usize = 10000;
 
+/// `struct kho_block_header_ser`: the header at the start of every block.
+///
+/// C declares it `__packed`; with two `u64` fields the packed and the `repr(C)` layouts
+/// are the same (asserted below), and a block page is always 8-byte aligned.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub(crate) struct BlockHeader {
+    /// Physical address of the next block, 0 at the end of the chain.
+    pub(crate) next: u64,
+    /// Number of valid entries in this block.
+    pub(crate) count: u64,
+}
+
+const _: () = {
+    assert!(size_of::<BlockHeader>() == 16);
+    assert!(core::mem::offset_of!(BlockHeader, next) == 0);
+    assert!(core::mem::offset_of!(BlockHeader, count) == 8);
+};
+
 /// Size of `struct kho_block_header_ser` (`u64 next; u64 count;`, packed).
-pub(crate) const BLOCK_HEADER_SIZE: usize = 16;
+pub(crate) const BLOCK_HEADER_SIZE: usize = size_of::<BlockHeader>();
 
 /// Largest entry size that fits in a block of the smallest supported page size.
 pub(crate) const MAX_ENTRY_SIZE: usize = G4K.page_size - BLOCK_HEADER_SIZE;
