@@ -17,7 +17,7 @@
 use kernel::prelude::*;
 
 use crate::glue::block_oracle::{self as oracle, CBlockSet};
-use crate::glue::kho::{core_err, Show};
+use crate::glue::kho::core_err;
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
 use crate::pure::block::{BlockEntry, BlockSet, BLOCK_HEADER_SIZE};
@@ -286,7 +286,7 @@ fn check_all(blob: &[u8]) -> Result {
         .prop_str("compatible")
         .map_err(|e| core_err("blockx", e))?;
     compat::check_against(COMPAT, found).map_err(|m| {
-        pr_err!("blockx: {:?}\n", Show(m));
+        pr_err!("blockx: {}\n", m);
         Error::from_errno(m.to_errno())
     })?;
     let seed = root

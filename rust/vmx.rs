@@ -13,7 +13,7 @@
 use kernel::prelude::*;
 use kernel::time::{Instant, Monotonic};
 
-use crate::glue::kho::{core_err, elapsed_us, Show};
+use crate::glue::kho::{core_err, elapsed_us};
 use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
 use crate::glue::vmalloc;
 use crate::pure::compat::{self, kho_compat};
@@ -159,7 +159,7 @@ fn check_all(blob: &[u8]) -> Result {
         .prop_str("compatible")
         .map_err(|e| core_err("vmx", e))?;
     compat::check_against(COMPAT, found).map_err(|m| {
-        pr_err!("vmx: {:?}\n", Show(m));
+        pr_err!("vmx: {}\n", m);
         Error::from_errno(m.to_errno())
     })?;
     let seed = root.prop_u64_ne("seed").map_err(|e| core_err("vmx", e))?;

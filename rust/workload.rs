@@ -19,7 +19,7 @@
 use kernel::prelude::*;
 use kernel::time::{Instant, Monotonic};
 
-use crate::glue::kho::{core_err, elapsed_us, errno, Show};
+use crate::glue::kho::{core_err, elapsed_us, errno};
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
 use crate::glue::vmalloc;
@@ -285,8 +285,8 @@ impl Outgoing {
         s.footprint.blob = 1;
         s.footprint.data_bytes += s.info.vmalloc_bytes;
         pr_info!(
-            "workload: metadata: {:?}: {} bytes, {} ppm of the {} bytes of data preserved\n",
-            Show(s.footprint),
+            "workload: metadata: {}: {} bytes, {} ppm of the {} bytes of data preserved\n",
+            s.footprint,
             s.footprint.bytes(GEOMETRY.page_size),
             s.footprint.ppm(GEOMETRY.page_size),
             s.footprint.data_bytes
@@ -821,8 +821,8 @@ pub(crate) fn restore_and_verify(classify: bool) -> Result<Option<Report>> {
 /// What a component's verdict says, for the log: `v1 restored` or `v2 refused`.
 struct Said<'a>(subtree::Verdict<'a>, &'a str);
 
-impl core::fmt::Display for Said<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl kernel::fmt::Display for Said<'_> {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
         match self.0 {
             subtree::Verdict::Restore(v) => write!(f, "{} v{} restored", self.1, v),
             subtree::Verdict::Refuse(
@@ -838,7 +838,7 @@ impl core::fmt::Display for Said<'_> {
 fn verify_blob(mem: &mut KernelMem, blob: &[u8], stage: &mut &'static str) -> Result<Report> {
     *stage = STAGE_BLOB;
     let inc = subtree::read_granular(blob, &subtree::ACCEPT).map_err(|e| {
-        pr_err!("restore: {:?}\n", Show(e));
+        pr_err!("restore: {}\n", e);
         Error::from_errno(e.to_errno())
     })?;
     // Each component's version is checked on its own: one this build does not read is
@@ -851,8 +851,8 @@ fn verify_blob(mem: &mut KernelMem, blob: &[u8], stage: &mut &'static str) -> Re
     ] {
         if let subtree::Verdict::Refuse(m) = v {
             pr_err!(
-                "restore: {:?}: {} refused, nothing restored from it (its preserved pages stay reserved)\n",
-                Show(subtree::SubtreeError::Compat(m)),
+                "restore: {}: {} refused, nothing restored from it (its preserved pages stay reserved)\n",
+                subtree::SubtreeError::Compat(m),
                 name
             );
         }
@@ -870,11 +870,11 @@ fn verify_blob(mem: &mut KernelMem, blob: &[u8], stage: &mut &'static str) -> Re
         .find(|(v, _)| !v.restores())
         .map_or(STAGE_BLOB, |(_, name)| name);
         pr_err!(
-            "restore: PARTIAL generation {}: {:?}, {:?}, {:?}; {} mismatches in what was restored\n",
+            "restore: PARTIAL generation {}: {}, {}, {}; {} mismatches in what was restored\n",
             info.generation,
-            Show(Said(inc.radix, "radix")),
-            Show(Said(inc.vmalloc, "vmalloc")),
-            Show(Said(inc.block, "block")),
+            Said(inc.radix, "radix"),
+            Said(inc.vmalloc, "vmalloc"),
+            Said(inc.block, "block"),
             report.mismatches
         );
         return Err(errno(kernel::bindings::EPROTO));

@@ -16,7 +16,7 @@ use core::hint::black_box;
 use kernel::prelude::*;
 
 use super::{time_ns, Fixed};
-use crate::glue::kho::{core_err, Show};
+use crate::glue::kho::core_err;
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::pure::block::{BlockEntry, BlockSet, KHO_MAX_BLOCKS};
 
@@ -104,13 +104,13 @@ impl BenchEntry for Wide {
 fn report(op: &str, n: usize, size: usize, rust_ns: u64, memcpy_ns: u64) {
     let rate = (n as u64).saturating_mul(1_000_000_000) / rust_ns.max(1);
     pr_info!(
-        "bench: block {} n={} size={} rust={:?} ns/entry memcpy={:?} ns/entry ratio={:?} rust_rate={} entries/s\n",
+        "bench: block {} n={} size={} rust={} ns/entry memcpy={} ns/entry ratio={} rust_rate={} entries/s\n",
         op,
         n,
         size,
-        Show(Fixed(rust_ns, n as u64, 2)),
-        Show(Fixed(memcpy_ns, n as u64, 2)),
-        Show(Fixed(rust_ns, memcpy_ns, 2)),
+        Fixed(rust_ns, n as u64, 2),
+        Fixed(memcpy_ns, n as u64, 2),
+        Fixed(rust_ns, memcpy_ns, 2),
         rate
     );
 }
@@ -221,12 +221,12 @@ fn bench_size<E: BenchEntry>(n: usize) -> Result {
     report("write", n, E::SIZE, t.write, m);
     report("read", n, E::SIZE, t.read, m);
     pr_info!(
-        "bench: block grow+destroy n={} size={} blocks={} grow={:?} ns/block destroy={:?} ns/block\n",
+        "bench: block grow+destroy n={} size={} blocks={} grow={} ns/block destroy={} ns/block\n",
         n,
         E::SIZE,
         t.blocks,
-        Show(Fixed(t.grow, t.blocks as u64, 2)),
-        Show(Fixed(t.destroy, t.blocks as u64, 2))
+        Fixed(t.grow, t.blocks as u64, 2),
+        Fixed(t.destroy, t.blocks as u64, 2)
     );
     Ok(())
 }

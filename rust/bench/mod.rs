@@ -25,8 +25,8 @@ pub(crate) const BLOCK: u32 = 4;
 /// number formatter of the benchmarks: ns/op, ns/entry and Rust/C ratios.
 pub(crate) struct Fixed(pub(crate) u64, pub(crate) u64, pub(crate) u32);
 
-impl core::fmt::Display for Fixed {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl kernel::fmt::Display for Fixed {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
         let Fixed(num, den, places) = *self;
         if den == 0 {
             return f.write_str("n/a");

@@ -11,7 +11,7 @@
 use kernel::prelude::*;
 
 use super::{time_ns, Fixed};
-use crate::glue::kho::{core_err, Show};
+use crate::glue::kho::core_err;
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::radix::CRadixTree;
 use crate::pure::error::Result as CoreResult;
@@ -74,11 +74,11 @@ fn report(what: (&str, &str), n: usize, a: (&str, u64), b: (&str, u64), ops: u64
     let (a_name, a_ns) = a;
     let (b_name, b_ns) = b;
     let ops = ops.max(1);
-    let per_op = |ns: u64| Show(Fixed(ns, ops, 2));
-    let ratio = Show(Fixed(a_ns, b_ns, 2));
+    let per_op = |ns: u64| Fixed(ns, ops, 2);
+    let ratio = Fixed(a_ns, b_ns, 2);
     if speedup {
         pr_info!(
-            "bench: radix {} {} n={} {}={:?} ns/op {}={:?} ns/op ratio={:?} speedup={}x\n",
+            "bench: radix {} {} n={} {}={} ns/op {}={} ns/op ratio={} speedup={}x\n",
             what.0,
             what.1,
             n,
@@ -91,7 +91,7 @@ fn report(what: (&str, &str), n: usize, a: (&str, u64), b: (&str, u64), ops: u64
         );
     } else {
         pr_info!(
-            "bench: radix {} {} n={} {}={:?} ns/op {}={:?} ns/op ratio={:?}\n",
+            "bench: radix {} {} n={} {}={} ns/op {}={} ns/op ratio={}\n",
             what.0,
             what.1,
             n,

@@ -12,7 +12,6 @@
 use kernel::prelude::*;
 
 use super::{time_ns, Fixed};
-use crate::glue::kho::Show;
 use crate::glue::vmalloc::{self as gv, VmallocArea};
 
 /// Area sizes in MiB and timed rounds per size (kept small for TCG).
@@ -98,29 +97,29 @@ pub(super) fn run() -> Result {
         );
         pr_info!(
             "bench: vmalloc {} MiB ({} pages, {} rounds) preserve: rust {} ns, c {} ns, \
-             rust/c {:?}; per page rust {} ns, c {} ns\n",
+             rust/c {}; per page rust {} ns, c {} ns\n",
             mib,
             pages,
             rounds,
             rp,
             cp,
-            Show(Fixed(rp, cp, 3)),
+            Fixed(rp, cp, 3),
             rp / pages,
             cp / pages
         );
         pr_info!(
-            "bench: vmalloc {} MiB unpreserve: rust {} ns, c {} ns, rust/c {:?}\n",
+            "bench: vmalloc {} MiB unpreserve: rust {} ns, c {} ns, rust/c {}\n",
             mib,
             ru,
             cu,
-            Show(Fixed(ru, cu, 3))
+            Fixed(ru, cu, 3)
         );
         pr_info!(
-            "bench: vmalloc {} MiB preserve+unpreserve: rust {} ns, c {} ns, rust/c {:?}\n",
+            "bench: vmalloc {} MiB preserve+unpreserve: rust {} ns, c {} ns, rust/c {}\n",
             mib,
             rp + ru,
             cp + cu,
-            Show(Fixed(rp + ru, cp + cu, 3))
+            Fixed(rp + ru, cp + cu, 3)
         );
         let lk = per(t.lookup);
         pr_info!(

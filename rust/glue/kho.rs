@@ -21,24 +21,34 @@ pub(crate) fn is_kho_boot() -> bool {
     unsafe { ffi::kho_rs_is_kho_boot() }
 }
 
-/// Prints a `core::fmt::Display` value with the kernel's formatting macros.
-///
-/// `pr_*!` accept `kernel::fmt::Display` (kernel types) and forward `Debug`; the pure core
-/// implements `core::fmt::Display`, so `{:?}` on this wrapper prints its `Display` text.
-pub(crate) struct Show<T>(pub(crate) T);
-
-impl<T: core::fmt::Display> core::fmt::Debug for Show<T> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Display::fmt(&self.0, f)
-    }
+/// Implements [`kernel::fmt::Display`], which the `pr_*!` macros take, for types of the
+/// pure core by forwarding to their `core::fmt::Display`: the pure core builds on the host
+/// too, where the kernel crate does not exist.
+macro_rules! kernel_display {
+    ($($ty:ty),* $(,)?) => {
+        $(
+            impl kernel::fmt::Display for $ty {
+                fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+                    core::fmt::Display::fmt(self, f)
+                }
+            }
+        )*
+    };
 }
+
+kernel_display!(
+    CoreError,
+    crate::pure::compat::Mismatch<'_>,
+    crate::pure::subtree::SubtreeError<'_>,
+    crate::pure::subtree::Footprint,
+);
 
 /// Converts an error of the pure core into a kernel [`Error`], printing its cause.
 ///
 /// `ctx` names the operation (e.g. `"radix restore"`); the message names the cause and
 /// the offending value, so every rejected input leaves one line in the kernel log.
 pub(crate) fn core_err(ctx: &str, e: CoreError) -> Error {
-    pr_err!("{}: {:?}\n", ctx, Show(e));
+    pr_err!("{}: {}\n", ctx, e);
     Error::from_errno(e.to_errno())
 }
 

@@ -39,7 +39,9 @@ pub(crate) const KHO_MAX_BLOCKS: usize = 10000;
 /// C declares it `__packed`; with two `u64` fields the packed and the `repr(C)` layouts
 /// are the same (asserted below), and a block page is always 8-byte aligned.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub(crate) struct BlockHeader {
     /// Physical address of the next block, 0 at the end of the chain.
     pub(crate) next: u64,

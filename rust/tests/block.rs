@@ -16,7 +16,6 @@
 use kernel::prelude::*;
 
 use super::{ensure, ensure_eq, kr};
-use crate::glue::kho::Show;
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::pure::block::{BlockEntry, BlockIter, BlockSet, BLOCK_HEADER_SIZE, KHO_MAX_BLOCKS};
 use crate::pure::error::errno;
@@ -970,7 +969,7 @@ fn grow_failure_on(mem: &mut KernelMem, set: &mut BlockSet<[u8; 64]>) -> Result 
     match set.grow(mem, KHO_MAX_BLOCKS * 63 + 1) {
         Err(e) if e.errno == errno::ENOSPC => {}
         Err(e) => {
-            pr_err!("kho_rs_block: grow: {:?}\n", Show(e));
+            pr_err!("kho_rs_block: grow: {}\n", e);
             return Err(EINVAL);
         }
         Ok(()) => return ensure(false, "grow past the cap must fail"),
