@@ -43,6 +43,32 @@ kernel_display!(
     crate::pure::subtree::Footprint,
 );
 
+// The pure core's errnos (it cannot see the bindings: it also builds on the host) are the
+// kernel's.
+const _: () = {
+    use crate::pure::error::errno as core;
+    use kernel::bindings as k;
+    let pairs = [
+        (core::ENOENT, k::ENOENT),
+        (core::E2BIG, k::E2BIG),
+        (core::ENOMEM, k::ENOMEM),
+        (core::EFAULT, k::EFAULT),
+        (core::EEXIST, k::EEXIST),
+        (core::EINVAL, k::EINVAL),
+        (core::ENOSPC, k::ENOSPC),
+        (core::ERANGE, k::ERANGE),
+        (core::ELOOP, k::ELOOP),
+        (core::EPROTO, k::EPROTO),
+        (core::EOVERFLOW, k::EOVERFLOW),
+        (core::EOPNOTSUPP, k::EOPNOTSUPP),
+    ];
+    let mut i = 0;
+    while i < pairs.len() {
+        assert!(pairs[i].0 as u32 == pairs[i].1);
+        i += 1;
+    }
+};
+
 /// Converts an error of the pure core into a kernel [`Error`], printing its cause.
 ///
 /// `ctx` names the operation (e.g. `"radix restore"`); the message names the cause and

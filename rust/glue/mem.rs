@@ -17,7 +17,15 @@ use crate::pure::geometry::Geometry;
 use crate::pure::mem::PageMem;
 
 /// Geometry of this kernel's pages.
-pub(crate) const GEOMETRY: Geometry = Geometry::new(kernel::page::PAGE_SHIFT as u32);
+pub(crate) const GEOMETRY: Geometry =
+    Geometry::new(kernel::page::PAGE_SHIFT as u32).with_max_page_order(MAX_PAGE_ORDER);
+
+/// `MAX_PAGE_ORDER` of the kernel the module is built against.
+const MAX_PAGE_ORDER: u16 = {
+    let order = kernel::bindings::MAX_PAGE_ORDER;
+    assert!(order <= 16);
+    order as u16
+};
 
 // Page counts cross the FFI as `unsigned long`, which is 64 bits wide on every kernel KHO
 // supports; the `as c_ulong` conversions below are lossless.

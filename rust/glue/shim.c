@@ -187,16 +187,6 @@ unsigned long kho_rs_vmalloc_phys(const void *addr, unsigned long first, unsigne
 	return n;
 }
 
-struct page *kho_rs_phys_to_page(u64 phys)
-{
-	return phys_to_page(phys);
-}
-
-u64 kho_rs_page_to_phys(struct page *page)
-{
-	return page_to_phys(page);
-}
-
 int kho_rs_preserve_pages(u64 phys, unsigned long nr_pages)
 {
 	return kho_preserve_pages(phys_to_page(phys), nr_pages);

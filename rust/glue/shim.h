@@ -12,7 +12,6 @@
 
 #include <linux/types.h>
 
-struct page;
 struct kho_vmalloc;
 
 /* KHO state. */
@@ -25,8 +24,6 @@ void kho_rs_free_page(u64 phys);
 u64 kho_rs_alloc_pages(unsigned int order);
 void kho_rs_free_pages(u64 phys, unsigned int order);
 void *kho_rs_phys_to_virt(u64 phys);
-struct page *kho_rs_phys_to_page(u64 phys);
-u64 kho_rs_page_to_phys(struct page *page);
 unsigned long kho_rs_direct_map_offset(void);
 
 /* KHO preservation of page ranges. */

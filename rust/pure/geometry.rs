@@ -33,6 +33,11 @@ pub(crate) struct Geometry {
     pub(crate) max_order: u32,
     /// `KHO_VMALLOC_SIZE = (PAGE_SIZE - 8) / 8`: physical addresses per vmalloc chunk.
     pub(crate) vmalloc_chunk_entries: usize,
+    /// `MAX_PAGE_ORDER`: the largest order of a page allocation, hence of a preserved
+    /// vmalloc block. [`Geometry::new`] uses the arm64/x86 defaults for the page size; the
+    /// kernel glue overrides it with the kernel's own value
+    /// ([`Geometry::with_max_page_order`]).
+    pub(crate) max_page_order: u16,
 }
 
 /// Integer ceiling division for `const` contexts.
@@ -62,6 +67,19 @@ impl Geometry {
             // The order bit of order `o` is bit `64 - page_shift - o`; it must be >= 0.
             max_order: 64 - page_shift,
             vmalloc_chunk_entries: (page_size - 8) / 8,
+            max_page_order: match page_shift {
+                12 => 10,
+                14 => 11,
+                _ => 13,
+            },
+        }
+    }
+
+    /// The same geometry with `MAX_PAGE_ORDER` set to `order` (the kernel's value).
+    pub(crate) const fn with_max_page_order(self, order: u16) -> Self {
+        Self {
+            max_page_order: order,
+            ..self
         }
     }
 

@@ -39,14 +39,9 @@ pub(crate) const KHO_VMALLOC_HUGE_VMAP: u16 = 0x2;
 /// Every flag bit this implementation knows.
 pub(crate) const KHO_VMALLOC_KNOWN_FLAGS: u16 = KHO_VMALLOC_ALLOC | KHO_VMALLOC_HUGE_VMAP;
 
-/// Largest page order accepted for `geo` (`MAX_PAGE_ORDER`: 10 on x86 and arm64 with 4K
-/// pages, 11 with 16K pages, 13 with 64K pages).
+/// Largest page order accepted for `geo` (`MAX_PAGE_ORDER`).
 pub(crate) const fn max_order(geo: &Geometry) -> u16 {
-    match geo.page_shift {
-        12 => 10,
-        14 => 11,
-        _ => 13,
-    }
+    geo.max_page_order
 }
 
 /// The vmalloc preservation descriptor (`struct kho_vmalloc`), 16 bytes on the wire.
