@@ -19,10 +19,11 @@ use kernel::prelude::*;
 use crate::glue::block_oracle::{self as oracle, CBlockSet};
 use crate::glue::kho::core_err;
 use crate::glue::mem::{KernelMem, GEOMETRY};
-use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
+use crate::glue::subtree::{numbered_name, IncomingBlob, OutgoingBlob};
 use crate::pure::block::{BlockEntry, BlockSet, BLOCK_HEADER_SIZE};
 use crate::pure::compat::{self, kho_compat};
-use crate::pure::fdt::{Fdt, FdtWriter, NumberedName};
+use crate::pure::error::Error as CoreError;
+use crate::pure::fdt::{Fdt, FdtWriter};
 
 /// Name of the subtree.
 const NAME: &CStr = c"kho-rs-blockx";
@@ -236,7 +237,11 @@ impl BlockxOut {
             w.property_u64_ne("seed", seed)?;
             for (i, &size) in SIZES.iter().enumerate() {
                 let c_head = c.get(i).map_or(0, |s| s.head_pa());
-                w.begin_node(NumberedName::new(b'e', size as u64).as_str())?;
+                let name = numbered_name('e', size as u64)?;
+                w.begin_node(
+                    name.to_str()
+                        .map_err(|_| CoreError::inval("FDT node name", 0))?,
+                )?;
                 w.property_u64_ne("entry-size", size as u64)?;
                 w.property_u64_ne("entries", entries(size) as u64)?;
                 w.property_u64_ne("c-head", c_head)?;

@@ -14,10 +14,11 @@ use kernel::prelude::*;
 use kernel::time::{Instant, Monotonic};
 
 use crate::glue::kho::{core_err, elapsed_us};
-use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
+use crate::glue::subtree::{numbered_name, IncomingBlob, OutgoingBlob};
 use crate::glue::vmalloc;
 use crate::pure::compat::{self, kho_compat};
-use crate::pure::fdt::{Fdt, FdtWriter, NumberedName};
+use crate::pure::error::Error as CoreError;
+use crate::pure::fdt::{Fdt, FdtWriter};
 use crate::pure::vmalloc::KhoVmalloc;
 
 /// Name of the subtree.
@@ -111,7 +112,11 @@ impl VmxOut {
             w.property_u64_ne("seed", seed)?;
             let mut it = areas.iter();
             for mib in sizes(max_mib) {
-                w.begin_node(NumberedName::new(b's', mib).as_str())?;
+                let name = numbered_name('s', mib)?;
+                w.begin_node(
+                    name.to_str()
+                        .map_err(|_| CoreError::inval("FDT node name", 0))?,
+                )?;
                 w.property_u64_ne("mib", mib)?;
                 for &(prop, _, _) in KINDS.iter() {
                     let a = it

@@ -6,11 +6,12 @@
 //! C header: [`include/linux/kexec_handover.h`](srctree/include/linux/kexec_handover.h)
 
 use kernel::prelude::*;
+use kernel::str::CString;
 
 use super::ffi;
 use super::kho::{core_err, is_kho_boot};
 use super::mem::{KernelMem, GEOMETRY};
-use crate::pure::error::Result as CoreResult;
+use crate::pure::error::{Error as CoreError, Result as CoreResult};
 use crate::pure::mem::PageMem;
 
 /// A preserved page registered as the subtree `name`.
@@ -151,4 +152,12 @@ impl Drop for IncomingBlob {
         // SAFETY: claimed in `retrieve` and owned by `self`; freed once, here.
         unsafe { self.mem.free(self.pa) };
     }
+}
+
+/// The FDT node name `<prefix><n>` (`s16`, `e4080`), formatted by the kernel.
+///
+/// Returned as an error of the pure core, for use inside the blob writers of
+/// [`OutgoingBlob::publish`].
+pub(crate) fn numbered_name(prefix: char, n: u64) -> CoreResult<CString> {
+    CString::try_from_fmt(fmt!("{prefix}{n}")).map_err(|_| CoreError::nomem("FDT node name"))
 }

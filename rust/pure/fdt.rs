@@ -77,47 +77,6 @@ fn inval(what: &'static str, value: usize) -> Error {
 
 // ------------------------------------------------------------------------------- writer
 
-/// A node name `<prefix><n in decimal>` (`s16`, `e4080`), built without allocating.
-///
-/// Invariant: `buf[..len]` is ASCII (`prefix` is replaced by `_` unless it is an ASCII
-/// lowercase letter), so [`NumberedName::as_str`] never fails.
-pub(crate) struct NumberedName {
-    buf: [u8; 24],
-    len: usize,
-}
-
-impl NumberedName {
-    /// `prefix` followed by the decimal digits of `n` (at most 20).
-    pub(crate) fn new(prefix: u8, n: u64) -> Self {
-        let mut buf = [0u8; 24];
-        buf[0] = if prefix.is_ascii_lowercase() {
-            prefix
-        } else {
-            b'_'
-        };
-        let mut digits = [0u8; 20];
-        let mut nd = 0;
-        let mut v = n;
-        loop {
-            digits[nd] = b'0' + (v % 10) as u8;
-            nd += 1;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        for (dst, &d) in buf[1..=nd].iter_mut().zip(digits[..nd].iter().rev()) {
-            *dst = d;
-        }
-        Self { buf, len: nd + 1 }
-    }
-
-    /// The name.
-    pub(crate) fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("_")
-    }
-}
-
 /// Writes an FDT into a caller-provided buffer without allocating.
 ///
 /// Call [`begin_node`](Self::begin_node)`("")` for the root, then properties and subnodes

@@ -1007,17 +1007,3 @@ fn dtc_accepts_kho_rs_subtree() {
         Some(&[0x11; 16][..])
     );
 }
-
-/// Node names of the vmx and blockx subtrees.
-#[test]
-fn numbered_names() {
-    use crate::pure::fdt::NumberedName;
-    assert_eq!(NumberedName::new(b's', 0).as_str(), "s0");
-    assert_eq!(NumberedName::new(b's', 256).as_str(), "s256");
-    assert_eq!(NumberedName::new(b'e', 4080).as_str(), "e4080");
-    assert_eq!(
-        NumberedName::new(b'x', u64::MAX).as_str(),
-        "x18446744073709551615"
-    );
-    assert_eq!(NumberedName::new(b'/', 1).as_str(), "_1");
-}
