@@ -61,6 +61,7 @@ extern "C" {
     pub(crate) fn kho_rs_c_unpreserve_vmalloc(desc: *mut c_void);
     pub(crate) fn kho_rs_c_restore_vmalloc(desc: *const c_void) -> *mut c_void;
 
+    pub(crate) fn kho_rs_c_abi_const(which: c_uint) -> u64;
     pub(crate) fn kho_rs_kho_out_fdt_phys() -> u64;
 
     pub(crate) fn kho_rs_c_radix_new(root_phys: u64) -> *mut c_void;

@@ -20,6 +20,8 @@ use crate::pure::mem::PageMem;
 pub(crate) const GEOMETRY: Geometry =
     Geometry::new(kernel::page::PAGE_SHIFT as u32).with_max_page_order(MAX_PAGE_ORDER);
 
+const _: () = assert!(GEOMETRY.page_size == kernel::page::PAGE_SIZE);
+
 /// `MAX_PAGE_ORDER` of the kernel the module is built against.
 const MAX_PAGE_ORDER: u16 = {
     let order = kernel::bindings::MAX_PAGE_ORDER;

@@ -272,6 +272,32 @@ void *kho_rs_c_restore_vmalloc(const struct kho_vmalloc *desc)
 	return kho_restore_vmalloc(desc);
 }
 
+u64 kho_rs_c_abi_const(unsigned int which)
+{
+	switch (which) {
+	case KHO_RS_ABI_PAGE_SHIFT:
+		return PAGE_SHIFT;
+	case KHO_RS_ABI_RADIX_KEY_WIDTH:
+#ifdef KHO_RS_RADIX_KEY_API
+		return KHO_RADIX_KEY_WIDTH;
+#else
+		/* 7.2 names the order bit's position of order 0 instead. */
+		return KHO_ORDER_0_LOG2 + 1;
+#endif
+	case KHO_RS_ABI_TABLE_SIZE_LOG2:
+		return KHO_TABLE_SIZE_LOG2;
+	case KHO_RS_ABI_BITMAP_SIZE_LOG2:
+		return KHO_BITMAP_SIZE_LOG2;
+	case KHO_RS_ABI_TREE_MAX_DEPTH:
+		return KHO_TREE_MAX_DEPTH;
+	case KHO_RS_ABI_VMALLOC_SIZE:
+		return KHO_VMALLOC_SIZE;
+	case KHO_RS_ABI_MAX_PAGE_ORDER:
+		return MAX_PAGE_ORDER;
+	}
+	return U64_MAX;
+}
+
 /*
  * Tests only: the outgoing root FDT (kho_out.fdt) is static in kexec_handover.c
  * and its only public handle is the debugfs blob kho/out/fdt, whose inode's

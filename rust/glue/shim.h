@@ -52,6 +52,18 @@ int kho_rs_c_preserve_vmalloc(void *ptr, struct kho_vmalloc *desc);
 void kho_rs_c_unpreserve_vmalloc(struct kho_vmalloc *desc);
 void *kho_rs_c_restore_vmalloc(const struct kho_vmalloc *desc);
 
+/* Tests only: the KHO ABI constants of this kernel's headers (U64_MAX if unknown). */
+enum kho_rs_abi_const {
+	KHO_RS_ABI_PAGE_SHIFT,
+	KHO_RS_ABI_RADIX_KEY_WIDTH,
+	KHO_RS_ABI_TABLE_SIZE_LOG2,
+	KHO_RS_ABI_BITMAP_SIZE_LOG2,
+	KHO_RS_ABI_TREE_MAX_DEPTH,
+	KHO_RS_ABI_VMALLOC_SIZE,
+	KHO_RS_ABI_MAX_PAGE_ORDER,
+};
+u64 kho_rs_c_abi_const(unsigned int which);
+
 /* Tests only: physical address of the outgoing KHO root FDT (0 if unknown). */
 u64 kho_rs_kho_out_fdt_phys(void);
 

@@ -1,29 +1,39 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! KUnit suite `kho_rs_geometry`: this kernel's page geometry matches the C headers.
+//! KUnit suite `kho_rs_geometry`: the page geometry the module computes (`GEOMETRY`, from
+//! `PAGE_SHIFT` and `MAX_PAGE_ORDER`) against the constants of this kernel's KHO headers,
+//! as the C compiler evaluates them (`enum kho_radix_consts` and `KHO_VMALLOC_SIZE` in
+//! `include/linux/kho/abi/kexec_handover.h`).
 
 use kernel::prelude::*;
 
 #[kunit_tests(kho_rs_geometry)]
 mod tests {
+    use crate::glue::ffi;
     use crate::glue::mem::GEOMETRY;
-    use crate::pure::geometry::{G16K, G4K, G64K};
 
-    #[test]
-    fn this_kernel_geometry() {
-        assert_eq!(GEOMETRY.page_size, kernel::page::PAGE_SIZE);
-        let expected = match kernel::page::PAGE_SHIFT {
-            12 => G4K,
-            14 => G16K,
-            _ => G64K,
-        };
-        assert_eq!(GEOMETRY, expected);
+    /// The value C has for `which` (`enum kho_rs_abi_const` of `rust/glue/shim.h`).
+    fn c(which: u32) -> u64 {
+        // SAFETY: `kho_rs_c_abi_const()` only returns a constant.
+        unsafe { ffi::kho_rs_c_abi_const(which) }
     }
 
     #[test]
-    fn depth_per_page_size() {
-        assert_eq!(G4K.depth, 6);
-        assert_eq!(G16K.depth, 5);
-        assert_eq!(G64K.depth, 4);
+    fn geometry_matches_c_headers() {
+        // In the order of `enum kho_rs_abi_const`.
+        let rust = [
+            u64::from(GEOMETRY.page_shift),
+            u64::from(GEOMETRY.key_width),
+            u64::from(GEOMETRY.table_log2),
+            u64::from(GEOMETRY.bitmap_log2),
+            u64::from(GEOMETRY.depth),
+            GEOMETRY.vmalloc_chunk_entries as u64,
+            u64::from(GEOMETRY.max_page_order),
+        ];
+        for (which, want) in (0u32..).zip(rust) {
+            assert_eq!(c(which), want);
+        }
+        // Past the last constant, C says it has none.
+        assert_eq!(c(rust.len() as u32), u64::MAX);
     }
 }
