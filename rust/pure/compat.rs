@@ -93,6 +93,21 @@ const _: () = assert!(compat_align(MEMFD_LUO_FH_COMPATIBLE) <= LIVEUPDATE_HNDL_C
 const _: () = assert!(KHO_RS_COMPAT_LEN == 40);
 const _: () = assert!(compat_align("luo-v5") == 8);
 
+// The composed strings, spelled out (the RFC's values; the macro joins them).
+const _: () = {
+    let spelled = [
+        (KHO_FDT_COMPATIBLE, "kho-v4;radix-v1;vmalloc-v1"),
+        (LUO_ABI_COMPATIBLE, "luo-v5;block-v1"),
+        (MEMFD_LUO_FH_COMPATIBLE, "memfd-v2;vmalloc-v1"),
+        (KHO_RS_COMPATIBLE, "kho-rs-v1;block-v1;radix-v1;vmalloc-v1"),
+    ];
+    let mut i = 0;
+    while i < spelled.len() {
+        assert!(eq_bytes(spelled[i].0.as_bytes(), spelled[i].1.as_bytes()));
+        i += 1;
+    }
+};
+
 /// `KHO_COMPAT_ALIGN(str)`: the size of `s` including its NUL, rounded up to 8.
 pub(crate) const fn compat_align(s: &str) -> usize {
     (s.len() + 1).next_multiple_of(8)
