@@ -346,6 +346,13 @@ fn expect(dir: &str, size: usize, what: &str, got: u64, want: u64) -> Result {
     Err(EINVAL)
 }
 
+/// [`expect`]s that a read of `n` entries saw all of them, intact, in [`BLOCKS`] blocks.
+fn expect_seen(dir: &str, size: usize, seen: &Seen, n: usize) -> Result {
+    expect(dir, size, "entries read", seen.entries as u64, n as u64)?;
+    expect(dir, size, "entries that differ", seen.bad as u64, 0)?;
+    expect(dir, size, "blocks", seen.blocks.len() as u64, BLOCKS)
+}
+
 /// Checks that KHO's preservation mark is gone from every block of `blocks` (each block
 /// was claimed, then freed: a block left unclaimed would still carry it).
 fn none_marked(dir: &str, size: usize, blocks: &[u64]) -> Result {
@@ -371,9 +378,7 @@ fn rust_reads_c(size: usize, n: usize, head: u64, seed: u64) -> Result {
         64 => rust_read::<64>(&mut mem, head, n, seed),
         _ => rust_read::<4080>(&mut mem, head, n, seed),
     }?;
-    expect(DIR, size, "entries read", seen.entries as u64, n as u64)?;
-    expect(DIR, size, "entries that differ", seen.bad as u64, 0)?;
-    expect(DIR, size, "blocks", seen.blocks.len() as u64, BLOCKS)?;
+    expect_seen(DIR, size, &seen, n)?;
     expect(
         DIR,
         size,
@@ -470,9 +475,7 @@ fn c_reads_rust(size: usize, n: usize, head: u64, seed: u64) -> Result {
     };
     // The set is dropped: C released (restored and freed) every block.
     res?;
-    expect(DIR, size, "entries read", seen.entries as u64, n as u64)?;
-    expect(DIR, size, "entries that differ", seen.bad as u64, 0)?;
-    expect(DIR, size, "blocks", seen.blocks.len() as u64, BLOCKS)?;
+    expect_seen(DIR, size, &seen, n)?;
     expect(
         DIR,
         size,

@@ -20,7 +20,7 @@ mod fdt;
 mod image;
 mod input;
 mod radix;
-mod seeds;
+pub(crate) mod seeds;
 mod subtree;
 mod vmalloc;
 

@@ -125,7 +125,8 @@ impl Dump {
     }
 }
 
-fn sample_info() -> SubtreeInfo {
+/// A plausible subtree description (generation 3), shared with the host tests.
+pub(crate) fn sample_info() -> SubtreeInfo {
     SubtreeInfo {
         generation: 3,
         seed: 0x1234_5678_9abc_def0,

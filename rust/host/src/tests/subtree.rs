@@ -19,19 +19,7 @@ use crate::pure::vmalloc::KhoVmalloc;
 fn sample() -> SubtreeInfo {
     SubtreeInfo {
         generation: 1,
-        seed: 0x1234_5678_9abc_def0,
-        radix_root: 0x1_2345_6000,
-        radix_keys: 77,
-        vmalloc: KhoVmalloc {
-            first: 0x2_0000_0000,
-            total_pages: 16384,
-            flags: 1,
-            order: 0,
-        },
-        vmalloc_bytes: 64 << 20,
-        block_head: 0x3_0000_1000,
-        block_entry_size: 32,
-        block_count: 100_000,
+        ..crate::fuzz_api::seeds::sample_info()
     }
 }
 
