@@ -138,8 +138,8 @@ pub(crate) const G16K: Geometry = Geometry::new(14);
 /// Geometry of 64 KiB pages.
 pub(crate) const G64K: Geometry = Geometry::new(16);
 
-// The numbers of `include/linux/kho/abi/kexec_handover.h` for each page size
-// (reference: kho-abi-notes.md, section 1.1). A formula that forgets the order bit gives
+// The numbers of `enum kho_radix_consts` in `include/linux/kho/abi/kexec_handover.h`
+// for each page size, worked out by hand. A formula that forgets the order bit gives
 // depth 4 for 16K pages and fails here.
 const _: () = {
     assert!(G4K.key_width == 53 && G16K.key_width == 51 && G64K.key_width == 49);

@@ -23,7 +23,7 @@ fn depth_counts_the_order_bit() {
 #[test]
 fn per_level_index_extraction() {
     let g = G4K;
-    // L1 uses bits 15..23, L5 bits 51..59 (kho-abi-notes.md, 1.1).
+    // L1 uses bits 15..23, L5 bits 51..59 (`kho_radix_get_table_index()`, kernel/liveupdate/kexec_handover.c).
     assert_eq!(g.level_shift(1), 15);
     assert_eq!(g.level_shift(5), 51);
     let key = (0x1abu64 << 15) | (0x3 << 51) | 0x7fff;
