@@ -12,6 +12,7 @@
 
 use kernel::prelude::*;
 use kernel::time::{Instant, Monotonic};
+use zerocopy::IntoBytes;
 
 use crate::glue::kho::{core_err, elapsed_us};
 use crate::glue::subtree::{numbered_name, IncomingBlob, OutgoingBlob};
@@ -122,7 +123,7 @@ impl VmxOut {
                     let a = it
                         .next()
                         .ok_or(crate::pure::error::Error::inval("vmx", 0))?;
-                    w.property(prop, &a.desc.to_bytes())?;
+                    w.property(prop, a.desc.as_bytes())?;
                 }
                 w.end_node()?;
             }

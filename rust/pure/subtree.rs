@@ -34,6 +34,7 @@
 //! then every value's length, before returning anything.
 
 use core::fmt;
+use zerocopy::IntoBytes;
 
 use super::compat::{self, Mismatch};
 use super::error::{Error, Result};
@@ -342,7 +343,7 @@ pub(crate) fn write(buf: &mut [u8], info: &SubtreeInfo, c: &SubtreeCompat<'_>) -
     w.end_node()?;
     w.begin_node("vmalloc")?;
     w.property_str("compatible", c.vmalloc)?;
-    w.property("descriptor", &info.vmalloc.to_bytes())?;
+    w.property("descriptor", info.vmalloc.as_bytes())?;
     w.property_u64_ne("bytes", info.vmalloc_bytes)?;
     w.end_node()?;
     w.begin_node("block")?;

@@ -23,6 +23,9 @@
 
 use core::mem::{align_of, offset_of, size_of};
 
+use zerocopy::FromBytes;
+use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
 use super::error::{errno, Error, Result};
 use super::geometry::Geometry;
 use super::mem::PageMem;
@@ -49,7 +52,9 @@ pub(crate) const fn max_order(geo: &Geometry) -> u16 {
 /// A plain value: nothing about it is trusted when it comes from the previous kernel until
 /// [`validate`] accepts it.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub(crate) struct KhoVmalloc {
     /// Physical address of the first chunk (`first.phys`), 0 = none.
     pub(crate) first: u64,
@@ -71,39 +76,11 @@ const _: () = {
     assert!(offset_of!(KhoVmalloc, order) == 14);
 };
 
-/// Size of the wire form of [`KhoVmalloc`].
-pub(crate) const KHO_VMALLOC_DESC_SIZE: usize = 16;
-
 impl KhoVmalloc {
-    /// The 16 native-endian bytes of the descriptor.
-    pub(crate) fn to_bytes(self) -> [u8; KHO_VMALLOC_DESC_SIZE] {
-        let mut out = [0u8; KHO_VMALLOC_DESC_SIZE];
-        let parts: [(usize, &[u8]); 4] = [
-            (0, &self.first.to_ne_bytes()),
-            (8, &self.total_pages.to_ne_bytes()),
-            (12, &self.flags.to_ne_bytes()),
-            (14, &self.order.to_ne_bytes()),
-        ];
-        for (off, bytes) in parts {
-            for (o, b) in out.iter_mut().skip(off).zip(bytes) {
-                *o = *b;
-            }
-        }
-        out
-    }
-
-    /// Parses the 16 native-endian bytes of a descriptor; the length must be exactly 16.
+    /// Reads a descriptor from its wire bytes (zerocopy); the length must be exactly 16.
     pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let raw: &[u8; KHO_VMALLOC_DESC_SIZE] = bytes
-            .try_into()
-            .map_err(|_| Error::inval("vmalloc: descriptor is not 16 bytes", bytes.len() as u64))?;
-        let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, c0, c1, d0, d1] = *raw;
-        Ok(Self {
-            first: u64::from_ne_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
-            total_pages: u32::from_ne_bytes([b0, b1, b2, b3]),
-            flags: u16::from_ne_bytes([c0, c1]),
-            order: u16::from_ne_bytes([d0, d1]),
-        })
+        Self::read_from_bytes(bytes)
+            .map_err(|_| Error::inval("vmalloc: descriptor is not 16 bytes", bytes.len() as u64))
     }
 }
 

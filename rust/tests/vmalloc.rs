@@ -11,6 +11,7 @@
 //! real pages to the validator and to `restore()`.
 
 use kernel::prelude::*;
+use zerocopy::IntoBytes;
 
 use super::ensure;
 use crate::glue::kho::{errno, OutMemoryMap};
@@ -210,7 +211,7 @@ mod tests {
             assert_eq!(nchunks, n / PER_CHUNK + 1);
             assert!(entries[..] == pages[..]);
             // The 16 wire bytes round-trip through the Rust codec.
-            assert_eq!(KhoVmalloc::from_bytes(&d.to_bytes()).ok(), Some(d));
+            assert_eq!(KhoVmalloc::from_bytes(d.as_bytes()).ok(), Some(d));
             drop(c);
             assert_eq!(area.as_slice().first().copied(), Some(0x5a));
         }

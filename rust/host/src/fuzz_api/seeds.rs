@@ -10,6 +10,7 @@ use std::format;
 use std::string::String;
 use std::vec;
 use std::vec::Vec;
+use zerocopy::IntoBytes;
 
 use crate::pure::block::BlockSet;
 use crate::pure::compat::KHO_RS_COMPATIBLE;
@@ -399,7 +400,7 @@ fn vmalloc_seeds(o: &mut Out) {
             // The same chain through the raw 16-byte descriptor.
             let mut w = dump.header(gi, &[], data_pages, order as u8);
             w.u8(1);
-            w.out.extend_from_slice(&desc.to_bytes());
+            w.out.extend_from_slice(desc.as_bytes());
             w.u16(0).u8(0).u8(255);
             dump.records(&mem, &mut w);
             o.add("vmalloc", "raw-descriptor-4k", w.out);

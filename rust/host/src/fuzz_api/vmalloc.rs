@@ -21,6 +21,7 @@
 
 use std::collections::BTreeSet;
 use std::vec::Vec;
+use zerocopy::IntoBytes;
 
 use crate::pure::error::Error;
 use crate::pure::mem::PageMem;
@@ -253,7 +254,7 @@ pub(crate) fn run(data: &[u8]) -> bool {
             return false;
         }
         let d = parsed.expect("16 bytes always parse");
-        assert_eq!(&d.to_bytes()[..], raw, "descriptor re-encodes differently");
+        assert_eq!(d.as_bytes(), raw, "descriptor re-encodes differently");
         assert_eq!(d.first.to_ne_bytes(), raw[0..8]);
         assert_eq!(d.total_pages.to_ne_bytes(), raw[8..12]);
         assert_eq!(d.flags.to_ne_bytes(), raw[12..14]);
@@ -284,7 +285,7 @@ pub(crate) fn run(data: &[u8]) -> bool {
         img.incoming = img.mem.incoming.clone();
         img.before = super::input::snapshot(&img.mem);
     }
-    assert_eq!(KhoVmalloc::from_bytes(&desc.to_bytes()), Ok(desc));
+    assert_eq!(KhoVmalloc::from_bytes(desc.as_bytes()), Ok(desc));
 
     let restored = restore_checked(&mut img.mem, &desc, fail_at);
     let ok = restored.is_some();

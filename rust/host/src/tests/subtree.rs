@@ -6,6 +6,7 @@
 use std::format;
 use std::process::Command;
 use std::string::ToString;
+use zerocopy::IntoBytes;
 
 use proptest::prelude::*;
 
@@ -14,7 +15,6 @@ use crate::pure::subtree::{
     read, read_granular, read_with, write, Accept, Footprint, SubtreeCompat, SubtreeError,
     SubtreeInfo, Verdict, Version, ACCEPT, COMPAT,
 };
-use crate::pure::vmalloc::KhoVmalloc;
 
 fn sample() -> SubtreeInfo {
     SubtreeInfo {
@@ -42,7 +42,7 @@ fn values_are_native_endian_u64() {
     let b = blob(&sample(), &COMPAT);
     let needle = 0x1_2345_6000u64.to_ne_bytes();
     assert!(b.windows(8).any(|w| w == needle));
-    assert!(b.windows(16).any(|w| w == sample().vmalloc.to_bytes()));
+    assert!(b.windows(16).any(|w| w == sample().vmalloc.as_bytes()));
 }
 
 /// The message names the component and both versions.

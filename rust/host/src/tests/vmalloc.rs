@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::vec::Vec;
+use zerocopy::IntoBytes;
 
 use crate::pure::error::{errno, Error};
 use crate::pure::geometry::{Geometry, G16K, G4K, G64K};
@@ -69,7 +70,7 @@ fn descriptor_layout() {
         flags: KHO_VMALLOC_ALLOC | KHO_VMALLOC_HUGE_VMAP,
         order: 0x0102,
     };
-    let b = d.to_bytes();
+    let b = d.as_bytes();
     assert_eq!(&b[0..8], &0x1122_3344_5566_7788u64.to_ne_bytes());
     assert_eq!(&b[8..12], &0xaabb_ccddu32.to_ne_bytes());
     assert_eq!(&b[12..14], &3u16.to_ne_bytes());
@@ -146,7 +147,7 @@ fn round_trip(geo: Geometry, blocks: usize, order: u16) -> usize {
     assert_eq!(seen, list);
 
     // The descriptor crosses kexec as 16 bytes.
-    let wire = desc.to_bytes();
+    let wire = desc.as_bytes();
     let mut m2 = mem.kexec();
     let desc2 = KhoVmalloc::from_bytes(&wire).unwrap();
     let mut pages = Vec::new();
