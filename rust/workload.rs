@@ -28,6 +28,9 @@ use crate::pure::compat::Mismatch;
 use crate::pure::damage::{self, Hit, Layout, Structure, NR_STRUCTURES};
 use crate::pure::mem::PageMem;
 use crate::pure::radix::{decode_key, encode_key, RadixTree, RadixVisitor};
+use crate::pure::record::{
+    fill, verify, word, Record, KIND_FILLER, KIND_FOLIO, KIND_VMALLOC, TAG_FILLER, TAG_VMALLOC,
+};
 use crate::pure::rng::XorShift;
 use crate::pure::subtree::{self, Footprint, SubtreeInfo, SUBTREE_NAME_C};
 
@@ -102,91 +105,7 @@ impl Damage {
 /// Largest folio order of the workload.
 pub(crate) const MAX_FOLIO_ORDER: u32 = 4;
 
-/// Record kinds in the block set.
-const KIND_FOLIO: u32 = 1;
-const KIND_VMALLOC: u32 = 2;
-const KIND_FILLER: u32 = 3;
-/// Tags separating the generated streams.
-const TAG_VMALLOC: u64 = 1 << 62;
-const TAG_FILLER: u64 = 1 << 61;
 const MIB: usize = 1 << 20;
-
-/// One block-set entry: 32 bytes, native endian.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Record {
-    kind: u32,
-    order: u32,
-    pa: u64,
-    tag: u64,
-    sum: u64,
-}
-
-impl BlockEntry for Record {
-    const SIZE: usize = 32;
-
-    fn encode(&self, out: &mut [u8]) {
-        let mut b = [0u8; 32];
-        b[0..4].copy_from_slice(&self.kind.to_ne_bytes());
-        b[4..8].copy_from_slice(&self.order.to_ne_bytes());
-        b[8..16].copy_from_slice(&self.pa.to_ne_bytes());
-        b[16..24].copy_from_slice(&self.tag.to_ne_bytes());
-        b[24..32].copy_from_slice(&self.sum.to_ne_bytes());
-        out.copy_from_slice(&b);
-    }
-
-    fn decode(bytes: &[u8]) -> Self {
-        let mut b = [0u8; 32];
-        b.copy_from_slice(bytes);
-        let u32_at = |o: usize| u32::from_ne_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
-        let u64_at = |o: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&b[o..o + 8]);
-            u64::from_ne_bytes(w)
-        };
-        Self {
-            kind: u32_at(0),
-            order: u32_at(4),
-            pa: u64_at(8),
-            tag: u64_at(16),
-            sum: u64_at(24),
-        }
-    }
-}
-
-/// SplitMix64 finaliser: the generator of every workload word.
-fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-/// Word `i` of the stream `tag` for `seed`.
-fn word(seed: u64, tag: u64, i: u64) -> u64 {
-    mix(seed ^ mix(tag.wrapping_add(0x9e37_79b9_7f4a_7c15)) ^ i)
-}
-
-/// Fills `words` with stream `tag` starting at word `first`; returns the wrapping sum.
-fn fill(words: &mut [u64], seed: u64, tag: u64, first: u64) -> u64 {
-    let mut sum = 0u64;
-    for (i, w) in words.iter_mut().enumerate() {
-        *w = word(seed, tag, first + i as u64);
-        sum = sum.wrapping_add(*w);
-    }
-    sum
-}
-
-/// Counts words of `words` that differ from stream `tag`; also returns the sum.
-fn verify(words: &[u64], seed: u64, tag: u64, first: u64) -> (u64, u64) {
-    let mut bad = 0u64;
-    let mut sum = 0u64;
-    for (i, w) in words.iter().enumerate() {
-        if *w != word(seed, tag, first + i as u64) {
-            bad += 1;
-        }
-        sum = sum.wrapping_add(*w);
-    }
-    (bad, sum)
-}
 
 fn bytes_as_words(b: &[u8]) -> impl Iterator<Item = u64> + '_ {
     b.chunks_exact(8).map(|c| {

@@ -22,6 +22,7 @@
 use core::marker::PhantomData;
 use core::ops::Range;
 
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::error::{errno, Error, Result};
@@ -89,38 +90,21 @@ impl<E: BlockEntry> SizeCheck<E> {
     );
 }
 
-impl BlockEntry for u64 {
-    const SIZE: usize = 8;
+/// Every wire layout is an entry: `SIZE` is its size, and it is copied to and from the
+/// block as its bytes (zerocopy), with no codec of its own. `u64`, `[u8; N]` and the
+/// workload's records are entries this way; only test and benchmark entries that generate
+/// or check their bytes implement the trait by hand.
+impl<T: FromBytes + IntoBytes + Immutable + KnownLayout> BlockEntry for T {
+    const SIZE: usize = size_of::<T>();
 
     fn encode(&self, out: &mut [u8]) {
-        if let Some(out) = out.get_mut(..8) {
-            out.copy_from_slice(&self.to_ne_bytes());
+        if let Some(out) = out.get_mut(..Self::SIZE) {
+            out.copy_from_slice(self.as_bytes());
         }
     }
 
     fn decode(bytes: &[u8]) -> Self {
-        bytes
-            .get(..8)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map_or(0, u64::from_ne_bytes)
-    }
-}
-
-impl<const N: usize> BlockEntry for [u8; N] {
-    const SIZE: usize = N;
-
-    fn encode(&self, out: &mut [u8]) {
-        if let Some(out) = out.get_mut(..N) {
-            out.copy_from_slice(self);
-        }
-    }
-
-    fn decode(bytes: &[u8]) -> Self {
-        let mut raw = [0u8; N];
-        if let Some(src) = bytes.get(..N) {
-            raw.copy_from_slice(src);
-        }
-        raw
+        T::read_from_prefix(bytes).map_or_else(|_| T::new_zeroed(), |(v, _)| v)
     }
 }
 

@@ -19,6 +19,7 @@ pub(crate) mod fdt;
 pub(crate) mod geometry;
 pub(crate) mod mem;
 pub(crate) mod radix;
+pub(crate) mod record;
 pub(crate) mod rng;
 pub(crate) mod subtree;
 pub(crate) mod vmalloc;

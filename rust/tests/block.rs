@@ -14,6 +14,7 @@
 //! check), never by panicking; only the test functions use KUnit's `assert!`.
 
 use kernel::prelude::*;
+use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::{ensure, ensure_eq, kr};
 use crate::glue::mem::{KernelMem, GEOMETRY};
@@ -630,8 +631,10 @@ fn reader_accepts_on<E: TestEntry>(mem: &mut KernelMem, set: &mut BlockSet<E>, n
 }
 
 /// A typed entry like a C struct: `struct { u64 id; u64 pa; u32 len; u32 csum; u8 tag[16]; }`.
+///
+/// Its layout is its wire form (zerocopy), as it would be for a C user's struct.
 #[repr(C)]
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
 struct FileRec {
     /// Identifier.
     id: u64,
@@ -647,42 +650,14 @@ struct FileRec {
 
 const _: () = assert!(core::mem::size_of::<FileRec>() == 40);
 
-/// Copies `src` into `out` at `off` (ignores what does not fit).
-fn put(out: &mut [u8], off: usize, src: &[u8]) {
-    if let Some(dst) = out.get_mut(off..off + src.len()) {
-        dst.copy_from_slice(src);
-    }
-}
-
-/// `N` bytes of `bytes` at `off`, zeros where `bytes` is too short.
+/// `N` bytes of `bytes` at `off`, zeros where `bytes` is too short (the test's own reading
+/// of a record's fields, independent of zerocopy).
 fn take<const N: usize>(bytes: &[u8], off: usize) -> [u8; N] {
     let mut raw = [0u8; N];
     if let Some(src) = bytes.get(off..off + N) {
         raw.copy_from_slice(src);
     }
     raw
-}
-
-impl BlockEntry for FileRec {
-    const SIZE: usize = 40;
-
-    fn encode(&self, out: &mut [u8]) {
-        put(out, 0, &self.id.to_ne_bytes());
-        put(out, 8, &self.pa.to_ne_bytes());
-        put(out, 16, &self.len.to_ne_bytes());
-        put(out, 20, &self.csum.to_ne_bytes());
-        put(out, 24, &self.tag);
-    }
-
-    fn decode(bytes: &[u8]) -> Self {
-        Self {
-            id: u64::from_ne_bytes(take(bytes, 0)),
-            pa: u64::from_ne_bytes(take(bytes, 8)),
-            len: u32::from_ne_bytes(take(bytes, 16)),
-            csum: u32::from_ne_bytes(take(bytes, 20)),
-            tag: take(bytes, 24),
-        }
-    }
 }
 
 impl FileRec {

@@ -27,6 +27,9 @@ use crate::pure::block::{BlockEntry, BlockSet};
 use crate::pure::geometry::Geometry;
 use crate::pure::mem::PageMem;
 use crate::pure::radix::{decode_key, encode_key, RadixTree, RadixVisitor};
+use crate::pure::record::{
+    word, Record, KIND_FILLER, KIND_FOLIO, KIND_VMALLOC, TAG_FILLER, TAG_VMALLOC,
+};
 use crate::pure::rng::XorShift;
 use crate::pure::subtree::{self, SubtreeInfo, COMPAT};
 use crate::pure::vmalloc::{self as vm, KhoVmalloc, KHO_VMALLOC_ALLOC};
@@ -41,58 +44,6 @@ const MAX_FOLIO_ORDER: u32 = 4;
 const MAX_FOLIOS: u8 = 16;
 /// Most vmalloc bytes.
 const MAX_VMALLOC_BYTES: usize = 2560 << 10;
-const KIND_FOLIO: u32 = 1;
-const KIND_VMALLOC: u32 = 2;
-const KIND_FILLER: u32 = 3;
-const TAG_VMALLOC: u64 = 1 << 62;
-const TAG_FILLER: u64 = 1 << 61;
-
-/// A block-set record, laid out like the workload's `Record` (32 bytes, native endian).
-#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
-pub(crate) struct Record {
-    kind: u32,
-    order: u32,
-    pa: u64,
-    tag: u64,
-    sum: u64,
-}
-
-impl BlockEntry for Record {
-    const SIZE: usize = 32;
-
-    fn encode(&self, out: &mut [u8]) {
-        out[0..4].copy_from_slice(&self.kind.to_ne_bytes());
-        out[4..8].copy_from_slice(&self.order.to_ne_bytes());
-        out[8..16].copy_from_slice(&self.pa.to_ne_bytes());
-        out[16..24].copy_from_slice(&self.tag.to_ne_bytes());
-        out[24..32].copy_from_slice(&self.sum.to_ne_bytes());
-    }
-
-    fn decode(b: &[u8]) -> Self {
-        let u32_at = |o: usize| u32::from_ne_bytes(b[o..o + 4].try_into().expect("4"));
-        let u64_at = |o: usize| u64::from_ne_bytes(b[o..o + 8].try_into().expect("8"));
-        Self {
-            kind: u32_at(0),
-            order: u32_at(4),
-            pa: u64_at(8),
-            tag: u64_at(16),
-            sum: u64_at(24),
-        }
-    }
-}
-
-/// SplitMix64 finaliser, the workload's data generator.
-fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-/// Word `i` of stream `tag` for `seed`.
-fn word(seed: u64, tag: u64, i: u64) -> u64 {
-    mix(seed ^ mix(tag.wrapping_add(0x9e37_79b9_7f4a_7c15)) ^ i)
-}
-
 /// Allocates `2^order` contiguous pages aligned to their size (skipped pages are never
 /// preserved, so the kexec drops them).
 fn alloc_block(mem: &mut SimMem, order: u32) -> u64 {
