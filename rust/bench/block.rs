@@ -2,23 +2,28 @@
 
 //! Benchmark of the block component: block set write/read vs a plain memcpy.
 //!
-//! For entries of 8, 64 and 4080 bytes, writes `n` entries into a [`BlockSet`] on real
+//! For entries of 64, 8 and 4080 bytes, writes `n` entries into a [`BlockSet`] on real
 //! preserved pages (grown beforehand, as users do before the point of no return) and reads
 //! them back with a fresh iterator, and compares with one `memcpy` of the same number of
-//! bytes into a same-sized `KVVec`, the physical limit. 100,000 entries, except 4080-byte
-//! entries: one per block, so at most `KHO_MAX_BLOCKS` (10,000) of them; they are [`Wide`]
-//! entries, whose read folds the bytes into a checksum instead of returning them by value.
-//! Each timing is the best of [`REPS`] runs. Integer arithmetic only; everything is freed
-//! afterwards.
+//! bytes between two `KVVec`s, the physical limit. Two ways of writing and reading are
+//! timed: the bulk calls a user dumping and restoring a table makes
+//! ([`BlockIter::write_slice`] from the source buffer, [`BlockIter::read_slice`] into the
+//! destination buffer: one copy per block), and, for 64- and 8-byte entries, the per-entry
+//! iterator ([`BlockIter::write`] and [`BlockIter::read_entry`]; a 4080-byte entry is too
+//! large to return by value a few frames deep on the kernel stack). 100,000 entries, except
+//! 4080-byte entries: one per block, so at most `KHO_MAX_BLOCKS` (10,000) of them. Each
+//! timing is the best of [`REPS`] runs; the bulk read is checked byte for byte against the
+//! source. Integer arithmetic only; everything is freed afterwards.
 
 use core::hint::black_box;
 
 use kernel::prelude::*;
+use zerocopy::{Immutable, KnownLayout};
 
 use super::{time_ns, Fixed};
 use crate::glue::kho::core_err;
 use crate::glue::mem::{KernelMem, GEOMETRY};
-use crate::pure::block::{BlockEntry, BlockSet, KHO_MAX_BLOCKS};
+use crate::pure::block::{BlockEntry, BlockIter, BlockSet, KHO_MAX_BLOCKS};
 
 /// Number of entries of the benchmark.
 const N: usize = 100_000;
@@ -26,78 +31,33 @@ const N: usize = 100_000;
 /// Repetitions of each timed loop; the fastest one counts.
 const REPS: usize = 3;
 
-/// Entries of the benchmark, built on the heap: a 4080-byte entry is too large to keep
-/// more than one of on the kernel stack at a time.
-trait BenchEntry: BlockEntry {
-    /// A recognizable, non-zero entry.
-    fn boxed() -> Result<KBox<Self>>;
-}
+/// Entries of the benchmark: wire layouts, viewed in place in byte buffers.
+trait BenchEntry: BlockEntry + FromBytes + IntoBytes + Immutable + KnownLayout {}
 
-impl BenchEntry for u64 {
-    fn boxed() -> Result<KBox<Self>> {
-        Ok(KBox::new(0x0123_4567_89ab_cdef, GFP_KERNEL)?)
-    }
-}
+impl<T: FromBytes + IntoBytes + Immutable + KnownLayout> BenchEntry for T {}
 
-impl<const S: usize> BenchEntry for [u8; S] {
-    fn boxed() -> Result<KBox<Self>> {
-        let mut a = KBox::<[u8; S]>::init(pin_init::init_zeroed(), GFP_KERNEL)?;
-        for (i, b) in a.iter_mut().enumerate() {
+/// A byte buffer holding `n` entries of `E` (`n * E::SIZE` bytes), filled with a
+/// recognizable non-zero pattern, or zeroed.
+fn buffer<E: BenchEntry>(n: usize, pattern: bool) -> Result<KVVec<u8>> {
+    let bytes = n * E::SIZE;
+    let mut v = KVVec::<u8>::with_capacity(bytes, GFP_KERNEL)?;
+    v.extend_with(bytes, 0, GFP_KERNEL)?;
+    if pattern {
+        for (i, b) in v.iter_mut().enumerate() {
             *b = (i % 251) as u8 + 1;
         }
-        Ok(a)
     }
+    Ok(v)
 }
 
-/// Bytes of a [`Wide`] entry: the largest entry of a 4K block.
-const WIDE: usize = 4080;
-
-/// Wire bytes of every [`Wide`] entry.
-static WIDE_TEMPLATE: [u8; WIDE] = {
-    let mut a = [0u8; WIDE];
-    let mut i = 0;
-    while i < WIDE {
-        a[i] = (i % 251) as u8 + 1;
-        i += 1;
-    }
-    a
-};
-
-/// A 4080-byte entry that is 8 bytes in memory.
-///
-/// `encode` copies [`WIDE_TEMPLATE`] into the block; `decode` reads all 4080 bytes and folds
-/// them into a checksum. A `[u8; 4080]` entry cannot be used here: reading it returns 4080
-/// bytes by value through several nested frames (`read_entry`, `Slot::read`, `decode`),
-/// over 12 KiB of the 16 KiB kernel stack.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Wide {
-    /// Sum of the entry's native-endian 64-bit words.
-    sum: u64,
+/// The entries of `bytes`, in place.
+fn entries<E: BenchEntry>(bytes: &[u8]) -> Result<&[E]> {
+    <[E]>::ref_from_bytes(bytes).map_err(|_| EINVAL)
 }
 
-impl BlockEntry for Wide {
-    const SIZE: usize = WIDE;
-
-    fn encode(&self, out: &mut [u8]) {
-        if let Some(out) = out.get_mut(..WIDE) {
-            out.copy_from_slice(&WIDE_TEMPLATE);
-        }
-    }
-
-    fn decode(bytes: &[u8]) -> Self {
-        let sum = bytes.chunks_exact(8).fold(0u64, |acc, w| {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(w);
-            acc.wrapping_add(u64::from_ne_bytes(word))
-        });
-        Self { sum }
-    }
-}
-
-impl BenchEntry for Wide {
-    fn boxed() -> Result<KBox<Self>> {
-        Ok(KBox::new(Self::decode(&WIDE_TEMPLATE), GFP_KERNEL)?)
-    }
+/// The entries of `bytes`, in place, writable.
+fn entries_mut<E: BenchEntry>(bytes: &mut [u8]) -> Result<&mut [E]> {
+    <[E]>::mut_from_bytes(bytes).map_err(|_| EINVAL)
 }
 
 /// Prints one comparison line: `op` of `n` entries of `size` bytes, Rust vs memcpy.
@@ -115,38 +75,42 @@ fn report(op: &str, n: usize, size: usize, rust_ns: u64, memcpy_ns: u64) {
     );
 }
 
-/// Best-of-[`REPS`] time of one memcpy of `bytes` bytes between two `KVVec`s.
-fn memcpy_ns<E: BenchEntry>(n: usize) -> Result<u64> {
-    let bytes = n * E::SIZE;
-    let mut src = KVVec::<u8>::with_capacity(bytes, GFP_KERNEL)?;
-    let mut wire = KVec::from_elem(0u8, E::SIZE, GFP_KERNEL)?;
-    E::boxed()?.encode(&mut wire);
-    for _ in 0..n {
-        src.extend_from_slice(&wire, GFP_KERNEL)?;
-    }
-    let mut dst = KVVec::<u8>::with_capacity(bytes, GFP_KERNEL)?;
-    dst.extend_with(bytes, 0, GFP_KERNEL)?;
+/// Best-of-[`REPS`] time of one memcpy of `src` into `dst`.
+fn memcpy_ns(src: &[u8], dst: &mut [u8]) -> u64 {
     let mut best = u64::MAX;
     for _ in 0..REPS {
-        let (ns, ()) = time_ns(|| dst.copy_from_slice(&src));
+        let (ns, ()) = time_ns(|| dst.copy_from_slice(src));
         black_box(&dst);
         best = best.min(ns);
     }
-    Ok(best)
+    best
 }
 
-/// Timings of one entry size, in ns.
-struct Times {
-    /// Growing the set to `n` entries (allocate, zero, preserve, link blocks).
-    grow: u64,
-    /// Writing `n` entries, best of [`REPS`].
-    write: u64,
-    /// Reading `n` entries, best of [`REPS`].
-    read: u64,
-    /// Destroying the set (unpreserve and free every block).
-    destroy: u64,
-    /// Blocks of the set.
-    blocks: usize,
+/// Best-of-[`REPS`] times (ns) of the bulk write of `src` and the bulk read into `dst`.
+fn bulk<E: BenchEntry>(
+    mem: &mut KernelMem,
+    set: &BlockSet<E>,
+    src: &[E],
+    dst: &mut [E],
+) -> Result<(u64, u64)> {
+    let (mut write, mut read) = (u64::MAX, u64::MAX);
+    for _ in 0..REPS {
+        let (ns, done) = time_ns(|| set.iter().write_slice(mem, src));
+        write = write.min(ns);
+        let (ns, got) = time_ns(|| set.iter().read_slice(mem, dst));
+        read = read.min(ns);
+        if done != src.len() || got != src.len() || src.as_bytes() != dst.as_bytes() {
+            pr_err!(
+                "bench: block bulk: wrote {}, read {} of {} entries, or they differ\n",
+                done,
+                got,
+                src.len()
+            );
+            return Err(EINVAL);
+        }
+        dst.as_mut_bytes().fill(0);
+    }
+    Ok((write, read))
 }
 
 /// Reads every entry of `set` with a fresh iterator and returns how many there were.
@@ -154,7 +118,7 @@ struct Times {
 /// Kept out of line so that the entry returned by `read_entry` is the only one on its frame.
 #[inline(never)]
 fn read_all<E: BenchEntry>(mem: &KernelMem, set: &BlockSet<E>) -> usize {
-    let mut it = set.iter();
+    let mut it: BlockIter<'_, E> = set.iter();
     let mut got = 0usize;
     while let Some(e) = it.read_entry(mem) {
         black_box(&e);
@@ -163,30 +127,24 @@ fn read_all<E: BenchEntry>(mem: &KernelMem, set: &BlockSet<E>) -> usize {
     got
 }
 
-/// Writes and reads `n` entries of `E` on a set grown by the caller; best times in ns.
+/// Best-of-[`REPS`] times (ns) of writing `src` entry by entry and reading it back.
 #[inline(never)]
-fn write_read<E: BenchEntry>(
+fn per_entry<E: BenchEntry>(
     mem: &mut KernelMem,
     set: &BlockSet<E>,
-    n: usize,
+    src: &[E],
 ) -> Result<(u64, u64)> {
-    let template = E::boxed()?;
-    let mut write = u64::MAX;
-    let mut read = u64::MAX;
+    let (mut write, mut read) = (u64::MAX, u64::MAX);
     for _ in 0..REPS {
         let (ns, r) = time_ns(|| {
             let mut it = set.iter();
-            for _ in 0..n {
-                it.write(mem, &template)?;
-            }
-            Ok(())
+            src.iter().try_for_each(|e| it.write(mem, e))
         });
         r.map_err(|e| core_err("bench block write", e))?;
         write = write.min(ns);
-
         let (ns, got) = time_ns(|| read_all(mem, set));
-        if got != n {
-            pr_err!("bench: block read {} entries, wrote {}\n", got, n);
+        if got != src.len() {
+            pr_err!("bench: block read {} entries, wrote {}\n", got, src.len());
             return Err(EINVAL);
         }
         read = read.min(ns);
@@ -194,48 +152,54 @@ fn write_read<E: BenchEntry>(
     Ok((write, read))
 }
 
-/// Grows a set for `n` entries of `E`, writes and reads them, and destroys it.
-fn rust_times<E: BenchEntry>(n: usize) -> Result<Times> {
+/// Benchmarks `n` entries of `E`; `each` adds the per-entry iterator.
+fn bench_size<E: BenchEntry>(n: usize, each: bool) -> Result {
+    let src_bytes = buffer::<E>(n, true)?;
+    let mut dst_bytes = buffer::<E>(n, false)?;
+    let m = memcpy_ns(&src_bytes, &mut dst_bytes);
+    dst_bytes.fill(0);
+    let src = entries::<E>(&src_bytes)?;
+    let dst = entries_mut::<E>(&mut dst_bytes)?;
+
     let mut mem = KernelMem::new();
     let mut set = BlockSet::<E>::new(GEOMETRY);
     let (grow, r) = time_ns(|| set.grow(&mut mem, n));
     let res = r
         .map_err(|e| core_err("bench block grow", e))
-        .and_then(|()| write_read(&mut mem, &set, n));
+        .and_then(|()| {
+            let b = bulk(&mut mem, &set, src, dst)?;
+            let e = if each {
+                Some(per_entry(&mut mem, &set, src)?)
+            } else {
+                None
+            };
+            Ok((b, e))
+        });
     let blocks = set.nblocks();
     let (destroy, ()) = time_ns(|| set.destroy(&mut mem));
-    let (write, read) = res?;
-    Ok(Times {
-        grow,
-        write,
-        read,
-        destroy,
-        blocks,
-    })
-}
-
-/// Benchmarks `n` entries of `E`.
-fn bench_size<E: BenchEntry>(n: usize) -> Result {
-    let t = rust_times::<E>(n)?;
-    let m = memcpy_ns::<E>(n)?;
-    report("write", n, E::SIZE, t.write, m);
-    report("read", n, E::SIZE, t.read, m);
+    let ((bw, br), each) = res?;
+    report("bulk write", n, E::SIZE, bw, m);
+    report("bulk read", n, E::SIZE, br, m);
+    if let Some((w, r)) = each {
+        report("write", n, E::SIZE, w, m);
+        report("read", n, E::SIZE, r, m);
+    }
     pr_info!(
         "bench: block grow+destroy n={} size={} blocks={} grow={} ns/block destroy={} ns/block\n",
         n,
         E::SIZE,
-        t.blocks,
-        Fixed(t.grow, t.blocks as u64, 2),
-        Fixed(t.destroy, t.blocks as u64, 2)
+        blocks,
+        Fixed(grow, blocks as u64, 2),
+        Fixed(destroy, blocks as u64, 2)
     );
     Ok(())
 }
 
 /// Runs the block benchmark.
 pub(super) fn run() -> Result {
-    bench_size::<[u8; 64]>(N)?;
-    bench_size::<u64>(N)?;
+    bench_size::<[u8; 64]>(N, true)?;
+    bench_size::<u64>(N, true)?;
     // One 4080-byte entry per block: the chain cap allows KHO_MAX_BLOCKS entries.
-    bench_size::<Wide>(N.min(KHO_MAX_BLOCKS))?;
+    bench_size::<[u8; 4080]>(N.min(KHO_MAX_BLOCKS), false)?;
     Ok(())
 }

@@ -77,6 +77,22 @@ pub(crate) trait BlockEntry: Sized {
 
     /// Reads an entry from its wire form `bytes` (`SIZE` bytes); must not panic on any input.
     fn decode(bytes: &[u8]) -> Self;
+
+    /// Writes the wire forms of `entries` back to back into `out`
+    /// (`entries.len() * SIZE` bytes; what does not fit is not written).
+    fn encode_slice(entries: &[Self], out: &mut [u8]) {
+        for (e, o) in entries.iter().zip(out.chunks_exact_mut(Self::SIZE)) {
+            e.encode(o);
+        }
+    }
+
+    /// Reads `out.len()` entries from their wire forms back to back in `bytes`
+    /// (`out.len() * SIZE` bytes; entries past the end of `bytes` are left as they are).
+    fn decode_slice(bytes: &[u8], out: &mut [Self]) {
+        for (o, b) in out.iter_mut().zip(bytes.chunks_exact(Self::SIZE)) {
+            *o = Self::decode(b);
+        }
+    }
 }
 
 /// Build-time check of [`BlockEntry::SIZE`].
@@ -106,6 +122,22 @@ impl<T: FromBytes + IntoBytes + Immutable + KnownLayout> BlockEntry for T {
     fn decode(bytes: &[u8]) -> Self {
         T::read_from_prefix(bytes).map_or_else(|_| T::new_zeroed(), |(v, _)| v)
     }
+
+    /// One copy for the whole run of entries.
+    fn encode_slice(entries: &[Self], out: &mut [u8]) {
+        let src = entries.as_bytes();
+        if let Some(out) = out.get_mut(..src.len()) {
+            out.copy_from_slice(src);
+        }
+    }
+
+    /// One copy for the whole run of entries.
+    fn decode_slice(bytes: &[u8], out: &mut [Self]) {
+        let dst = out.as_mut_bytes();
+        if let Some(src) = bytes.get(..dst.len()) {
+            dst.copy_from_slice(src);
+        }
+    }
 }
 
 /// Reads the `next` word of the block at `pa`.
@@ -126,6 +158,18 @@ unsafe fn read_next<M: PageMem>(mem: &M, pa: u64) -> Option<u64> {
 unsafe fn read_count<M: PageMem>(mem: &M, pa: u64) -> Option<u64> {
     // SAFETY: the caller owns `pa`.
     unsafe { mem.page(pa) }?.get(1).copied()
+}
+
+/// The header of the block at `pa` and the block's bytes.
+///
+/// # Safety
+///
+/// `pa` must be a page owned by the caller and not freed while the slice lives.
+unsafe fn header<M: PageMem>(mem: &M, pa: u64) -> Option<(BlockHeader, &[u8])> {
+    // SAFETY: the caller owns `pa`.
+    let page = unsafe { mem.bytes(pa) }?;
+    let (hdr, _) = BlockHeader::read_from_prefix(page).ok()?;
+    Some((hdr, page))
 }
 
 /// Writes the `next` word of the block at `pa`; returns `None` if the page does not exist.
@@ -154,6 +198,12 @@ unsafe fn write_count<M: PageMem>(mem: &mut M, pa: u64, count: u64) -> Option<()
 fn entry_range(index: usize, size: usize) -> Option<Range<usize>> {
     let start = index.checked_mul(size)?.checked_add(BLOCK_HEADER_SIZE)?;
     Some(start..start.checked_add(size)?)
+}
+
+/// Byte range of the `n` entries of size `size` from entry `index` on inside a block.
+fn entry_run(index: usize, n: usize, size: usize) -> Option<Range<usize>> {
+    let start = index.checked_mul(size)?.checked_add(BLOCK_HEADER_SIZE)?;
+    Some(start..start.checked_add(n.checked_mul(size)?)?)
 }
 
 /// Releases `n` blocks of a chain owned by a set, starting at `first`: unpreserve and free
@@ -722,6 +772,89 @@ impl<'s, E: BlockEntry> BlockIter<'s, E> {
             self.set.nblocks as u64,
         ))?;
         slot.write(mem, entry)
+    }
+
+    /// Writes the entries of `entries` in order, as [`BlockIter::write`] would one by one,
+    /// until the set is full; returns how many were written.
+    ///
+    /// Each block is reached once: its part of `entries` is copied in with one
+    /// [`BlockEntry::encode_slice`] and its `count` is stored once.
+    pub(crate) fn write_slice<M: PageMem>(&mut self, mem: &mut M, entries: &[E]) -> usize {
+        let cap = self.set.count_per_block;
+        let mut done = 0;
+        while done < entries.len() && self.block_pa != 0 {
+            if self.index >= cap {
+                // SAFETY: `block_pa` is a block of the set (type invariant), owned by it.
+                match unsafe { read_next(mem, self.block_pa) } {
+                    Some(next) if next != 0 => {
+                        // INVARIANT: the successor of a block of the set is a block of it.
+                        self.block_pa = next;
+                        self.index = 0;
+                    }
+                    _ => break,
+                }
+            }
+            let n = (cap - self.index).min(entries.len() - done);
+            let Some(range) = entry_run(self.index, n, E::SIZE) else {
+                break;
+            };
+            // SAFETY: `block_pa` is a block of the set, which owns it; `&mut M` excludes
+            // other borrows of the page.
+            let Some(out) =
+                (unsafe { mem.bytes_mut(self.block_pa) }).and_then(|b| b.get_mut(range))
+            else {
+                break;
+            };
+            E::encode_slice(&entries[done..done + n], out);
+            // SAFETY: as above.
+            if unsafe { write_count(mem, self.block_pa, (self.index + n) as u64) }.is_none() {
+                break;
+            }
+            self.index += n;
+            done += n;
+        }
+        done
+    }
+
+    /// Reads entries into `out` in order, as [`BlockIter::read_entry`] would one by one,
+    /// until `out` is full or the entries end; returns how many were read.
+    ///
+    /// Each block is reached once: its counted entries (the count bounded by the entries per
+    /// block, so an incoming count is never trusted beyond the page) are copied out with one
+    /// [`BlockEntry::decode_slice`].
+    pub(crate) fn read_slice<M: PageMem>(&mut self, mem: &M, out: &mut [E]) -> usize {
+        let cap = self.set.count_per_block as u64;
+        let mut done = 0;
+        while done < out.len() && self.block_pa != 0 {
+            // SAFETY: `block_pa` is a block of the set (type invariant), owned by it.
+            let Some((hdr, page)) = (unsafe { header(mem, self.block_pa) }) else {
+                break;
+            };
+            let count = hdr.count.min(cap) as usize;
+            if self.index >= count {
+                if hdr.next == 0 {
+                    break;
+                }
+                // SAFETY: `hdr.next` is the successor of a block of the set, itself a block
+                // of it.
+                let next = unsafe { header(mem, hdr.next) };
+                if next.is_none_or(|(h, _)| h.count == 0) {
+                    break;
+                }
+                // INVARIANT: `hdr.next` is a block of the set.
+                self.block_pa = hdr.next;
+                self.index = 0;
+                continue;
+            }
+            let n = (count - self.index).min(out.len() - done);
+            let Some(src) = entry_run(self.index, n, E::SIZE).and_then(|r| page.get(r)) else {
+                break;
+            };
+            E::decode_slice(src, &mut out[done..done + n]);
+            self.index += n;
+            done += n;
+        }
+        done
     }
 
     /// Reads the next entry (`kho_block_set_it_read_entry()`), bounded by each block's count.

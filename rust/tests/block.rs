@@ -793,6 +793,16 @@ mod tests {
     }
 
     #[test]
+    fn bulk_write_and_read() -> Result {
+        let mut mem = KernelMem::new();
+        let mut set = BlockSet::<[u8; 64]>::new(GEOMETRY);
+        let res = bulk_on(&mut mem, &mut set);
+        set.destroy(&mut mem);
+        assert_eq!(set.nblocks(), 0);
+        res
+    }
+
+    #[test]
     fn empty_set_and_incoming_flag() {
         let mut mem = KernelMem::new();
         let mut set = BlockSet::<u64>::new(GEOMETRY);
@@ -967,6 +977,71 @@ fn grow_failure_on(mem: &mut KernelMem, set: &mut BlockSet<[u8; 64]>) -> Result 
         _ => return ensure(false, "grow on an incoming set must be -EINVAL"),
     }
     ensure_eq(incoming.nblocks() as u64, 0, "incoming unchanged")
+}
+
+/// Body of `bulk_write_and_read` on a set the caller destroys: `write_slice` and
+/// `read_slice` across block boundaries, checked against the raw block headers, the C
+/// reader's rules and the per-entry reader.
+fn bulk_on(mem: &mut KernelMem, set: &mut BlockSet<[u8; 64]>) -> Result {
+    const CAP: usize = cap_4k(64);
+    const N: usize = 3 * CAP + 5;
+    kr("block grow", set.grow(mem, N))?;
+    ensure_eq(set.capacity() as u64, (4 * CAP) as u64, "four blocks")?;
+    // More entries than the set holds.
+    let mut src = KVec::with_capacity(set.capacity() + 7, GFP_KERNEL)?;
+    for s in 1..=(set.capacity() + 7) as u64 {
+        src.push(<[u8; 64]>::from_seed(s), GFP_KERNEL)?;
+    }
+    // Two calls, the first ending inside a block; the second is cut at the capacity.
+    let mut it = set.iter();
+    ensure_eq(
+        it.write_slice(mem, &src[..CAP + 10]) as u64,
+        (CAP + 10) as u64,
+        "first",
+    )?;
+    ensure_eq(
+        it.write_slice(mem, &src[CAP + 10..]) as u64,
+        (set.capacity() - CAP - 10) as u64,
+        "second, cut at capacity",
+    )?;
+    ensure_eq(it.write_slice(mem, &src[..1]) as u64, 0, "full set")?;
+    let cap = set.capacity();
+    let pas = chain_pas(mem, set.head_pa(), set.nblocks())?;
+    for (b, pa) in pas.iter().enumerate() {
+        let (_, count) = header(mem, *pa)?;
+        ensure_eq(count, CAP.min(cap - b * CAP) as u64, "block count")?;
+    }
+    ensure(
+        c_reader(mem, set.head_pa(), 64)
+            == Ok(Accepted {
+                blocks: pas.len(),
+                entries: cap,
+            }),
+        "C reader accepts the chain",
+    )?;
+    // Bulk reads in uneven pieces give the entries in order, then nothing.
+    let mut out = KVec::with_capacity(cap, GFP_KERNEL)?;
+    for _ in 0..cap {
+        out.push([0u8; 64], GFP_KERNEL)?;
+    }
+    let mut it = set.iter();
+    let first = it.read_slice(mem, &mut out[..7]);
+    let rest = it.read_slice(mem, &mut out[7..]);
+    ensure_eq((first + rest) as u64, cap as u64, "entries read")?;
+    ensure(
+        out.as_slice() == &src[..cap],
+        "bulk read equals what was written",
+    )?;
+    ensure_eq(it.read_slice(mem, &mut out[..1]) as u64, 0, "end")?;
+    // The per-entry reader agrees.
+    let mut it = set.iter();
+    for (k, want) in src[..cap].iter().enumerate() {
+        ensure(it.read_entry(mem).as_ref() == Some(want), "per-entry read")?;
+        if k == cap - 1 {
+            ensure(it.read_entry(mem).is_none(), "per-entry end")?;
+        }
+    }
+    Ok(())
 }
 
 /// Body of `typed_entries_round_trip` on a set the caller destroys.

@@ -76,6 +76,10 @@ enum Op {
     WriteMany(u16, u64),
     Read,
     ReadMany(u16),
+    /// `write_slice` of `n` entries from seed `s` on.
+    WriteSlice(u16, u64),
+    /// `read_slice` into a buffer of `n` entries.
+    ReadSlice(u16),
     Prev,
     PrevMany(u16),
 }
@@ -95,6 +99,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => (0u16..700, any::<u64>()).prop_map(|(n, s)| Op::WriteMany(n, s)),
         3 => Just(Op::Read),
         1 => (0u16..700).prop_map(Op::ReadMany),
+        2 => (0u16..1200, any::<u64>()).prop_map(|(n, s)| Op::WriteSlice(n, s)),
+        2 => (0u16..1200).prop_map(Op::ReadSlice),
         2 => Just(Op::Prev),
         1 => (0u16..20).prop_map(Op::PrevMany),
     ]
@@ -279,6 +285,23 @@ fn run_model<E: TestEntry>(geo: Geometry, ops: &[Op]) {
                             break;
                         }
                     }
+                }
+                Op::WriteSlice(n, s) => {
+                    let src: Vec<E> = (0..*n as u64)
+                        .map(|k| E::from_seed(s.wrapping_add(k)))
+                        .collect();
+                    // The model takes entries one by one until it is full.
+                    let want = src.iter().take_while(|e| model.write((*e).clone())).count();
+                    assert_eq!(it.write_slice(&mut mem, &src), want);
+                }
+                Op::ReadSlice(n) => {
+                    let mut out: Vec<E> = (0..*n).map(|_| E::zero()).collect();
+                    let got = it.read_slice(&mem, &mut out);
+                    let want: Vec<E> = core::iter::from_fn(|| model.read())
+                        .take(*n as usize)
+                        .collect();
+                    assert_eq!(got, want.len());
+                    assert_eq!(&out[..got], &want[..]);
                 }
                 Op::Read => assert_eq!(it.read_entry(&mem), model.read()),
                 Op::ReadMany(n) => {
