@@ -189,12 +189,6 @@ pub(crate) struct BlockxOut {
     c: KVec<CBlockSet>,
 }
 
-// SAFETY: the C sets are only touched at creation and on drop (module init and exit, which
-// the module loader serializes); everything else is physical addresses.
-unsafe impl Send for BlockxOut {}
-// SAFETY: nothing is reached through a shared reference.
-unsafe impl Sync for BlockxOut {}
-
 impl BlockxOut {
     /// Writes and preserves the chains and publishes `kho-rs-blockx`.
     pub(crate) fn create(seed: u64) -> Result<Self> {

@@ -62,11 +62,6 @@ pub(crate) struct VmxOut {
     areas: KVec<Area>,
 }
 
-// SAFETY: only physical addresses and owned allocations, used under the module's lifetime.
-unsafe impl Send for VmxOut {}
-// SAFETY: nothing is mutated through a shared reference.
-unsafe impl Sync for VmxOut {}
-
 impl VmxOut {
     /// Preserves the areas for sizes up to `max_mib` and publishes `kho-rs-vmx`.
     pub(crate) fn create(seed: u64, max_mib: u32) -> Result<Self> {

@@ -147,12 +147,6 @@ pub(crate) struct Outgoing {
     pub(crate) preserve_us: u64,
 }
 
-// SAFETY: `Outgoing` only holds physical addresses and owned allocations that no other
-// thread touches; it is used under the module's lifetime only.
-unsafe impl Send for Outgoing {}
-// SAFETY: no method takes `&self` and mutates; shared references are only used to read.
-unsafe impl Sync for Outgoing {}
-
 impl Outgoing {
     /// Builds, preserves and publishes the workload of `p` with `generation`.
     ///

@@ -86,6 +86,14 @@ pub(crate) struct CBlockSet {
     kho: bool,
 }
 
+// SAFETY: a `CBlockSet` owns its C set exclusively (type invariant), and the C set has no
+// thread affinity: `kho_block_set_*()` take no lock and touch only the set and its blocks.
+unsafe impl Send for CBlockSet {}
+// SAFETY: the methods taking `&self` only read fields of the C set (`head_pa`, `nblocks`,
+// `count_per_block`, `incoming`); every call that changes the set or its iterator takes
+// `&mut self`.
+unsafe impl Sync for CBlockSet {}
+
 impl CBlockSet {
     /// A new empty outgoing set for entries of `entry_size` bytes (`kho_block_set_init()`).
     ///

@@ -41,6 +41,14 @@ pub(crate) struct VmallocArea {
     nr_pages: usize,
 }
 
+// SAFETY: a `VmallocArea` owns its area exclusively (type invariant), and `vfree()` may be
+// called from any task in process context, so the area may be dropped on another thread.
+unsafe impl Send for VmallocArea {}
+// SAFETY: the methods taking `&self` only read the area (`as_slice`) or look up its pages'
+// physical addresses; every write needs `&mut self` (`as_mut_slice`) or an `unsafe` use of
+// `as_ptr`, so shared references on several threads only read.
+unsafe impl Sync for VmallocArea {}
+
 impl VmallocArea {
     /// Allocates an area of at least `size` bytes (rounded up to whole pages), zeroed.
     pub(crate) fn new(size: usize) -> Result<Self> {
