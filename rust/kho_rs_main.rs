@@ -16,9 +16,6 @@ mod blockx;
 mod claim_fixture;
 mod glue;
 mod status;
-// The pure core is complete on its own (and tested on the host); the module uses only
-// part of it outside of KUnit builds.
-#[allow(dead_code)]
 mod pure;
 mod tests;
 mod vmx;

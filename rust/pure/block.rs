@@ -30,6 +30,7 @@ use super::geometry::{Geometry, G4K};
 use super::mem::PageMem;
 
 /// Compatible string of the block format (`KHO_BLOCK_COMPATIBLE`).
+#[cfg(any(test, feature = "fuzz"))]
 pub(crate) const KHO_BLOCK_COMPATIBLE: &str = super::compat::BLOCK_COMPAT;
 
 /// Safety cap on the number of blocks in a chain (`KHO_MAX_BLOCKS`).

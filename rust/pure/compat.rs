@@ -541,6 +541,7 @@ impl Mismatch<'_> {
     }
 
     /// Converts into an [`Error`] (static cause, value = version found if any).
+    #[cfg(any(test, feature = "fuzz"))]
     pub(crate) fn to_error(self) -> Error {
         match self {
             Mismatch::BaseMismatch { .. } => Error::new(errno::EPROTO, "compat: base mismatch", 0),
@@ -641,6 +642,7 @@ pub(crate) fn check_against<'a>(
 /// The string must be NUL-terminated within the first `bound` bytes of `bytes` (and inside
 /// `bytes`) and valid UTF-8; bytes after the NUL are ignored (like the C `strncmp`). This
 /// does not check the composite syntax: use [`Composite::parse`] or [`check_against`].
+#[cfg(any(test, feature = "fuzz"))]
 pub(crate) fn from_field(bytes: &[u8], bound: usize) -> Result<&str> {
     let window = bytes.get(..bound).unwrap_or(bytes);
     let nul = window.iter().position(|&b| b == 0).ok_or(Error::inval(
@@ -654,6 +656,7 @@ pub(crate) fn from_field(bytes: &[u8], bound: usize) -> Result<&str> {
 
 /// Writes `s` into a `char compatible[]` field: the string, a NUL, zeros up to
 /// [`compat_align`]`(s)`. Returns the number of bytes written (`compat_align(s)`).
+#[cfg(any(test, feature = "fuzz"))]
 pub(crate) fn write_field(s: &str, out: &mut [u8]) -> Result<usize> {
     let len = compat_align(s);
     let field = out.get_mut(..len).ok_or(Error::new(

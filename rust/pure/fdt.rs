@@ -251,6 +251,7 @@ impl<'a> FdtWriter<'a> {
     }
 
     /// Adds a property of one big-endian 32-bit cell.
+    #[cfg(any(test, feature = "fuzz"))]
     pub(crate) fn property_u32_be(&mut self, name: &str, v: u32) -> Result {
         self.property(name, &v.to_be_bytes())
     }
@@ -357,6 +358,7 @@ impl<'a> FdtWriter<'a> {
     }
 
     /// Nesting depth (0 outside the root).
+    #[cfg(any(test, feature = "fuzz"))]
     pub(crate) fn depth(&self) -> usize {
         self.depth
     }
@@ -524,6 +526,7 @@ fn prop_name(strings: &[u8], nameoff: u32) -> Result<&str> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Fdt<'a> {
     /// The blob, cut to `totalsize`.
+    #[cfg(any(test, feature = "fuzz"))]
     blob: &'a [u8],
     /// The structure block.
     st: &'a [u8],
@@ -532,8 +535,10 @@ pub(crate) struct Fdt<'a> {
     /// Offset of the root's `FDT_BEGIN_NODE` in `st`.
     root: usize,
     /// `version`.
+    #[cfg(any(test, feature = "fuzz"))]
     version: u32,
     /// Number of memory reservation entries (without the terminator).
+    #[cfg(any(test, feature = "fuzz"))]
     rsv_count: usize,
 }
 
@@ -609,7 +614,6 @@ impl<'a> Fdt<'a> {
         if !rsv.is_multiple_of(8) {
             return Err(inval("fdt: memory reservation map misaligned", rsv));
         }
-        let mut rsv_count = 0;
         let mut at = rsv;
         loop {
             let (addr, size) = match (be64(blob, at), be64(blob, at + 8)) {
@@ -619,7 +623,6 @@ impl<'a> Fdt<'a> {
             if addr == 0 && size == 0 {
                 break;
             }
-            rsv_count += 1;
             at += RSV_ENTRY_SIZE;
         }
 
@@ -660,31 +663,38 @@ impl<'a> Fdt<'a> {
 
         let root = check_structure(st, strings, exact)?;
         Ok(Self {
+            #[cfg(any(test, feature = "fuzz"))]
             blob,
             st,
             strings,
             root,
+            #[cfg(any(test, feature = "fuzz"))]
             version,
-            rsv_count,
+            #[cfg(any(test, feature = "fuzz"))]
+            rsv_count: (at - rsv) / RSV_ENTRY_SIZE,
         })
     }
 
     /// The blob (cut to `totalsize`).
+    #[cfg(any(test, feature = "fuzz"))]
     pub(crate) fn as_bytes(&self) -> &'a [u8] {
         self.blob
     }
 
     /// `totalsize`.
+    #[cfg(any(test, feature = "fuzz"))]
     pub(crate) fn total_size(&self) -> usize {
         self.blob.len()
     }
 
     /// `version` of the header.
+    #[cfg(any(test, feature = "fuzz"))]
     pub(crate) fn version(&self) -> u32 {
         self.version
     }
 
     /// Number of memory reservation entries (the terminator not counted).
+    #[cfg(any(test, feature = "fuzz"))]
     pub(crate) fn mem_rsv_count(&self) -> usize {
         self.rsv_count
     }
@@ -701,6 +711,7 @@ impl<'a> Fdt<'a> {
     }
 
     /// Looks up a node by absolute path (`"/"` is the root, `"/a/b"` a grandchild).
+    #[cfg(any(test, feature = "fuzz"))]
     pub(crate) fn find(&self, path: &str) -> Option<Node<'a>> {
         let rest = path.strip_prefix('/')?;
         let mut node = self.root();
@@ -808,6 +819,7 @@ impl<'a> Node<'a> {
     }
 
     /// The node name (`""` for the root).
+    #[cfg(any(test, feature = "fuzz"))]
     pub(crate) fn name(&self) -> &'a str {
         self.name
     }
@@ -852,6 +864,7 @@ impl<'a> Node<'a> {
     }
 
     /// Property `name` as one big-endian 32-bit cell (length exactly 4).
+    #[cfg(any(test, feature = "fuzz"))]
     pub(crate) fn prop_u32_be(&self, name: &str) -> Result<u32> {
         let v = self.required(name)?;
         let bytes: [u8; 4] = v
@@ -878,6 +891,7 @@ impl<'a> Node<'a> {
 
     /// Whether the `compatible` string list contains exactly `compat` (like
     /// `fdt_node_check_compatible`).
+    #[cfg(any(test, feature = "fuzz"))]
     pub(crate) fn is_compatible(&self, compat: &str) -> bool {
         match self.property("compatible").and_then(|v| v.split_last()) {
             Some((0, list)) => list.split(|&b| b == 0).any(|s| s == compat.as_bytes()),

@@ -84,6 +84,7 @@ impl Geometry {
     }
 
     /// Returns the geometry for a supported page shift, or `None`.
+    #[cfg(any(test, feature = "fuzz"))]
     pub(crate) const fn for_shift(page_shift: u32) -> Option<Self> {
         match page_shift {
             12 | 14 | 16 => Some(Self::new(page_shift)),
@@ -121,6 +122,7 @@ impl Geometry {
     }
 
     /// Number of bits in a leaf bitmap (`PAGE_SIZE * 8`).
+    #[cfg(any(test, feature = "fuzz"))]
     pub(crate) const fn leaf_bits(&self) -> usize {
         1usize << self.bitmap_log2
     }

@@ -130,6 +130,7 @@ pub(crate) trait PageMem {
 /// `kho_restore_pages()` use: `order = min(ctz(pfn), ilog2(remaining))`.
 ///
 /// Yields `(pfn, order)` pairs; never more than 128 of them for any 64-bit range.
+#[cfg(any(test, feature = "fuzz"))]
 pub(crate) fn page_blocks(pfn: u64, nr: u64) -> impl Iterator<Item = (u64, u32)> {
     let end = pfn.saturating_add(nr);
     let mut cur = pfn;

@@ -10,6 +10,10 @@
 //!
 //! Data read from the previous kernel is untrusted: every function that reads such data
 //! validates before use and returns an [`error::Error`]; none of them panics on bad input.
+//!
+//! Items that only the host tests and the fuzzers use (readers of FDT header fields, the
+//! strict subtree reader, range deletion, ...) are marked `#[cfg(any(test, feature =
+//! "fuzz"))]`, so the module compiles exactly what it uses and warns about anything else.
 
 pub(crate) mod block;
 pub(crate) mod compat;

@@ -933,6 +933,7 @@ impl RadixTree {
     /// Splits the range exactly like [`RadixTree::add_range`] and clears whole leaf words at
     /// once. Keys of missing subtrees are skipped. Never frees nodes. Returns the number of
     /// keys that were present and are now removed.
+    #[cfg(any(test, feature = "fuzz"))]
     pub(crate) fn del_range<M: PageMem + ?Sized>(
         &mut self,
         mem: &mut M,

@@ -41,8 +41,6 @@ use super::error::{Error, Result};
 use super::fdt::{Fdt, FdtWriter, Node};
 use super::vmalloc::KhoVmalloc;
 
-/// Name of the subtree in the KHO FDT (`/sys/kernel/debug/kho/out/sub_fdts/kho-rs`).
-pub(crate) const SUBTREE_NAME: &str = "kho-rs";
 /// The same name as a C string, for `kho_add_subtree()`.
 pub(crate) const SUBTREE_NAME_C: &core::ffi::CStr = c"kho-rs";
 
@@ -518,11 +516,13 @@ fn read_inner<'a>(
 
 /// Parses and validates an incoming blob; every component must be of a version this build
 /// reads (the first one that is not is the error).
+#[cfg(any(test, feature = "fuzz"))]
 pub(crate) fn read(blob: &[u8]) -> core::result::Result<SubtreeInfo, SubtreeError<'_>> {
     read_with(blob, &ACCEPT)
 }
 
 /// Like [`read`], against the given accepted versions.
+#[cfg(any(test, feature = "fuzz"))]
 pub(crate) fn read_with<'a>(
     blob: &'a [u8],
     accept: &Accept,

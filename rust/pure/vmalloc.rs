@@ -31,6 +31,7 @@ use super::geometry::Geometry;
 use super::mem::PageMem;
 
 /// Compatible string of the vmalloc format (`KHO_VMALLOC_COMPATIBLE`).
+#[cfg(any(test, feature = "fuzz"))]
 pub(crate) const KHO_VMALLOC_COMPATIBLE: &str = super::compat::VMALLOC_COMPAT;
 
 /// `KHO_VMALLOC_ALLOC`: the area was a `VM_ALLOC` area.
