@@ -19,20 +19,25 @@
 use kernel::prelude::*;
 use kernel::time::{Instant, Monotonic};
 
-use crate::glue::kho::{core_err, elapsed_us, errno};
+use crate::glue::kho::{elapsed_us, errno};
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
-use crate::glue::vmalloc;
+use crate::glue::vmalloc::VmallocArea;
 use crate::pure::block::{BlockEntry, BlockSet};
 use crate::pure::compat::Mismatch;
-use crate::pure::damage::{self, Hit, Layout, Structure, NR_STRUCTURES};
-use crate::pure::mem::PageMem;
-use crate::pure::radix::{decode_key, encode_key, RadixTree, RadixVisitor};
-use crate::pure::record::{
-    fill, verify, word, Record, KIND_FILLER, KIND_FOLIO, KIND_VMALLOC, TAG_FILLER, TAG_VMALLOC,
-};
-use crate::pure::rng::XorShift;
+use crate::pure::radix::RadixTree;
+use crate::pure::record::Record;
 use crate::pure::subtree::{self, Footprint, SubtreeInfo, SUBTREE_NAME_C};
+
+mod block;
+mod damage;
+mod radix;
+mod vmalloc;
+
+pub(crate) use damage::Damage;
+
+/// A folio's block record as the radix check needs it: (address, order, tag, sum).
+type FolioRecord = (u64, u32, u64, u64);
 
 /// Parameters of a workload (module parameters, see `kho_rs_main.rs`).
 #[derive(Clone, Copy)]
@@ -50,70 +55,14 @@ pub(crate) struct Params {
     /// Random damage after publishing: seed of the damaged bytes (0 = none). In the next
     /// kernel: print the `damage outcome` line of the restore.
     pub(crate) damage_seed: u64,
-    /// Random damage: number of bytes to damage (1..=[`damage::MAX_HITS`]).
+    /// Random damage: number of bytes to damage (1..=[`crate::pure::damage::MAX_HITS`]).
     pub(crate) damage_bytes: u32,
-}
-
-/// Ways the first kernel can damage its own published state, for the selftest's
-/// corrupted-input cases. The damage is undone again if the module is unloaded.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Damage {
-    /// 1: the blob says `vmalloc-v2` (root composite and node) instead of `vmalloc-v1`.
-    CompatVersion,
-    /// 2: the subtree is registered with half the blob's size.
-    TruncatedBlob,
-    /// 3: the last block's `next` points back to the first block.
-    BlockLoop,
-    /// 4: the first vmalloc chunk's `next` points to itself.
-    VmallocLoop,
-    /// 5: the radix root points to a page that was never preserved.
-    UnpreservedRoot,
-    /// 6: the first block's `count` is one more than a block can hold.
-    CountOverCapacity,
-    /// 7: one stray bit in a radix leaf: a key next to a real one, whose folio was never
-    /// preserved.
-    RadixStrayBit,
-    /// 8: the first vmalloc entry points at another preserved page of the module (the
-    /// second chunk), so that page would be claimed twice.
-    VmallocEntryAlias,
-    /// 9: the blob says generation u64::MAX, which cannot be carried on (+1 overflows).
-    GenerationMax,
-}
-
-impl Damage {
-    /// The damage numbered `n` (module parameter `corrupt`), `None` for 0.
-    pub(crate) fn from_param(n: u32) -> Result<Option<Self>> {
-        Ok(Some(match n {
-            0 => return Ok(None),
-            1 => Self::CompatVersion,
-            2 => Self::TruncatedBlob,
-            3 => Self::BlockLoop,
-            4 => Self::VmallocLoop,
-            5 => Self::UnpreservedRoot,
-            6 => Self::CountOverCapacity,
-            7 => Self::RadixStrayBit,
-            8 => Self::VmallocEntryAlias,
-            9 => Self::GenerationMax,
-            _ => {
-                pr_err!("workload: corrupt={} is not a known damage (1..9)\n", n);
-                return Err(EINVAL);
-            }
-        }))
-    }
 }
 
 /// Largest folio order of the workload.
 pub(crate) const MAX_FOLIO_ORDER: u32 = 4;
 
 const MIB: usize = 1 << 20;
-
-fn bytes_as_words(b: &[u8]) -> impl Iterator<Item = u64> + '_ {
-    b.chunks_exact(8).map(|c| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        u64::from_ne_bytes(w)
-    })
-}
 
 /// A workload preserved in this kernel and published as the `kho-rs` subtree.
 ///
@@ -126,7 +75,7 @@ pub(crate) struct Outgoing {
     mem: KernelMem,
     tree: Option<RadixTree>,
     folios: KVec<(u64, u32)>,
-    area: Option<vmalloc::VmallocArea>,
+    area: Option<VmallocArea>,
     vdesc: Option<crate::pure::vmalloc::KhoVmalloc>,
     blocks: BlockSet<Record>,
     /// Whether the radix tree's node pages are preserved.
@@ -217,114 +166,10 @@ impl Outgoing {
     }
 
     fn build(&mut self, p: &Params) -> Result {
-        let mem = &mut self.mem;
-        // (a) Folios of mixed orders, tracked in the Rust radix tree.
-        self.tree = Some(RadixTree::new(mem).map_err(|e| core_err("radix", e))?);
-        let mut rng = XorShift::new(p.seed);
-        self.folios.reserve(p.folios as usize, GFP_KERNEL)?;
         let mut records = KVVec::with_capacity(p.block_entries as usize, GFP_KERNEL)?;
-        for i in 0..u64::from(p.folios) {
-            let order = rng.below(MAX_FOLIO_ORDER as usize + 1) as u32;
-            let pa = mem.alloc_pages(order).map_err(|e| core_err("folio", e))?;
-            // SAFETY: the block was just allocated by this function and is not shared.
-            let sum = match unsafe { mem.block_words_mut(pa, 1 << order) } {
-                Some(words) => fill(words, p.seed, i, 0),
-                None => 0,
-            };
-            // Tracked in `folios` only once preserved, so `Drop` unpreserves exactly those.
-            if let Err(e) = mem.preserve(pa, 1 << order) {
-                // SAFETY: allocated above with `order`, not preserved, not referenced.
-                unsafe { mem.free_pages(pa, order) };
-                return Err(core_err("folio preserve", e));
-            }
-            self.footprint.data_bytes += (GEOMETRY.page_size as u64) << order;
-            if let Err(e) = self.folios.push((pa, order), GFP_KERNEL) {
-                mem.unpreserve(pa, 1 << order);
-                // SAFETY: allocated above with `order`, unpreserved again, not referenced.
-                unsafe { mem.free_pages(pa, order) };
-                return Err(e.into());
-            }
-            let key = encode_key(&GEOMETRY, pa, order).map_err(|e| core_err("radix", e))?;
-            if let Some(tree) = self.tree.as_mut() {
-                tree.add(mem, key).map_err(|e| core_err("radix add", e))?;
-            }
-            records.push(
-                Record {
-                    kind: KIND_FOLIO,
-                    order,
-                    pa,
-                    tag: i,
-                    sum,
-                },
-                GFP_KERNEL,
-            )?;
-        }
-        if let Some(tree) = self.tree.as_ref() {
-            self.footprint.radix_nodes = tree
-                .preserve_nodes(mem)
-                .map_err(|e| core_err("radix preserve", e))?;
-            self.nodes_preserved = true;
-        }
-
-        // (b) The vmalloc area.
-        let bytes = (p.vmalloc_mib as usize) * MIB;
-        if bytes > 0 {
-            let mut area = vmalloc::VmallocArea::new(bytes)?;
-            for (mib, chunk) in area.as_mut_slice().chunks_exact_mut(MIB).enumerate() {
-                let mut sum = 0u64;
-                let first = (mib * MIB / 8) as u64;
-                for (i, c) in chunk.chunks_exact_mut(8).enumerate() {
-                    let w = word(p.seed, TAG_VMALLOC, first + i as u64);
-                    c.copy_from_slice(&w.to_ne_bytes());
-                    sum = sum.wrapping_add(w);
-                }
-                records.push(
-                    Record {
-                        kind: KIND_VMALLOC,
-                        order: 0,
-                        pa: 0,
-                        tag: mib as u64,
-                        sum,
-                    },
-                    GFP_KERNEL,
-                )?;
-            }
-            let desc = vmalloc::preserve(&area)?.publish();
-            self.vdesc = Some(desc);
-            self.area = Some(area);
-            self.info.vmalloc = desc;
-            self.info.vmalloc_bytes = bytes as u64;
-            self.footprint.vmalloc_chunks = crate::pure::vmalloc::chunk_pages(&GEOMETRY, &desc);
-        }
-
-        // (c) The block set: the records above, then filler up to `block_entries`.
-        let mut i = 0u64;
-        while records.len() < p.block_entries as usize {
-            records.push(
-                Record {
-                    kind: KIND_FILLER,
-                    order: 0,
-                    pa: 0,
-                    tag: i,
-                    sum: word(p.seed, TAG_FILLER, i),
-                },
-                GFP_KERNEL,
-            )?;
-            i += 1;
-        }
-        self.blocks
-            .grow(mem, records.len())
-            .map_err(|e| core_err("block grow", e))?;
-        {
-            let mut it = self.blocks.iter();
-            for r in records.iter() {
-                it.write(mem, r).map_err(|e| core_err("block write", e))?;
-            }
-        }
-        self.blocks.trim(mem);
-        self.blocks
-            .validate_outgoing(mem)
-            .map_err(|e| core_err("block publish", e))?;
+        self.build_folios(p, &mut records)?;
+        self.build_vmalloc(p, &mut records)?;
+        self.build_blocks(p, &mut records)?;
 
         // The subtree blob: one preserved page.
         self.info.radix_root = self.tree.as_ref().map_or(0, |t| t.root());
@@ -332,186 +177,6 @@ impl Outgoing {
         self.info.block_head = self.blocks.head_pa();
         self.info.block_entry_size = Record::SIZE as u64;
         self.info.block_count = records.len() as u64;
-        Ok(())
-    }
-
-    /// Overwrites word `idx` of the owned page `pa`, remembering the old value.
-    ///
-    /// # Safety
-    ///
-    /// `pa` must be a page of this workload's own state (a block, chunk or node page it
-    /// allocated), which `Drop` restores before freeing.
-    unsafe fn patch(&mut self, pa: u64, idx: usize, value: u64) -> Result {
-        // SAFETY: a page of this workload (this function's contract).
-        let page = unsafe { self.mem.page_mut(pa) }.ok_or(EINVAL)?;
-        let old = *page.get(idx).ok_or(EINVAL)?;
-        if let Some(w) = page.get_mut(idx) {
-            *w = value;
-        }
-        self.patched = Some((pa, idx, old));
-        Ok(())
-    }
-
-    /// Damages the state about to be published (see [`Damage`]).
-    fn damage(&mut self, d: Damage) -> Result {
-        let head = self.blocks.head_pa();
-        match d {
-            Damage::CompatVersion | Damage::TruncatedBlob => Ok(()),
-            Damage::GenerationMax => {
-                self.info.generation = u64::MAX;
-                Ok(())
-            }
-            Damage::BlockLoop => {
-                let mut last = head;
-                // SAFETY: the blocks of `self.blocks`, owned by this workload.
-                while let Some(&next) = unsafe { self.mem.page(last) }.and_then(|p| p.first()) {
-                    if next == 0 {
-                        break;
-                    }
-                    last = next;
-                }
-                // SAFETY: the tail block of this workload's set.
-                unsafe { self.patch(last, 0, head) }
-            }
-            Damage::VmallocLoop => {
-                let first = self.info.vmalloc.first;
-                // SAFETY: the first chunk of this workload's own vmalloc descriptor.
-                unsafe { self.patch(first, 0, first) }
-            }
-            Damage::UnpreservedRoot => {
-                let pa = self.mem.alloc_zeroed().map_err(|e| core_err("decoy", e))?;
-                self.decoy = pa;
-                self.info.radix_root = pa;
-                pr_info!(
-                    "workload: damage: radix root -> unpreserved page {:#x}\n",
-                    pa
-                );
-                Ok(())
-            }
-            Damage::CountOverCapacity => {
-                let cap = self.blocks.count_per_block() as u64;
-                // SAFETY: the head block of this workload's set.
-                unsafe { self.patch(head, 1, cap + 1) }
-            }
-            Damage::RadixStrayBit => {
-                let mut first = FirstLeafKey::default();
-                if let Some(tree) = self.tree.as_ref() {
-                    tree.walk(&self.mem, &mut first)
-                        .map_err(|e| core_err("damage", e))?;
-                }
-                let (leaf, key) = (first.leaf, first.key.ok_or(EINVAL)?);
-                // The neighbouring key: same order, the block next to a real folio (not
-                // preserved: folios are allocated one by one, never adjacent blocks
-                // preserved together as this key).
-                let bit = GEOMETRY.leaf_bit(key ^ 1);
-                // SAFETY: `leaf` is a leaf page of this workload's own tree.
-                let old = unsafe { self.mem.page(leaf) }
-                    .and_then(|p| p.get(bit / 64).copied())
-                    .ok_or(EINVAL)?;
-                // SAFETY: as above.
-                unsafe { self.patch(leaf, bit / 64, old | (1u64 << (bit % 64))) }
-            }
-            Damage::VmallocEntryAlias => {
-                let first = self.info.vmalloc.first;
-                // SAFETY: the first chunk of this workload's own descriptor.
-                let second = unsafe { self.mem.page(first) }
-                    .and_then(|p| p.first().copied())
-                    .filter(|&n| n != 0)
-                    .ok_or(EINVAL)?;
-                // SAFETY: as above.
-                unsafe { self.patch(first, 1, second) }
-            }
-        }
-    }
-
-    /// Lists the pages of every published structure (before anything is damaged, so no
-    /// damaged link is followed), for [`Outgoing::random_damage`].
-    fn damage_targets(&self) -> Result<([KVec<u64>; NR_STRUCTURES], Layout)> {
-        let mut pages: [KVec<u64>; NR_STRUCTURES] = core::array::from_fn(|_| KVec::new());
-        let mut layout = Layout {
-            page_size: GEOMETRY.page_size,
-            ..Layout::default()
-        };
-        if let Some(blob) = self.blob.as_ref() {
-            pages[Structure::Blob.index()].push(blob.pa(), GFP_KERNEL)?;
-            layout.blob_len = blob.size().min(GEOMETRY.page_size);
-        }
-        if let Some(tree) = self.tree.as_ref() {
-            let [_, nodes, leaves, _, _] = &mut pages;
-            let mut v = NodePages {
-                nodes,
-                leaves,
-                err: None,
-            };
-            let walked = tree.walk(&self.mem, &mut v);
-            if let Some(e) = v.err {
-                return Err(e);
-            }
-            walked.map_err(|e| core_err("damage: radix walk", e))?;
-        }
-        // The chunk chain of this kernel's own descriptor, at most as long as its pages need.
-        let mut chunk = self.info.vmalloc.first;
-        let bound = (self.info.vmalloc.total_pages as usize)
-            .div_ceil(GEOMETRY.vmalloc_chunk_entries)
-            .saturating_add(1);
-        while chunk != 0 && pages[Structure::VmallocChunk.index()].len() < bound {
-            pages[Structure::VmallocChunk.index()].push(chunk, GFP_KERNEL)?;
-            // SAFETY: a chunk of this workload's own (published, not yet damaged) chain.
-            chunk = unsafe { self.mem.page(chunk) }
-                .and_then(|p| p.first().copied())
-                .unwrap_or(0);
-        }
-        let mut block = self.blocks.head_pa();
-        for _ in 0..self.blocks.nblocks() {
-            if block == 0 {
-                break;
-            }
-            pages[Structure::Block.index()].push(block, GFP_KERNEL)?;
-            // SAFETY: a block of this workload's own set (not yet damaged).
-            block = unsafe { self.mem.page(block) }
-                .and_then(|p| p.first().copied())
-                .unwrap_or(0);
-        }
-        for s in Structure::ALL {
-            layout.pages[s.index()] = pages[s.index()].len();
-        }
-        Ok((pages, layout))
-    }
-
-    /// Damages `n` random bytes of the published state, chosen from `seed` by
-    /// [`damage::plan`]: the blob, the radix node and leaf pages, the vmalloc chunks and
-    /// the blocks. Each damage is printed; unloading the module undoes it.
-    fn random_damage(&mut self, seed: u64, n: u32) -> Result {
-        let (pages, layout) = self.damage_targets()?;
-        let mut hits = [Hit::NONE; damage::MAX_HITS];
-        let got = damage::plan(seed, n as usize, &layout, &mut hits);
-        self.damaged.reserve(got, GFP_KERNEL)?;
-        for h in hits.iter().take(got) {
-            let pa = *pages[h.structure.index()].get(h.page).ok_or(EINVAL)?;
-            // SAFETY: `pa` is a page of this workload's own published state (the blob page
-            // of `self.blob`, a node of `self.tree`, a chunk of `self.vdesc`, a block of
-            // `self.blocks`), all allocated and owned until `Drop`, which undoes this first.
-            let byte = unsafe { self.mem.bytes_mut(pa) }
-                .and_then(|b| b.get_mut(h.offset))
-                .ok_or(EINVAL)?;
-            let old = *byte;
-            *byte = old ^ h.xor;
-            pr_info!(
-                "workload: damage seed {}: {} page {:#x} offset {}: {:#04x} -> {:#04x}\n",
-                seed,
-                h.structure.name(),
-                pa,
-                h.offset,
-                old,
-                old ^ h.xor
-            );
-            self.damaged.push((pa, h.offset, old), GFP_KERNEL)?;
-        }
-        pr_warn!(
-            "workload: published state damaged on purpose: {} bytes (damage seed {})\n",
-            got,
-            seed
-        );
         Ok(())
     }
 
@@ -529,105 +194,17 @@ impl Outgoing {
 
 impl Drop for Outgoing {
     fn drop(&mut self) {
-        // Random damage first (last damage first), before any chain is walked.
-        while let Some((pa, off, old)) = self.damaged.pop() {
-            // SAFETY: `random_damage` only records pages of this workload, still allocated.
-            if let Some(b) = unsafe { self.mem.bytes_mut(pa) }.and_then(|b| b.get_mut(off)) {
-                *b = old;
-            }
-        }
-        if let Some((pa, idx, old)) = self.patched.take() {
-            // SAFETY: `patch` only records pages of this workload, still allocated here.
-            if let Some(w) = unsafe { self.mem.page_mut(pa) }.and_then(|p| p.get_mut(idx)) {
-                *w = old;
-            }
-        }
-        let mem = &mut self.mem;
-        if self.decoy != 0 {
-            // SAFETY: allocated by `damage`, never preserved or shared.
-            unsafe { mem.free(self.decoy) };
-        }
+        // Damage first (the last first), before any chain is walked.
+        self.undo_damage();
         // Removes the subtree first, so the next kernel never sees a half-torn state.
         self.blob = None;
-        self.blocks.destroy(mem);
-        if let Some(desc) = self.vdesc.take() {
-            // SAFETY: published by `vmalloc::preserve` in this kernel, not unpreserved yet.
-            unsafe { crate::pure::vmalloc::unpreserve(mem, &desc) };
-        }
-        self.area = None;
-        if let Some(tree) = self.tree.take() {
-            if self.nodes_preserved {
-                tree.unpreserve_nodes(mem);
-            }
-            tree.destroy(mem);
-        }
-        for &(pa, order) in self.folios.iter() {
-            mem.unpreserve(pa, 1 << order);
-            // SAFETY: allocated by `build` with `order`, unpreserved just above.
-            unsafe { mem.free_pages(pa, order) };
-        }
+        self.teardown_blocks();
+        self.teardown_vmalloc();
+        self.teardown_radix();
         pr_info!(
             "workload: unpreserved and freed generation {}\n",
             self.info.generation
         );
-    }
-}
-
-/// Collects the node (table) and leaf pages of a radix tree during a walk.
-struct NodePages<'a> {
-    nodes: &'a mut KVec<u64>,
-    leaves: &'a mut KVec<u64>,
-    /// An allocation failure (the walk itself only sees the pure core's error type).
-    err: Option<Error>,
-}
-
-impl RadixVisitor for NodePages<'_> {
-    fn node(&mut self, pa: u64, level: u32) -> crate::pure::error::Result {
-        let list = if level == 0 {
-            &mut *self.leaves
-        } else {
-            &mut *self.nodes
-        };
-        list.push(pa, GFP_KERNEL).map_err(|e| {
-            self.err = Some(e.into());
-            crate::pure::error::Error::nomem("workload: node list")
-        })
-    }
-}
-
-/// Collects radix keys during a walk.
-struct Keys(KVec<u64>);
-
-/// Visitor recording the first leaf page and the first key of a walk.
-#[derive(Default)]
-struct FirstLeafKey {
-    /// Physical address of the leaf holding `key`.
-    leaf: u64,
-    /// The first key of the walk, if any.
-    key: Option<u64>,
-}
-
-impl RadixVisitor for FirstLeafKey {
-    fn node(&mut self, pa: u64, level: u32) -> crate::pure::error::Result {
-        if level == 0 && self.key.is_none() {
-            self.leaf = pa;
-        }
-        Ok(())
-    }
-
-    fn key(&mut self, key: u64) -> crate::pure::error::Result {
-        if self.key.is_none() {
-            self.key = Some(key);
-        }
-        Ok(())
-    }
-}
-
-impl RadixVisitor for Keys {
-    fn key(&mut self, key: u64) -> crate::pure::error::Result {
-        self.0
-            .push(key, GFP_KERNEL)
-            .map_err(|_| crate::pure::error::Error::nomem("workload: key list"))
     }
 }
 
@@ -814,214 +391,31 @@ fn verify_components(
     }
     let mut mismatches = 0u64;
     let mut verify_us = 0u64;
-    let mut records = KVVec::new();
     // Block set first: the records describe everything else (without them, folio contents
     // cannot be checked).
+    let mut records = KVVec::new();
+    let mut folio_records = KVec::new();
     if with_records {
         *stage = STAGE_BLOCK;
-        let mut blocks = BlockSet::<Record>::restore(mem, info.block_head)
-            .map_err(|e| core_err("restore block", e))?;
-        let mut ok = Ok(());
-        {
-            let mut it = blocks.iter();
-            while let Some(r) = it.read_entry(mem) {
-                if let Err(e) = records.push(r, GFP_KERNEL) {
-                    ok = Err(Error::from(e));
-                    break;
-                }
-            }
-        }
-        blocks.destroy(mem);
-        ok?;
+        records = block::read_records(mem, &info)?;
+        let (m, folios) = block::check_records(&info, &records, inc.vmalloc.restores())?;
+        mismatches += m;
+        folio_records = folios;
     }
-    if with_records && records.len() as u64 != info.block_count {
-        pr_err!(
-            "restore: {} block entries, subtree says {}\n",
-            records.len(),
-            info.block_count
-        );
-        mismatches += 1;
-    }
-    // Every field of every record is checked: the records come in the order `build` wrote
-    // them (folios, vmalloc MiBs, filler), each kind's `tag` counts from 0, the fields a
-    // kind does not use are 0, and the sums are compared with the data (folio, vmalloc)
-    // or the seed (filler).
-    let mut folio_records = KVec::new();
-    let mut seen = [0u64; 4];
-    for (i, r) in records.iter().enumerate() {
-        let kind = r.kind as usize;
-        let later_kinds = seen.get(kind + 1..).unwrap_or(&[]).iter().any(|&n| n != 0);
-        let in_order = !later_kinds && seen.get(kind).is_some_and(|&n| r.tag == n);
-        let ok = in_order
-            && match r.kind {
-                KIND_FOLIO => {
-                    folio_records.push((r.pa, r.order, r.tag, r.sum), GFP_KERNEL)?;
-                    true
-                }
-                KIND_VMALLOC => r.order == 0 && r.pa == 0,
-                KIND_FILLER => {
-                    r.order == 0 && r.pa == 0 && r.sum == word(info.seed, TAG_FILLER, r.tag)
-                }
-                _ => false,
-            };
-        if let Some(n) = seen.get_mut(kind) {
-            *n += 1;
-        }
-        if !ok {
-            if mismatches < 8 {
-                pr_err!(
-                    "restore: block entry {} is wrong (kind {}, order {}, pa {:#x}, tag {})\n",
-                    i,
-                    r.kind,
-                    r.order,
-                    r.pa,
-                    r.tag
-                );
-            }
-            mismatches += 1;
-        }
-    }
-    // (Only when both the records and the vmalloc component were read.)
-    if with_records
-        && inc.vmalloc.restores()
-        && seen[KIND_VMALLOC as usize] != info.vmalloc_bytes / MIB as u64
-    {
-        pr_err!(
-            "restore: {} vmalloc records, subtree says {} bytes\n",
-            seen[KIND_VMALLOC as usize],
-            info.vmalloc_bytes
-        );
-        mismatches += 1;
-    }
-    folio_records.sort_unstable_by_key(|f| f.0);
-
-    // Radix tree: validated and every node page restored; then every folio (named by the
-    // tree's keys).
     if inc.radix.restores() {
-        *stage = STAGE_RADIX;
-        let (tree, _stats) =
-            RadixTree::restore(mem, info.radix_root).map_err(|e| core_err("restore radix", e))?;
-        let mut keys = Keys(KVec::new());
-        let walked = tree.walk(mem, &mut keys);
-        tree.destroy(mem);
-        walked.map_err(|e| core_err("restore radix walk", e))?;
-        if keys.0.len() as u64 != info.radix_keys
-            || (with_records && keys.0.len() != folio_records.len())
-        {
-            pr_err!(
-                "restore: {} radix keys, {} folio records, subtree says {}\n",
-                keys.0.len(),
-                folio_records.len(),
-                info.radix_keys
-            );
-            mismatches += 1;
-        }
-        for &key in keys.0.iter() {
-            let (fpa, order) =
-                decode_key(&GEOMETRY, key).map_err(|e| core_err("restore key", e))?;
-            // The tree says what was preserved: check and claim the folio before anything else.
-            if order > MAX_FOLIO_ORDER {
-                pr_err!(
-                    "restore folio: key {:#x} has order {} above {}\n",
-                    key,
-                    order,
-                    MAX_FOLIO_ORDER
-                );
-                return Err(EINVAL);
-            }
-            if let Err(e) = mem.claim(fpa, 1 << order) {
-                return Err(core_err("restore folio", e));
-            }
-            let Ok(idx) = folio_records.binary_search_by_key(&fpa, |f| f.0) else {
-                // Without the block set (refused) the folio is restored but cannot be checked.
-                if with_records {
-                    pr_err!("restore: folio {:#x} has no block record\n", fpa);
-                    mismatches += 1;
-                }
-                for i in 0..(1u64 << order) {
-                    // SAFETY: claimed just above, not referenced; each page freed once.
-                    unsafe { mem.free(fpa + i * GEOMETRY.page_size as u64) };
-                }
-                continue;
-            };
-            let (_, rorder, tag, rsum) = folio_records[idx];
-            if order != rorder {
-                pr_err!(
-                    "restore: folio {:#x} order {} vs record {}\n",
-                    fpa,
-                    order,
-                    rorder
-                );
-                mismatches += 1;
-            }
-            let tv = Instant::<Monotonic>::now();
-            // SAFETY: the `2^order` pages at `fpa` were claimed as one block just above.
-            let (bad, sum) = match unsafe { mem.block_words_mut(fpa, 1 << order) } {
-                Some(words) => verify(words, info.seed, tag, 0),
-                None => (1, 0),
-            };
-            verify_us += elapsed_us(&tv);
-            if bad != 0 || sum != rsum {
-                pr_err!("restore: folio {:#x}: {} words differ\n", fpa, bad);
-                mismatches += bad.max(1);
-            }
-            for i in 0..(1u64 << order) {
-                // SAFETY: claimed above (order-0 pages after `kho_restore_pages()`), no longer
-                // referenced; each page freed once.
-                unsafe { mem.free(fpa + i * GEOMETRY.page_size as u64) };
-            }
-        }
+        let (m, us) = radix::verify_folios(
+            mem,
+            &info,
+            with_records.then_some(&folio_records[..]),
+            stage,
+        )?;
+        mismatches += m;
+        verify_us += us;
     }
-
-    // vmalloc: validated, restored, mapped; every byte compared.
     if inc.vmalloc.restores() && info.vmalloc_bytes != 0 {
-        *stage = STAGE_VMALLOC;
-        let area = vmalloc::restore(&info.vmalloc)?;
-        let data = area.as_slice();
-        let tv = Instant::<Monotonic>::now();
-        if data.len() as u64 != info.vmalloc_bytes {
-            pr_err!(
-                "restore: vmalloc area {} bytes, subtree says {}\n",
-                data.len(),
-                info.vmalloc_bytes
-            );
-            mismatches += 1;
-        }
-        // Each MiB against what the seed generates, and against its record's sum; without
-        // the block set (refused) every MiB of the area, without sums.
-        let check = |tag: u64, want: Option<u64>| -> u64 {
-            let off = (tag as usize).saturating_mul(MIB);
-            let Some(chunk) = data.get(off..off.saturating_add(MIB)) else {
-                return 1;
-            };
-            let first = (off / 8) as u64;
-            let mut bad = 0u64;
-            let mut sum = 0u64;
-            for (i, w) in bytes_as_words(chunk).enumerate() {
-                if w != word(info.seed, TAG_VMALLOC, first + i as u64) {
-                    bad += 1;
-                }
-                sum = sum.wrapping_add(w);
-            }
-            if bad != 0 || want.is_some_and(|w| w != sum) {
-                pr_err!("restore: vmalloc MiB {}: {} words differ\n", tag, bad);
-            }
-            if want.is_some_and(|w| w != sum) {
-                bad.max(1)
-            } else {
-                bad
-            }
-        };
-        if with_records {
-            for r in records.iter().filter(|r| r.kind == KIND_VMALLOC) {
-                mismatches += check(r.tag, Some(r.sum));
-            }
-        } else {
-            for tag in 0..(data.len() / MIB) as u64 {
-                mismatches += check(tag, None);
-            }
-        }
-        verify_us += elapsed_us(&tv);
+        let (m, us) = vmalloc::verify_area(&info, with_records.then_some(&records[..]), stage)?;
+        mismatches += m;
+        verify_us += us;
     }
     Ok(Report {
         info,
