@@ -48,9 +48,13 @@ const fn entries(size: usize) -> usize {
     2 * cap_of(size) + cap_of(size) / 2 + 1
 }
 
-/// Byte `i` of the pattern of `seed` (never 0).
+/// Byte `i` of the pattern of `seed` (0 for seed 0, never 0 otherwise).
 pub(crate) fn pat_byte(seed: u64, i: usize) -> u8 {
-    (seed.wrapping_mul(31).wrapping_add(i as u64 * 7) % 251) as u8 + 1
+    if seed == 0 {
+        0
+    } else {
+        (seed.wrapping_mul(31).wrapping_add(i as u64 * 7) % 251) as u8 + 1
+    }
 }
 
 /// An `N`-byte entry made from a seed: the seed (8 bytes, native endian) followed by the

@@ -76,31 +76,29 @@ fn report(what: (&str, &str), n: usize, a: (&str, u64), b: (&str, u64), ops: u64
     let ops = ops.max(1);
     let per_op = |ns: u64| Fixed(ns, ops, 2);
     let ratio = Fixed(a_ns, b_ns, 2);
-    if speedup {
-        pr_info!(
-            "bench: radix {} {} n={} {}={} ns/op {}={} ns/op ratio={} speedup={}x\n",
-            what.0,
-            what.1,
-            n,
-            a_name,
-            per_op(a_ns),
-            b_name,
-            per_op(b_ns),
-            ratio,
-            b_ns / a_ns.max(1)
-        );
-    } else {
-        pr_info!(
-            "bench: radix {} {} n={} {}={} ns/op {}={} ns/op ratio={}\n",
-            what.0,
-            what.1,
-            n,
-            a_name,
-            per_op(a_ns),
-            b_name,
-            per_op(b_ns),
-            ratio
-        );
+    pr_info!(
+        "bench: radix {} {} n={} {}={} ns/op {}={} ns/op ratio={}{}\n",
+        what.0,
+        what.1,
+        n,
+        a_name,
+        per_op(a_ns),
+        b_name,
+        per_op(b_ns),
+        ratio,
+        Speedup(speedup.then(|| b_ns / a_ns.max(1)))
+    );
+}
+
+/// ` speedup=Nx` at the end of a [`report`] line, or nothing.
+struct Speedup(Option<u64>);
+
+impl kernel::fmt::Display for Speedup {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        match self.0 {
+            Some(x) => write!(f, " speedup={x}x"),
+            None => Ok(()),
+        }
     }
 }
 

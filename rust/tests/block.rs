@@ -17,6 +17,7 @@ use kernel::prelude::*;
 use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::{ensure, ensure_eq, kr};
+use crate::blockx::{pat_byte, Pat};
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::pure::block::{BlockEntry, BlockIter, BlockSet, BLOCK_HEADER_SIZE, KHO_MAX_BLOCKS};
 use crate::pure::error::errno;
@@ -36,15 +37,6 @@ impl TestEntry for u64 {
     }
 }
 
-/// Byte `i` of the pattern of `seed` (0 for seed 0, never 0 otherwise).
-fn pat_byte(seed: u64, i: usize) -> u8 {
-    if seed == 0 {
-        0
-    } else {
-        (seed.wrapping_mul(31).wrapping_add(i as u64 * 7) % 251) as u8 + 1
-    }
-}
-
 impl<const N: usize> TestEntry for [u8; N] {
     fn from_seed(seed: u64) -> Self {
         let mut a = [0u8; N];
@@ -55,50 +47,11 @@ impl<const N: usize> TestEntry for [u8; N] {
     }
 }
 
-/// A large entry (`N` bytes on the wire) that is small in memory: the wire form is the
-/// seed (8 bytes, native endian) followed by the pattern of the seed, and decoding checks
-/// the whole pattern. Used for 4080-byte entries, which would not fit on the kernel stack
-/// a few times over.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Pat<const N: usize> {
-    /// Seed of the entry.
-    seed: u64,
-    /// Whether every byte read back matched the pattern of `seed`.
-    intact: bool,
-}
-
-impl<const N: usize> BlockEntry for Pat<N> {
-    const SIZE: usize = N;
-
-    fn encode(&self, out: &mut [u8]) {
-        let seed = self.seed.to_ne_bytes();
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = match seed.get(i) {
-                Some(b) => *b,
-                None => pat_byte(self.seed, i),
-            };
-        }
-    }
-
-    fn decode(bytes: &[u8]) -> Self {
-        let mut raw = [0u8; 8];
-        for (r, b) in raw.iter_mut().zip(bytes) {
-            *r = *b;
-        }
-        let seed = u64::from_ne_bytes(raw);
-        let intact = bytes.len() == N
-            && bytes
-                .iter()
-                .enumerate()
-                .skip(8)
-                .all(|(i, b)| *b == pat_byte(seed, i));
-        Self { seed, intact }
-    }
-}
-
+/// The large entries of the suite are `blockx`'s [`Pat`]: small in memory, also for 4080
+/// bytes on the wire, and every byte checked when read.
 impl<const N: usize> TestEntry for Pat<N> {
     fn from_seed(seed: u64) -> Self {
-        Self { seed, intact: true }
+        Pat::of(seed)
     }
 }
 

@@ -437,6 +437,17 @@ struct Case {
     dels: KVec<u64>,
 }
 
+/// [`diff_case`] of `adds` alone, without deletions or a flipped bit.
+fn diff_adds(adds: KVec<u64>) -> Result {
+    diff_case(
+        &Case {
+            adds,
+            dels: KVec::new(),
+        },
+        false,
+    )
+}
+
 /// Builds the same key set in Rust and in C, then cross-walks and compares the trees.
 ///
 /// With `flip_bit`, one bit of the first Rust leaf is flipped before the page comparison,
@@ -579,13 +590,7 @@ mod diff_tests {
         for k in split_keys(0x40_0001, 100_000, 9)? {
             adds.push(k, GFP_KERNEL)?;
         }
-        diff_case(
-            &Case {
-                adds,
-                dels: KVec::new(),
-            },
-            false,
-        )
+        diff_adds(adds)
     }
 
     #[test]
@@ -606,13 +611,7 @@ mod diff_tests {
         // The largest encodable order and the highest order-0 page.
         adds.push(key(0, GEOMETRY.max_order - 1)?, GFP_KERNEL)?;
         adds.push(key(u64::MAX << GEOMETRY.page_shift, 0)?, GFP_KERNEL)?;
-        diff_case(
-            &Case {
-                adds,
-                dels: KVec::new(),
-            },
-            false,
-        )
+        diff_adds(adds)
     }
 
     #[test]
