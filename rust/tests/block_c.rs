@@ -1181,81 +1181,53 @@ fn differences_on(cs: &mut Case, pre: u64, bare: u64) -> Result {
         v.push(x, GFP_KERNEL)?;
         Ok(v)
     };
-    let inval = Err(errno::EINVAL);
+    let inval: Verdict = Err(errno::EINVAL);
     // The claim's errno for a page that is not preserved (and, with `LoanMem`, not RAM).
-    let noent = Err(errno::ENOENT);
-    // Sanity: the preserved test page as a third block is fine for both.
-    let with_pre = plus(pre)?;
-    // SAFETY: blocks of sets and test pages of this case, held across the call;
-    // the readers in the closure only borrow them.
-    unsafe {
-        with_words(cs, &[(b1, 0, pre)], |cs| {
-            both::<64>(
-                &mut cs.lm,
-                "preserved third block",
-                b0,
-                Ok(3),
-                Ok(3),
-                Released::Blocks(&with_pre),
-                &with_pre,
-            )
-        })
-    }?;
-    // Misaligned next (inside a preserved page, valid header there): C accepts.
-    let with_mis = plus(mis)?;
-    // SAFETY: blocks of sets and test pages of this case, held across the call;
-    // the readers in the closure only borrow them.
-    unsafe {
-        with_words(cs, &[(b1, 0, mis)], |cs| {
-            both::<64>(
-                &mut cs.lm,
-                "misaligned next",
-                b0,
-                Ok(3),
-                inval,
-                Released::Blocks(&with_mis),
-                &pas,
-            )
-        })
-    }?;
-    // Misaligned head.
-    let only_mis = [mis];
-    both::<64>(
-        &mut cs.lm,
-        "misaligned head",
-        mis,
-        Ok(1),
-        inval,
-        Released::Blocks(&only_mis),
-        &[],
-    )?;
-    // A block that is not preserved: C accepts; Rust cannot claim it and gives back b0, b1.
-    let with_bare = plus(bare)?;
-    // SAFETY: blocks of sets and test pages of this case, held across the call;
-    // the readers in the closure only borrow them.
-    unsafe {
-        with_words(cs, &[(b1, 0, bare)], |cs| {
-            both::<64>(
-                &mut cs.lm,
-                "unpreserved next",
-                b0,
-                Ok(3),
-                noent,
-                Released::Blocks(&with_bare),
-                &pas,
-            )
-        })
-    }?;
-    let only_bare = [bare];
-    both::<64>(
-        &mut cs.lm,
-        "unpreserved head",
-        bare,
-        Ok(1),
-        noent,
-        Released::Blocks(&only_bare),
-        &[],
-    )?;
+    let noent: Verdict = Err(errno::ENOENT);
+    // A third block after b0, b1: (case, its address, C's verdict, Rust's verdict, whether
+    // Rust takes it too). The preserved test page is fine for both (the sanity case); a
+    // misaligned next (inside a preserved page, valid header there) and a block that is
+    // not preserved are accepted by C only, and Rust gives back b0, b1.
+    let nexts = [
+        ("preserved third block", pre, Ok(3), Ok(3), true),
+        ("misaligned next", mis, Ok(3), inval, false),
+        ("unpreserved next", bare, Ok(3), noent, false),
+    ];
+    for (what, x, want_c, want_rust, rust_takes_it) in nexts {
+        let with_x = plus(x)?;
+        let back = if rust_takes_it { &with_x[..] } else { &pas[..] };
+        // SAFETY: blocks of sets and test pages of this case, held across the call;
+        // the readers in the closure only borrow them.
+        unsafe {
+            with_words(cs, &[(b1, 0, x)], |cs| {
+                both::<64>(
+                    &mut cs.lm,
+                    what,
+                    b0,
+                    want_c,
+                    want_rust,
+                    Released::Blocks(&with_x),
+                    back,
+                )
+            })
+        }?;
+    }
+    // The same addresses as the head: C takes the one block, Rust refuses it.
+    for (what, x, want_rust) in [
+        ("misaligned head", mis, inval),
+        ("unpreserved head", bare, noent),
+    ] {
+        let only = [x];
+        both::<64>(
+            &mut cs.lm,
+            what,
+            x,
+            Ok(1),
+            want_rust,
+            Released::Blocks(&only),
+            &[],
+        )?;
+    }
     // Not RAM: Rust only (C would fault).
     let far = 1u64 << 50;
     // SAFETY: blocks of sets and test pages of this case, held across the call;
