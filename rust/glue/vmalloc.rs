@@ -4,7 +4,7 @@
 //!
 //! C header: [`include/linux/vmalloc.h`](srctree/include/linux/vmalloc.h)
 //!
-//! `find_vm_area()` and the vmalloc internals are not exported (kho-abi-notes.md §3.1), so
+//! `find_vm_area()` and the vmalloc internals are not exported (`mm/vmalloc.c`), so
 //! the module preserves only areas it allocated itself ([`VmallocArea`], plain `vmalloc()`:
 //! `VM_ALLOC`, order 0), takes each page with `vmalloc_to_page()` and writes the descriptor
 //! with the pure core ([`crate::pure::vmalloc`]). In the next kernel [`restore`] claims the
@@ -261,7 +261,8 @@ const RESTORE_PREALLOC_PAGES: usize = (1 << 30) / PAGE_SIZE;
 /// collected in area order and mapped with `vmap(VM_MAP | VM_MAP_PUT_PAGES)`. On any
 /// failure nothing is leaked: the core frees what it restored, and if the mapping fails
 /// every restored page is freed here. Unlike `kho_restore_vmalloc()` the area is `VM_MAP`
-/// with 4K mappings (kho-abi-notes.md §3.1).
+/// with 4K mappings (`kho_restore_vmalloc()` in `kernel/liveupdate/kexec_handover.c` maps
+/// with the preserved order).
 pub(crate) fn restore(desc: &KhoVmalloc) -> Result<RestoredVmalloc> {
     let mut mem = kernel_mem();
     let total = desc.total_pages as usize;

@@ -2,8 +2,8 @@
 
 //! Linked serialization blocks ("block-v1"), wire compatible with `kho_block_*`.
 //!
-//! Mirrors `include/linux/kho/abi/block.h` and `kernel/liveupdate/kho_block.c` of Linux 7.3
-//! (reference: kho-abi-notes.md, section 1.7). A block is one preserved page:
+//! Mirrors `include/linux/kho/abi/block.h` and `kernel/liveupdate/kho_block.c` of Linux 7.3.
+//! A block is one preserved page:
 //!
 //! ```text
 //! +0   u64 next     physical address of the next block, 0 = end of the chain

@@ -4,8 +4,8 @@
 //!
 //! Mirrors `struct kho_vmalloc` / `struct kho_vmalloc_chunk` of
 //! `include/linux/kho/abi/kexec_handover.h` and the algorithms of `kho_preserve_vmalloc()`,
-//! `kho_unpreserve_vmalloc()` and `kho_restore_vmalloc()` of Linux 7.3 (reference:
-//! kho-abi-notes.md, sections 1.6 and 3.1):
+//! `kho_unpreserve_vmalloc()` and `kho_restore_vmalloc()` of Linux 7.3
+//! (`kernel/liveupdate/kexec_handover.c`):
 //!
 //! ```text
 //! struct kho_vmalloc (16 bytes, by value in the user's data):

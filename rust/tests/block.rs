@@ -7,7 +7,7 @@
 //! preserved with `kho_preserve_pages()`. In the same boot preserved pages cannot be
 //! restored (that needs a kexec, see the kexec selftest), so instead of `restore` the suite
 //! checks the raw chain with [`c_reader`], a test-local copy of the rules of C's
-//! `kho_block_set_restore()` (kho-abi-notes.md section 1.7 and section 7 fact 10): whatever
+//! `kho_block_set_restore()` (`kernel/liveupdate/kho_block.c`): whatever
 //! Rust publishes must pass it.
 //!
 //! Helpers report failures by returning an error (after one `pr_err!` line naming the

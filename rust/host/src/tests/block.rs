@@ -402,7 +402,7 @@ fn capacity_per_geometry() {
         assert_eq!(BlockSet::<u64>::new(geo).count_per_block(), c8);
         assert_eq!(BlockSet::<[u8; 100]>::new(geo).count_per_block(), c100);
         assert_eq!(BlockSet::<[u8; 4080]>::new(geo).count_per_block(), c4080);
-        // 64-byte entries: 63 / 255 / 1023 (kho-abi-notes.md, 1.1).
+        // 64-byte entries: 63 / 255 / 1023 (`(PAGE_SIZE - 16) / 64` of `kho_block_set_init()`).
         let c64 = BlockSet::<[u8; 64]>::new(geo).count_per_block();
         assert_eq!(c64, [63, 255, 1023][(geo.page_shift as usize - 12) / 2]);
     }
