@@ -112,6 +112,9 @@ impl RadixVisitor for CountKeys {
     }
 }
 
+/// Runs of each walk; the fastest one counts.
+const WALK_REPS: usize = 5;
+
 /// Times add, walk and del of `keys` for the Rust and the C tree.
 fn add_walk_del(mem: &mut KernelMem, pattern: Pattern, keys: &[u64]) -> Result {
     let n = keys.len();
@@ -131,18 +134,28 @@ fn add_walk_del(mem: &mut KernelMem, pattern: Pattern, keys: &[u64]) -> Result {
             false,
         );
 
+        // A walk changes nothing: best of WALK_REPS runs of each, alternating, so that
+        // neither side is timed alone right after the other's adds (cold caches), which
+        // dominated the short walks of 10^4 keys.
+        let (mut r_walk, mut c_walk) = (u64::MAX, u64::MAX);
         let mut count = CountKeys(0);
-        let (r_walk, r) = time_ns(|| rt.walk(mem, &mut count));
-        r.map_err(ce)?;
         let mut c_count = 0u64;
-        // Keys only: Linux 7.2's C walk has no node callback.
-        let (c_walk, r) = time_ns(|| {
-            ct.walk_keys(|_| {
-                c_count += 1;
-                Ok(())
-            })
-        });
-        r?;
+        for _ in 0..WALK_REPS {
+            count = CountKeys(0);
+            let (ns, r) = time_ns(|| rt.walk(mem, &mut count));
+            r.map_err(ce)?;
+            r_walk = r_walk.min(ns);
+            c_count = 0;
+            // Keys only: Linux 7.2's C walk has no node callback.
+            let (ns, r) = time_ns(|| {
+                ct.walk_keys(|_| {
+                    c_count += 1;
+                    Ok(())
+                })
+            });
+            r?;
+            c_walk = c_walk.min(ns);
+        }
         if count.0 != c_count {
             pr_err!(
                 "bench: radix walk key counts differ: rust {} c {}\n",
