@@ -23,7 +23,7 @@
 
 use core::mem::{align_of, offset_of, size_of};
 
-use zerocopy::FromBytes;
+use zerocopy::{FromBytes, IntoBytes};
 use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::error::{errno, Error, Result};
@@ -82,6 +82,39 @@ impl KhoVmalloc {
     pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self> {
         Self::read_from_bytes(bytes)
             .map_err(|_| Error::inval("vmalloc: descriptor is not 16 bytes", bytes.len() as u64))
+    }
+}
+
+/// `struct kho_vmalloc_chunk`: one chunk page, the `next` chunk's physical address (0 at
+/// the end) followed by the physical addresses of `2^order`-page blocks (0 ends the list).
+///
+/// Viewed in place on a page's words (zerocopy): a page of `PAGE_SIZE` bytes has
+/// `KHO_VMALLOC_SIZE = (PAGE_SIZE - 8) / 8` entries.
+///
+/// `repr(C)` puts `phys` right after `next`, at offset 8 (both 8-aligned), as in C.
+#[repr(C)]
+#[derive(FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub(crate) struct KhoVmallocChunk {
+    /// Physical address of the next chunk, 0 for the last one.
+    pub(crate) next: u64,
+    /// The listed blocks.
+    pub(crate) phys: [u64],
+}
+
+impl KhoVmallocChunk {
+    /// The chunk laid over the words of a page.
+    pub(crate) fn of(page: &[u64]) -> Option<&Self> {
+        Self::ref_from_bytes(page.as_bytes()).ok()
+    }
+
+    /// The chunk laid over the words of a page, writable.
+    fn of_mut(page: &mut [u64]) -> Option<&mut Self> {
+        Self::mut_from_bytes(page.as_mut_bytes()).ok()
+    }
+
+    /// The first `per_chunk` entries (all of them if there are fewer).
+    fn entries(&self, per_chunk: usize) -> &[u64] {
+        self.phys.get(..per_chunk).unwrap_or(&self.phys)
     }
 }
 
@@ -201,7 +234,10 @@ unsafe fn fill_chunks<M: PageMem>(
         mem.preserve(pa, nr)?;
         // SAFETY: `chunk` is `desc.first` (owned, requirement) or a chunk this call
         // allocated.
-        let Some(word) = (unsafe { mem.page_mut(chunk) }).and_then(|p| p.get_mut(1 + slot)) else {
+        let Some(word) = (unsafe { mem.page_mut(chunk) })
+            .and_then(KhoVmallocChunk::of_mut)
+            .and_then(|c| c.phys.get_mut(slot))
+        else {
             mem.unpreserve(pa, nr);
             return Err(Error::new(
                 errno::EFAULT,
@@ -219,7 +255,10 @@ unsafe fn fill_chunks<M: PageMem>(
                 return Err(e);
             }
             // SAFETY: as above.
-            let Some(link) = (unsafe { mem.page_mut(chunk) }).and_then(|p| p.first_mut()) else {
+            let Some(link) = (unsafe { mem.page_mut(chunk) })
+                .and_then(KhoVmallocChunk::of_mut)
+                .map(|c| &mut c.next)
+            else {
                 mem.unpreserve(next, 1);
                 // SAFETY: just allocated, unpreserved again, not linked.
                 unsafe { mem.free(next) };
@@ -264,13 +303,16 @@ pub(crate) unsafe fn unpreserve<M: PageMem>(mem: &mut M, desc: &KhoVmalloc) {
     while chunk != 0 && seen < bound {
         seen += 1;
         // SAFETY: `chunk` is a chunk of the descriptor, owned by the caller (requirement).
-        let Some(page) = (unsafe { mem.page(chunk) }) else {
+        let Some(page) = (unsafe { mem.page(chunk) }).and_then(KhoVmallocChunk::of) else {
             return;
         };
-        let next = page.first().copied().unwrap_or(0);
+        let next = page.next;
         for i in 1..=per_chunk {
             // SAFETY: as above.
-            let Some(&pa) = (unsafe { mem.page(chunk) }).and_then(|p| p.get(i)) else {
+            let Some(&pa) = (unsafe { mem.page(chunk) })
+                .and_then(KhoVmallocChunk::of)
+                .and_then(|c| c.phys.get(i - 1))
+            else {
                 break;
             };
             if pa == 0 {
@@ -302,7 +344,8 @@ unsafe fn check_chunk_chain<M: PageMem>(mem: &M, first: u64, bound: u64) -> Resu
         // SAFETY: the caller vouches that every chunk page of the chain stays allocated and
         // unmodified ([`validate`]'s requirement).
         unsafe { mem.page(pa) }
-            .and_then(|p| p.first().copied())
+            .and_then(KhoVmallocChunk::of)
+            .map(|c| c.next)
             .ok_or(Error::inval(
                 "vmalloc: chunk address is not a page of memory",
                 pa,
@@ -376,11 +419,13 @@ pub(crate) unsafe fn validate<M: PageMem>(mem: &M, desc: &KhoVmalloc) -> Result<
     let mut chunk = desc.first;
     for n in 0..chunks {
         // SAFETY: a chunk of the chain (this function's requirement).
-        let page = unsafe { mem.page(chunk) }.ok_or(Error::inval(
-            "vmalloc: chunk address is not a page of memory",
-            chunk,
-        ))?;
-        let next = page.first().copied().unwrap_or(0);
+        let page = unsafe { mem.page(chunk) }
+            .and_then(KhoVmallocChunk::of)
+            .ok_or(Error::inval(
+                "vmalloc: chunk address is not a page of memory",
+                chunk,
+            ))?;
+        let next = page.next;
         let blocks = chunk_blocks(page, per_chunk, n + 1 == chunks, align, chunk)?;
         for &pa in blocks {
             for k in 0..nr {
@@ -435,16 +480,16 @@ pub(crate) unsafe fn for_each_entry<M: PageMem>(
     let mut chunk = desc.first;
     for _ in 0..stats.chunks {
         // SAFETY: a chunk of the validated chain (this function's requirement).
-        let Some(page) = (unsafe { mem.page(chunk) }) else {
+        let Some(page) = (unsafe { mem.page(chunk) }).and_then(KhoVmallocChunk::of) else {
             break;
         };
-        for &pa in page.get(1..=per_chunk).unwrap_or(&[]) {
+        for &pa in page.entries(per_chunk) {
             if pa == 0 {
                 break;
             }
             f(pa);
         }
-        chunk = page.first().copied().unwrap_or(0);
+        chunk = page.next;
     }
     Ok(stats)
 }
@@ -452,13 +497,13 @@ pub(crate) unsafe fn for_each_entry<M: PageMem>(
 /// The listed blocks of one chunk page, checked: no entry after the 0 terminator, only
 /// the `last` chunk partly filled, every block aligned to `align`.
 fn chunk_blocks(
-    page: &[u64],
+    page: &KhoVmallocChunk,
     per_chunk: usize,
     last: bool,
     align: u64,
     chunk: u64,
 ) -> Result<&[u64]> {
-    let list = page.get(1..=per_chunk).unwrap_or(&[]);
+    let list = page.entries(per_chunk);
     let used = list.iter().position(|&pa| pa == 0).unwrap_or(list.len());
     if let Some(&stray) = list
         .get(used..)
@@ -529,8 +574,8 @@ unsafe fn chunk_chain_contains<M: PageMem>(mem: &M, first: u64, n: usize, pa: u6
             return true;
         }
         // SAFETY: one of the first `n` chunks.
-        match unsafe { mem.page(cur) }.and_then(|p| p.first()) {
-            Some(&next) => cur = next,
+        match unsafe { mem.page(cur) }.and_then(KhoVmallocChunk::of) {
+            Some(c) => cur = c.next,
             None => return false,
         }
     }
@@ -602,10 +647,10 @@ pub(crate) fn restore<M: PageMem>(
         }
         chunks_done += 1;
         // SAFETY: claimed just above, so owned by this function.
-        let Some(page) = (unsafe { mem.page(chunk) }) else {
+        let Some(page) = (unsafe { mem.page(chunk) }).and_then(KhoVmallocChunk::of) else {
             break Some(Error::inval("vmalloc: chunk page not accessible", chunk));
         };
-        let next = page.first().copied().unwrap_or(0);
+        let next = page.next;
         let used = match chunk_blocks(page, per_chunk, next == 0, align, chunk) {
             Ok(blocks) => blocks.len(),
             Err(e) => break Some(e),
@@ -628,11 +673,11 @@ pub(crate) fn restore<M: PageMem>(
             ));
         }
         // SAFETY: as above (the chunk is still owned).
-        let Some(page) = (unsafe { mem.page(chunk) }) else {
+        let Some(page) = (unsafe { mem.page(chunk) }).and_then(KhoVmallocChunk::of) else {
             break Some(Error::inval("vmalloc: chunk page not accessible", chunk));
         };
         let mut sunk = None;
-        'blocks: for &pa in page.get(1..=used).unwrap_or(&[]) {
+        'blocks: for &pa in page.phys.get(..used).unwrap_or(&[]) {
             for k in 0..nr {
                 if let Err(e) = sink(pa.wrapping_add(k * page_size)) {
                     sunk = Some(e);
@@ -660,17 +705,18 @@ pub(crate) fn restore<M: PageMem>(
     let mut blocks_left = if failure.is_some() { blocks_done } else { 0 };
     for _ in 0..chunks_done {
         // SAFETY: one of the `chunks_done` chunks claimed by this call, in chain order.
-        let Some(page) = (unsafe { mem.page(chunk) }) else {
+        let Some(page) = (unsafe { mem.page(chunk) }).and_then(KhoVmallocChunk::of) else {
             break;
         };
-        let next = page.first().copied().unwrap_or(0);
+        let next = page.next;
         for i in 1..=per_chunk {
             if blocks_left == 0 {
                 break;
             }
             // SAFETY: as above.
             let pa = unsafe { mem.page(chunk) }
-                .and_then(|p| p.get(i))
+                .and_then(KhoVmallocChunk::of)
+                .and_then(|c| c.phys.get(i - 1))
                 .copied()
                 .unwrap_or(0);
             if pa == 0 {

@@ -10,8 +10,8 @@ use crate::pure::error::{errno, Error};
 use crate::pure::geometry::{Geometry, G16K, G4K, G64K};
 use crate::pure::mem::PageMem;
 use crate::pure::vmalloc::{
-    for_each_entry, preserve, restore, unpreserve, validate, KhoVmalloc, VmallocStats,
-    KHO_VMALLOC_ALLOC, KHO_VMALLOC_HUGE_VMAP,
+    for_each_entry, preserve, restore, unpreserve, validate, KhoVmalloc, KhoVmallocChunk,
+    VmallocStats, KHO_VMALLOC_ALLOC, KHO_VMALLOC_HUGE_VMAP,
 };
 use crate::sim::SimMem;
 
@@ -553,5 +553,21 @@ fn restore_failure_frees_everything_restored() {
         // SAFETY: returned by `preserve` on `mem`, unpreserved once.
         unsafe { unpreserve(&mut mem, &desc) };
         assert!(mem.preserved.is_empty());
+    }
+}
+
+#[test]
+fn chunk_view_is_the_c_layout() {
+    // `struct kho_vmalloc_chunk`: u64 next, then KHO_VMALLOC_SIZE u64 entries.
+    for (geo, entries) in [(G4K, 511), (G16K, 2047), (G64K, 8191)] {
+        let mut page = std::vec![0u64; geo.page_size / 8];
+        page[0] = 0x1000;
+        page[1] = 0x2000;
+        page[geo.page_size / 8 - 1] = 0x3000;
+        let c = KhoVmallocChunk::of(&page).unwrap();
+        assert_eq!(c.next, 0x1000);
+        assert_eq!(c.phys.len(), entries);
+        assert_eq!(c.phys[0], 0x2000);
+        assert_eq!(c.phys[entries - 1], 0x3000);
     }
 }
