@@ -9,6 +9,8 @@
 //! itself is compiled against the real kernel headers, so the C compiler checks the other
 //! half of each call.
 
+use core::marker::{PhantomData, PhantomPinned};
+
 use kernel::ffi::{
     c_char,
     c_int,
@@ -16,6 +18,14 @@ use kernel::ffi::{
     c_ulong,
     c_void, //
 };
+
+/// `struct page`, only ever handled by pointer (an opaque type: `bindings::page` has a
+/// zero-sized member that makes it FFI-unsafe as a pointee).
+#[repr(C)]
+pub(crate) struct Page {
+    _opaque: [u8; 0],
+    _not_send_sync_unpin: PhantomData<(*mut u8, PhantomPinned)>,
+}
 
 extern "C" {
     pub(crate) fn kho_rs_kho_is_enabled() -> bool;
@@ -31,10 +41,11 @@ extern "C" {
     pub(crate) fn kho_rs_preserve_pages(phys: u64, nr_pages: c_ulong) -> c_int;
     pub(crate) fn kho_rs_unpreserve_pages(phys: u64, nr_pages: c_ulong);
     pub(crate) fn kho_rs_claim_pages(phys: u64, nr_pages: c_ulong) -> c_int;
-    pub(crate) fn kho_rs_claim_blocks(
+    pub(crate) fn kho_rs_claim_blocks_pages(
         phys: *const u64,
         n: c_ulong,
-        nr_pages: c_ulong,
+        order: c_uint,
+        pages: *mut *mut Page,
         claimed: *mut c_ulong,
     ) -> c_int;
     pub(crate) fn kho_rs_page_private(phys: u64) -> u64;
@@ -56,7 +67,9 @@ extern "C" {
         n: c_ulong,
         out: *mut u64,
     ) -> c_ulong;
-    pub(crate) fn kho_rs_vmap_put_pages(phys: *mut u64, nr_pages: c_uint) -> *mut c_void;
+    pub(crate) fn kho_rs_vmap_put_pages(pages: *mut *mut Page, nr_pages: c_uint) -> *mut c_void;
+    pub(crate) fn kho_rs_free_page_array(pages: *const *mut Page, n: c_ulong);
+    pub(crate) fn kho_rs_vm_unmap_aliases();
     pub(crate) fn kho_rs_c_preserve_vmalloc(ptr: *mut c_void, desc: *mut c_void) -> c_int;
     pub(crate) fn kho_rs_c_unpreserve_vmalloc(desc: *mut c_void);
     pub(crate) fn kho_rs_c_restore_vmalloc(desc: *const c_void) -> *mut c_void;

@@ -6,9 +6,11 @@
 //! direct map (`pa + offset`, no call per access), and preserved / claimed with
 //! `kho_preserve_pages()` / `kho_restore_pages()` after a check of KHO's per-page mark.
 
+use core::ptr::NonNull;
 use core::slice;
 
-use kernel::ffi::c_ulong;
+use kernel::ffi::{c_uint, c_ulong};
+use kernel::prelude::*;
 use kernel::sync::atomic::{Atomic, Relaxed};
 
 use super::ffi;
@@ -34,7 +36,8 @@ const MAX_PAGE_ORDER: u16 = {
 const _: () = assert!(core::mem::size_of::<c_ulong>() == core::mem::size_of::<u64>());
 
 /// Pages currently owned through any [`KernelMem`]: allocated or claimed, not yet freed
-/// or handed over (see [`KernelMem::handed_over`]). Order-k blocks count as 2^k pages.
+/// or handed over (a vmap area that owns them, see [`VmapPages::vmap`]). Order-k blocks
+/// count as 2^k pages.
 /// Used to prove that rejected incoming state leaves nothing claimed behind.
 static OWNED_PAGES: Atomic<i64> = Atomic::new(0);
 
@@ -76,12 +79,6 @@ impl KernelMem {
     /// Pages claimed from the previous kernel since the module was loaded.
     pub(crate) fn claimed_pages() -> i64 {
         CLAIMED_PAGES.load(Relaxed)
-    }
-
-    /// Records that `nr_pages` owned pages were handed to another owner (e.g. a vmap area
-    /// created with `VM_MAP_PUT_PAGES`, which frees them on `vfree`).
-    pub(crate) fn handed_over(&self, nr_pages: usize) {
-        OWNED_PAGES.add(-(nr_pages as i64), Relaxed);
     }
 
     /// Allocates a naturally aligned block of `2^order` pages (not zeroed).
@@ -142,6 +139,8 @@ impl KernelMem {
 }
 
 impl PageMem for KernelMem {
+    type Pages = VmapPages;
+
     fn geometry(&self) -> &Geometry {
         &GEOMETRY
     }
@@ -220,12 +219,13 @@ impl PageMem for KernelMem {
         }
     }
 
-    unsafe fn claim_blocks_in(
+    unsafe fn claim_blocks_into(
         &mut self,
         list_pa: u64,
         first: usize,
         n: usize,
         nr_pages: u64,
+        out: &mut VmapPages,
     ) -> (usize, Result) {
         let Some(words) = self.virt(list_pa) else {
             return (0, Err(Error::inval("block list page misaligned", list_pa)));
@@ -233,19 +233,35 @@ impl PageMem for KernelMem {
         if first.saturating_add(n) > GEOMETRY.page_words {
             return (0, Err(Error::inval("block list outside its page", list_pa)));
         }
+        if !nr_pages.is_power_of_two() || nr_pages > 1 << MAX_PAGE_ORDER {
+            return (
+                0,
+                Err(Error::inval("block size not a page order", nr_pages)),
+            );
+        }
+        // At most `page_words << MAX_PAGE_ORDER` pages: no overflow.
+        let need = n * nr_pages as usize;
+        if out.0.reserve(need, GFP_KERNEL).is_err() {
+            return (0, Err(Error::nomem("page list allocation failed")));
+        }
         let mut claimed: c_ulong = 0;
         // SAFETY: `list_pa` is owned by the caller (contract), so its words
-        // `first..first + n` (checked to be inside the page) are readable; the shim checks
-        // every block before it restores it.
+        // `first..first + n` (checked to be inside the page) are readable; the spare capacity
+        // of `out` has room for the `n * nr_pages` pointers C may write; the shim checks every
+        // block's mark before it restores it.
         let ret = unsafe {
-            ffi::kho_rs_claim_blocks(
+            ffi::kho_rs_claim_blocks_pages(
                 words.add(first),
                 n as c_ulong,
-                nr_pages as c_ulong,
+                nr_pages.trailing_zeros(),
+                out.0.spare_capacity_mut().as_mut_ptr().cast(),
                 &mut claimed,
             )
         };
-        let claimed = claimed as usize;
+        let claimed = (claimed as usize).min(n);
+        // SAFETY: C initialized one pointer per page of each claimed block, right after the
+        // list's length and inside the capacity reserved above.
+        unsafe { out.0.inc_len(claimed * nr_pages as usize) };
         let pages = (claimed as u64 * nr_pages) as i64;
         OWNED_PAGES.add(pages, Relaxed);
         CLAIMED_PAGES.add(pages, Relaxed);
@@ -262,5 +278,63 @@ impl PageMem for KernelMem {
                 bad,
             )),
         )
+    }
+}
+
+/// The page list of a vmalloc area being restored ([`PageMem::Pages`] of [`KernelMem`]):
+/// the `struct page` of every claimed page, in area order, in a `kvmalloc()`ed array that
+/// `vmap(VM_MAP_PUT_PAGES)` takes over.
+///
+/// # Invariants
+///
+/// Every element is the `struct page` of an order-0 page claimed by
+/// [`KernelMem::claim_blocks_into`]. Dropping the list drops only the array: who owns the
+/// pages is up to the restore that filled it (the pure core frees them itself when it
+/// fails).
+pub(crate) struct VmapPages(KVVec<*mut ffi::Page>);
+
+impl VmapPages {
+    /// An empty list with room for `n` pages.
+    pub(crate) fn with_capacity(n: usize) -> kernel::error::Result<Self> {
+        Ok(Self(KVVec::with_capacity(n, GFP_KERNEL)?))
+    }
+
+    /// Number of pages in the list.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Maps the pages with `vmap(VM_MAP | VM_MAP_PUT_PAGES)`; the area then owns the pages
+    /// and the array. On failure nothing is mapped and the list is given back.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns every page of the list, and nothing else references them.
+    pub(crate) unsafe fn vmap(self) -> core::result::Result<NonNull<u8>, Self> {
+        let Ok(n) = c_uint::try_from(self.len()) else {
+            return Err(self);
+        };
+        let mut v = self.0;
+        // SAFETY: `v` holds `n` initialized pointers to order-0 pages the caller owns, in a
+        // `kvmalloc()`ed buffer (the `KVmalloc` allocator), which `vfree()` may `kvfree()`.
+        let raw = unsafe { ffi::kho_rs_vmap_put_pages(v.as_mut_ptr(), n) };
+        let Some(ptr) = NonNull::new(raw.cast::<u8>()) else {
+            return Err(Self(v));
+        };
+        OWNED_PAGES.add(-i64::from(n), Relaxed);
+        // The area owns the buffer now: forget it without freeing.
+        let _ = v.into_raw_parts();
+        Ok(ptr)
+    }
+
+    /// Frees every page of the list.
+    ///
+    /// # Safety
+    ///
+    /// The caller owns every page of the list, and nothing else references them.
+    pub(crate) unsafe fn free_pages(self) {
+        // SAFETY: `self.0` holds `len` pointers to order-0 pages the caller owns.
+        unsafe { ffi::kho_rs_free_page_array(self.0.as_ptr(), self.0.len() as c_ulong) };
+        OWNED_PAGES.add(-(self.0.len() as i64), Relaxed);
     }
 }

@@ -95,6 +95,31 @@ union kho_rs_page_info {
 static_assert(sizeof(union kho_rs_page_info) == sizeof(((struct page *)0)->private));
 
 /*
+ * The struct page of @pfn if it is RAM, as pfn_to_online_page(), remembering
+ * in *@section the last early (boot) memory section seen. An early section is
+ * valid as a whole (see pfn_valid()), so later pages of it need no new
+ * lookup: under lockdep, pfn_valid() takes and drops rcu_read_lock_sched(),
+ * which costs about as much as restoring the page, and the pages of a vmalloc
+ * chunk mostly share a few sections.
+ */
+static struct page *kho_rs_pfn_page(unsigned long pfn, unsigned long *section)
+{
+#ifdef CONFIG_SPARSEMEM
+	unsigned long nr = pfn_to_section_nr(pfn);
+	struct page *page;
+
+	if (nr == *section)
+		return pfn_to_page(pfn);
+	page = pfn_to_online_page(pfn);
+	if (page && early_section(__nr_to_section(nr)))
+		*section = nr;
+	return page;
+#else
+	return pfn_to_online_page(pfn);
+#endif
+}
+
+/*
  * Checks, without any WARN, that [@phys, @phys + @nr_pages pages) is preserved
  * as exactly the blocks kho_restore_pages() splits it into and that none was
  * restored yet. kho_restore_page() WARNs on a page without the mark, so this
@@ -105,6 +130,7 @@ static_assert(sizeof(union kho_rs_page_info) == sizeof(((struct page *)0)->priva
 int kho_rs_check_preserved(u64 phys, unsigned long nr_pages)
 {
 	unsigned long pfn = PHYS_PFN(phys), end = pfn + nr_pages;
+	unsigned long section = ULONG_MAX;
 	union kho_rs_page_info info;
 	struct page *page;
 	unsigned int order;
@@ -114,7 +140,7 @@ int kho_rs_check_preserved(u64 phys, unsigned long nr_pages)
 		return -EINVAL;
 	while (pfn < end) {
 		order = min_t(unsigned int, __ffs(pfn), ilog2(end - pfn));
-		page = pfn_to_online_page(pfn);
+		page = kho_rs_pfn_page(pfn, &section);
 		if (!page)
 			return -EFAULT;
 		info.page_private = READ_ONCE(page->private);
@@ -138,25 +164,47 @@ int kho_rs_claim_pages(u64 phys, unsigned long nr_pages)
 }
 
 /*
- * Claims @n blocks of @nr_pages pages each, listed at @phys (a page the caller
- * owns), in order; stops at the first that fails. *@claimed gets the number
- * claimed. One call per vmalloc chunk instead of one per page.
+ * Claims @n blocks of 2^@order pages each, listed at @phys (a page the caller
+ * owns), in order, and writes the struct page of each of their pages to
+ * @pages (room for @n << @order entries), as kho_restore_vmalloc() fills the
+ * array vmap() takes over. Each block is checked as kho_rs_check_preserved()
+ * does, on the head page it looks up anyway: aligned, in RAM, marked with
+ * exactly @order, not claimed yet. Stops at the first block that fails;
+ * *@claimed gets the number claimed. One call per vmalloc chunk.
  */
-int kho_rs_claim_blocks(const u64 *phys, unsigned long n, unsigned long nr_pages,
-			unsigned long *claimed)
+int kho_rs_claim_blocks_pages(const u64 *phys, unsigned long n, unsigned int order,
+			      struct page **pages, unsigned long *claimed)
 {
-	unsigned long i;
-	int err;
+	unsigned long i, j, pfn, nr = 1UL << order, section = ULONG_MAX;
+	union kho_rs_page_info info;
+	struct page *page;
+	int err = 0;
 
 	for (i = 0; i < n; i++) {
-		err = kho_rs_claim_pages(phys[i], nr_pages);
-		if (err) {
-			*claimed = i;
-			return err;
+		pfn = PHYS_PFN(phys[i]);
+		if (!phys[i] || PFN_PHYS(pfn) != phys[i] || (pfn & (nr - 1))) {
+			err = -EINVAL;
+			break;
 		}
+		page = kho_rs_pfn_page(pfn, &section);
+		if (!page) {
+			err = -EFAULT;
+			break;
+		}
+		info.page_private = READ_ONCE(page->private);
+		if (info.magic != KHO_RS_PAGE_MAGIC) {
+			err = -ENOENT;
+			break;
+		}
+		if (info.order != order || !kho_restore_pages(phys[i], nr)) {
+			err = -EINVAL;
+			break;
+		}
+		for (j = 0; j < nr; j++)
+			*pages++ = page + j;
 	}
-	*claimed = n;
-	return 0;
+	*claimed = i;
+	return err;
 }
 
 /* Tests only: page->private of the page at @phys (0 if it is not online RAM). */
@@ -234,27 +282,28 @@ u64 kho_rs_vmalloc_to_phys(const void *addr)
 }
 
 /*
- * Maps @nr_pages restored order-0 pages (given by physical address) into one
- * virtually contiguous area. The struct page array is kvmalloc'ed here and, with
- * VM_MAP_PUT_PAGES, owned by the area afterwards: vfree() releases the array and
- * one reference of every page. On failure nothing is mapped and the caller still
- * owns the pages.
+ * Maps @nr_pages restored order-0 pages into one virtually contiguous area.
+ * @pages is a kvmalloc'ed array; with VM_MAP_PUT_PAGES the area owns it and
+ * the pages afterwards: vfree() releases the array and one reference of every
+ * page. On failure nothing is mapped and the caller still owns both.
  */
-void *kho_rs_vmap_put_pages(u64 *phys, unsigned int nr_pages)
+void *kho_rs_vmap_put_pages(struct page **pages, unsigned int nr_pages)
 {
-	struct page **pages;
-	unsigned int i;
-	void *addr;
+	return vmap(pages, nr_pages, VM_MAP | VM_MAP_PUT_PAGES, PAGE_KERNEL);
+}
 
-	pages = kvmalloc_array(nr_pages, sizeof(*pages), GFP_KERNEL);
-	if (!pages)
-		return NULL;
-	for (i = 0; i < nr_pages; i++)
-		pages[i] = phys_to_page(phys[i]);
-	addr = vmap(pages, nr_pages, VM_MAP | VM_MAP_PUT_PAGES, PAGE_KERNEL);
-	if (!addr)
-		kvfree(pages);
-	return addr;
+/* Frees @n order-0 pages given by their struct page (a vmap() that failed). */
+void kho_rs_free_page_array(struct page *const *pages, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		__free_page(pages[i]);
+}
+
+void kho_rs_vm_unmap_aliases(void)
+{
+	vm_unmap_aliases();
 }
 
 int kho_rs_c_preserve_vmalloc(void *ptr, struct kho_vmalloc *desc)

@@ -13,6 +13,7 @@
 #include <linux/types.h>
 
 struct kho_vmalloc;
+struct page;
 
 /* KHO state. */
 bool kho_rs_kho_is_enabled(void);
@@ -32,8 +33,8 @@ void kho_rs_unpreserve_pages(u64 phys, unsigned long nr_pages);
 int kho_rs_claim_pages(u64 phys, unsigned long nr_pages);
 /* The check of kho_rs_claim_pages() alone; C only (block_oracle.c). */
 int kho_rs_check_preserved(u64 phys, unsigned long nr_pages);
-int kho_rs_claim_blocks(const u64 *phys, unsigned long n, unsigned long nr_pages,
-			unsigned long *claimed);
+int kho_rs_claim_blocks_pages(const u64 *phys, unsigned long n, unsigned int order,
+			      struct page **pages, unsigned long *claimed);
 u64 kho_rs_page_private(u64 phys);
 
 /* KHO subtrees. */
@@ -47,7 +48,9 @@ void kho_rs_vfree(const void *addr);
 u64 kho_rs_vmalloc_to_phys(const void *addr);
 unsigned long kho_rs_vmalloc_phys(const void *addr, unsigned long first, unsigned long n,
 				  u64 *out);
-void *kho_rs_vmap_put_pages(u64 *phys, unsigned int nr_pages);
+void *kho_rs_vmap_put_pages(struct page **pages, unsigned int nr_pages);
+void kho_rs_free_page_array(struct page *const *pages, unsigned long n);
+void kho_rs_vm_unmap_aliases(void);
 int kho_rs_c_preserve_vmalloc(void *ptr, struct kho_vmalloc *desc);
 void kho_rs_c_unpreserve_vmalloc(struct kho_vmalloc *desc);
 void *kho_rs_c_restore_vmalloc(const struct kho_vmalloc *desc);

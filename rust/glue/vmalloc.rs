@@ -16,14 +16,13 @@
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use kernel::ffi::{c_uint, c_ulong, c_void};
+use kernel::ffi::{c_ulong, c_void};
 use kernel::prelude::*;
 
 use super::ffi;
 use super::kho::core_err;
-use super::mem::{KernelMem, GEOMETRY};
-use crate::pure::error::Error as CoreError;
-use crate::pure::mem::PageMem;
+use super::mem::{KernelMem, VmapPages, GEOMETRY};
+
 use crate::pure::vmalloc::{self as core_vm, KhoVmalloc, VmallocStats, KHO_VMALLOC_ALLOC};
 use kernel::error::to_result;
 
@@ -257,8 +256,9 @@ const RESTORE_PREALLOC_PAGES: usize = (1 << 30) / PAGE_SIZE;
 ///
 /// Validation and restore are done by the pure core, chunk by chunk: check, claim, then
 /// read (every chunk and block must have been preserved by the previous kernel and is
-/// claimed once, one C call per chunk for its blocks); the physical addresses are
-/// collected in area order and mapped with `vmap(VM_MAP | VM_MAP_PUT_PAGES)`. On any
+/// claimed once). Each chunk's blocks are claimed with one C call, which writes their
+/// `struct page` pointers straight into the page array that `vmap(VM_MAP |
+/// VM_MAP_PUT_PAGES)` then takes over, as `kho_restore_vmalloc()` fills its array. On any
 /// failure nothing is leaked: the core frees what it restored, and if the mapping fails
 /// every restored page is freed here. Unlike `kho_restore_vmalloc()` the area is `VM_MAP`
 /// with 4K mappings (`kho_restore_vmalloc()` in `kernel/liveupdate/kexec_handover.c` maps
@@ -269,45 +269,30 @@ pub(crate) fn restore(desc: &KhoVmalloc) -> Result<RestoredVmalloc> {
     // `total_pages` comes from the previous kernel: it may size the page list only up to a
     // bound (a damaged value asked `kvmalloc()` for up to 32 GiB, and a size above INT_MAX
     // WARNs). Past the bound the list grows with the pages the chain really lists, each
-    // claimed before it is pushed, so it never outgrows what the previous kernel preserved.
-    let mut phys = KVVec::<u64>::with_capacity(total.min(RESTORE_PREALLOC_PAGES), GFP_KERNEL)?;
-    let mut sink = |pa: u64| -> crate::pure::error::Result {
-        phys.push(pa, GFP_KERNEL)
-            .map_err(|_| CoreError::nomem("vmalloc restore: page list"))
-    };
-    // On failure the core has freed every page it passed to `sink`; `phys` is only a list.
+    // claimed before it is added, so it never outgrows what the previous kernel preserved.
+    let mut pages = VmapPages::with_capacity(total.min(RESTORE_PREALLOC_PAGES))?;
+    // On failure the core has freed every page it put in `pages`; `pages` is only a list.
     let stats =
-        core_vm::restore(&mut mem, desc, &mut sink).map_err(|e| core_err("vmalloc restore", e))?;
-    if phys.len() != total {
+        core_vm::restore(&mut mem, desc, &mut pages).map_err(|e| core_err("vmalloc restore", e))?;
+    if pages.len() != total {
         // Cannot happen after validation (entries * 2^order == total_pages); stay safe.
-        // SAFETY: every page in `phys` was claimed by `core_vm::restore` for us.
-        unsafe { free_pages(&mut mem, &phys) };
-        pr_err!(
-            "vmalloc restore: {} pages for total {}\n",
-            phys.len(),
-            total
-        );
+        let n = pages.len();
+        // SAFETY: every page in `pages` was claimed by `core_vm::restore` for us.
+        unsafe { pages.free_pages() };
+        pr_err!("vmalloc restore: {} pages for total {}\n", n, total);
         return Err(EINVAL);
     }
-    let n = c_uint::try_from(total).map_err(|_| {
-        // SAFETY: as above.
-        unsafe { free_pages(&mut mem, &phys) };
-        E2BIG
-    })?;
-    // SAFETY: `phys` holds `n` restored order-0 pages that we own; on success the area takes
-    // one reference of each (and its own copy of the page array), on failure we keep them.
-    let raw = unsafe { ffi::kho_rs_vmap_put_pages(phys.as_mut_ptr(), n) };
-    let Some(ptr) = NonNull::new(raw.cast::<u8>()) else {
+    // SAFETY: as above; the list is not used otherwise.
+    let ptr = unsafe { pages.vmap() }.map_err(|pages| {
         // SAFETY: as above; `vmap` failed, so the pages are still ours.
-        unsafe { free_pages(&mut mem, &phys) };
+        unsafe { pages.free_pages() };
         pr_err!(
             "vmalloc restore: vmap of {} pages failed ({} chunks)\n",
             total,
             stats.chunks
         );
-        return Err(ENOMEM);
-    };
-    mem.handed_over(total);
+        ENOMEM
+    })?;
     // INVARIANT: a fresh VM_MAP_PUT_PAGES area of `total` pages that owns them.
     Ok(RestoredVmalloc {
         ptr,
@@ -315,16 +300,12 @@ pub(crate) fn restore(desc: &KhoVmalloc) -> Result<RestoredVmalloc> {
     })
 }
 
-/// Frees claimed pages that could not be mapped.
-///
-/// # Safety
-///
-/// Every page of `phys` must be an order-0 page claimed by the caller and not referenced.
-unsafe fn free_pages(mem: &mut KernelMem, phys: &[u64]) {
-    for &pa in phys {
-        // SAFETY: claimed and unreferenced (this function's contract); freed once.
-        unsafe { mem.free(pa) };
-    }
+/// Purges the vmalloc areas freed lazily so far (`vm_unmap_aliases()`): their address
+/// ranges are unmapped and free again, and no deferred purge is left to run later (for
+/// benchmarks, so that a timed restore does not pay for an earlier area's teardown).
+pub(crate) fn purge_lazy_areas() {
+    // SAFETY: `vm_unmap_aliases()` has no preconditions; it may sleep, as callers can.
+    unsafe { ffi::kho_rs_vm_unmap_aliases() }
 }
 
 /// Reads an outgoing descriptor of this kernel without restoring: validates it and calls

@@ -18,7 +18,7 @@
 //! discharge the promise from it. A raw address that came from the previous kernel becomes
 //! readable only after a successful [`PageMem::claim`]: check, then claim, then read.
 
-use super::error::{Error, Result};
+use super::error::Result;
 use super::geometry::Geometry;
 
 /// Page-granular physical memory with KHO preservation.
@@ -36,6 +36,11 @@ use super::geometry::Geometry;
 /// once therefore also proves that no page is shared or visited twice. A claimed page is
 /// owned by the caller and released with [`PageMem::free`].
 pub(crate) trait PageMem {
+    /// A list of order-0 pages, filled by [`PageMem::claim_blocks_into`]: the page list of a
+    /// restored vmalloc area, in area order. The host keeps physical addresses; the kernel
+    /// keeps the `struct page *` array that `vmap()` takes over.
+    type Pages;
+
     /// Page geometry of this memory.
     fn geometry(&self) -> &Geometry;
 
@@ -96,34 +101,28 @@ pub(crate) trait PageMem {
     fn claim(&mut self, pa: u64, nr_pages: u64) -> Result;
 
     /// Claims `n` blocks of `nr_pages` pages each, in order, as [`PageMem::claim`] does one by
-    /// one; their addresses are the words `first..first + n` of the page at `list_pa`.
+    /// one, and appends the `nr_pages` order-0 pages of each claimed block to `out`, in
+    /// address order; the blocks' addresses are the words `first..first + n` of the page at
+    /// `list_pa`. This is how a vmalloc restore fills the page list of the area.
     ///
-    /// Stops at the first block that cannot be claimed. Returns how many blocks were claimed
-    /// (they are owned by the caller) and the error that stopped it, whose value is the
-    /// block's address. The kernel implements this with one call for the whole list.
+    /// First makes room in `out` for `n * nr_pages` more pages, and claims nothing if it
+    /// cannot (`-ENOMEM`). Stops at the first block that cannot be claimed. Returns how many
+    /// blocks were claimed (they are owned by the caller, and their pages are in `out`) and
+    /// the error that stopped it, whose value is the block's address. The kernel implements
+    /// this with one C call for the whole list, writing `struct page` pointers straight
+    /// into the array that `vmap()` takes over.
     ///
     /// # Safety
     ///
     /// `list_pa` must be a page owned by the caller.
-    unsafe fn claim_blocks_in(
+    unsafe fn claim_blocks_into(
         &mut self,
         list_pa: u64,
         first: usize,
         n: usize,
         nr_pages: u64,
-    ) -> (usize, Result) {
-        for i in 0..n {
-            // SAFETY: the caller owns `list_pa`.
-            let word = unsafe { self.page(list_pa) }.and_then(|p| p.get(first + i).copied());
-            let Some(pa) = word else {
-                return (i, Err(Error::inval("block list outside its page", list_pa)));
-            };
-            if let Err(e) = self.claim(pa, nr_pages) {
-                return (i, Err(Error::new(e.errno, e.what, pa)));
-            }
-        }
-        (n, Ok(()))
-    }
+        out: &mut Self::Pages,
+    ) -> (usize, Result);
 }
 
 /// Splits `[pfn, pfn + nr)` into the naturally aligned blocks `kho_preserve_pages()` and

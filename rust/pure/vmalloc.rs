@@ -496,6 +496,8 @@ pub(crate) unsafe fn for_each_entry<M: PageMem>(
 
 /// The listed blocks of one chunk page, checked: no entry after the 0 terminator, only
 /// the `last` chunk partly filled, every block aligned to `align`.
+///
+/// One pass over the listed blocks: the first entry that is 0 or misaligned ends them.
 fn chunk_blocks(
     page: &KhoVmallocChunk,
     per_chunk: usize,
@@ -504,11 +506,16 @@ fn chunk_blocks(
     chunk: u64,
 ) -> Result<&[u64]> {
     let list = page.entries(per_chunk);
-    let used = list.iter().position(|&pa| pa == 0).unwrap_or(list.len());
-    if let Some(&stray) = list
-        .get(used..)
-        .and_then(|rest| rest.iter().find(|&&pa| pa != 0))
-    {
+    let mask = align - 1;
+    let used = list
+        .iter()
+        .position(|&pa| pa == 0 || pa & mask != 0)
+        .unwrap_or(list.len());
+    let (blocks, rest) = list.split_at(used);
+    if let Some(&bad) = rest.first().filter(|&&pa| pa != 0) {
+        return Err(Error::inval("vmalloc: block not aligned to its order", bad));
+    }
+    if let Some(&stray) = rest.iter().find(|&&pa| pa != 0) {
         return Err(Error::inval("vmalloc: entry after the 0 terminator", stray));
     }
     if used < per_chunk && !last {
@@ -516,10 +523,6 @@ fn chunk_blocks(
             "vmalloc: chunk not full but not the last",
             chunk,
         ));
-    }
-    let blocks = list.get(..used).unwrap_or(&[]);
-    if let Some(&bad) = blocks.iter().find(|&&pa| pa & (align - 1) != 0) {
-        return Err(Error::inval("vmalloc: block not aligned to its order", bad));
     }
     Ok(blocks)
 }
@@ -593,17 +596,17 @@ unsafe fn chunk_chain_contains<M: PageMem>(mem: &M, first: u64, n: usize, pa: u6
 /// In each chunk, every listed block must be aligned to `PAGE_SIZE << order`, no entry may
 /// follow the 0 terminator, only the last chunk may be partly filled, and the blocks may
 /// not exceed `total_pages`; then the chunk's blocks are claimed with one
-/// [`PageMem::claim_blocks`] call (`2^order` pages each) and `sink` gets every order-0 page
-/// of them, in area order. At the end the blocks must cover exactly `total_pages` and the
-/// chunk pages are freed.
+/// [`PageMem::claim_blocks_into`] call (`2^order` pages each), which appends every order-0
+/// page of them to `out`, in area order. At the end the blocks must cover exactly
+/// `total_pages` and the chunk pages are freed.
 ///
 /// On failure every data page and chunk claimed so far is freed and the error returned;
-/// the pages already given to `sink` are then freed, so the caller must drop what it
-/// collected. What was not reached stays preserved (reserved) memory of the previous kernel.
+/// the pages already in `out` are then freed, so the caller must drop what it collected.
+/// What was not reached stays preserved (reserved) memory of the previous kernel.
 pub(crate) fn restore<M: PageMem>(
     mem: &mut M,
     desc: &KhoVmalloc,
-    sink: &mut impl FnMut(u64) -> Result,
+    out: &mut M::Pages,
 ) -> Result<VmallocStats> {
     let geo = *mem.geometry();
     let expected = check_desc(&geo, desc)?;
@@ -663,30 +666,15 @@ pub(crate) fn restore<M: PageMem>(
             ));
         }
         // SAFETY: `chunk` was claimed above, so it is owned by this function.
-        let (claimed, res) = unsafe { mem.claim_blocks_in(chunk, 1, used, nr) };
+        let (claimed, res) = unsafe { mem.claim_blocks_into(chunk, 1, used, nr, out) };
         blocks_done += claimed;
         if let Err(e) = res {
-            break Some(Error::new(
-                e.errno,
-                "vmalloc: block not preserved by the previous kernel or claimed already",
-                e.value,
-            ));
-        }
-        // SAFETY: as above (the chunk is still owned).
-        let Some(page) = (unsafe { mem.page(chunk) }).and_then(KhoVmallocChunk::of) else {
-            break Some(Error::inval("vmalloc: chunk page not accessible", chunk));
-        };
-        let mut sunk = None;
-        'blocks: for &pa in page.phys.get(..used).unwrap_or(&[]) {
-            for k in 0..nr {
-                if let Err(e) = sink(pa.wrapping_add(k * page_size)) {
-                    sunk = Some(e);
-                    break 'blocks;
-                }
-            }
-        }
-        if sunk.is_some() {
-            break sunk;
+            let what = if e.errno == errno::ENOMEM {
+                "vmalloc: no memory for the page list"
+            } else {
+                "vmalloc: block not preserved by the previous kernel or claimed already"
+            };
+            break Some(Error::new(e.errno, what, e.value));
         }
         if next == 0 {
             if entries != expected {

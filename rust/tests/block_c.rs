@@ -176,6 +176,9 @@ impl LoanMem {
 }
 
 impl PageMem for LoanMem {
+    /// No vmalloc area is restored through a loan: no page list can exist.
+    type Pages = core::convert::Infallible;
+
     fn geometry(&self) -> &Geometry {
         self.mem.geometry()
     }
@@ -257,6 +260,17 @@ impl PageMem for LoanMem {
         }
         self.nlent += 1;
         Ok(())
+    }
+
+    unsafe fn claim_blocks_into(
+        &mut self,
+        _list_pa: u64,
+        _first: usize,
+        _n: usize,
+        _nr_pages: u64,
+        out: &mut Self::Pages,
+    ) -> (usize, CoreResult) {
+        match *out {}
     }
 }
 

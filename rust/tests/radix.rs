@@ -19,7 +19,7 @@ use kernel::prelude::*;
 
 use super::check;
 use crate::glue::kho::core_err;
-use crate::glue::mem::{KernelMem, GEOMETRY};
+use crate::glue::mem::{KernelMem, VmapPages, GEOMETRY};
 use crate::glue::radix::CRadixTree;
 use crate::pure::error::{Error as CoreError, Result as CoreResult};
 use crate::pure::geometry::Geometry;
@@ -56,6 +56,8 @@ struct CountingMem<'a> {
 }
 
 impl PageMem for CountingMem<'_> {
+    type Pages = VmapPages;
+
     fn geometry(&self) -> &Geometry {
         self.inner.geometry()
     }
@@ -102,6 +104,21 @@ impl PageMem for CountingMem<'_> {
 
     fn claim(&mut self, pa: u64, nr_pages: u64) -> CoreResult {
         self.inner.claim(pa, nr_pages)
+    }
+
+    unsafe fn claim_blocks_into(
+        &mut self,
+        list_pa: u64,
+        first: usize,
+        n: usize,
+        nr_pages: u64,
+        out: &mut VmapPages,
+    ) -> (usize, CoreResult) {
+        // SAFETY: forwarded with this function's own contract.
+        unsafe {
+            self.inner
+                .claim_blocks_into(list_pa, first, n, nr_pages, out)
+        }
     }
 }
 

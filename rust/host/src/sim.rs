@@ -24,6 +24,17 @@ use crate::pure::error::{Error, Result};
 use crate::pure::geometry::Geometry;
 use crate::pure::mem::{page_blocks, PageMem};
 
+/// The page list of a restored vmalloc area on the host ([`PageMem::Pages`]): physical
+/// addresses in area order. With `limit` set it takes at most that many pages: growing past
+/// it fails like an allocation of the kernel's page array.
+#[derive(Debug, Default)]
+pub(crate) struct SimPages {
+    /// The pages, in area order.
+    pub(crate) pas: Vec<u64>,
+    /// Most pages the list can take (`None`: no limit).
+    pub(crate) limit: Option<usize>,
+}
+
 /// A simulated physical memory.
 pub(crate) struct SimMem {
     geo: Geometry,
@@ -199,6 +210,8 @@ impl SimMem {
 }
 
 impl PageMem for SimMem {
+    type Pages = SimPages;
+
     fn geometry(&self) -> &Geometry {
         &self.geo
     }
@@ -294,5 +307,34 @@ impl PageMem for SimMem {
             self.claimed += 1 << order;
         }
         Ok(())
+    }
+
+    unsafe fn claim_blocks_into(
+        &mut self,
+        list_pa: u64,
+        first: usize,
+        n: usize,
+        nr_pages: u64,
+        out: &mut SimPages,
+    ) -> (usize, Result) {
+        let room = out
+            .limit
+            .map_or(u64::MAX, |l| l.saturating_sub(out.pas.len()) as u64);
+        if (n as u64).saturating_mul(nr_pages) > room {
+            return (0, Err(Error::nomem("sim: page list full")));
+        }
+        for i in 0..n {
+            // SAFETY: the caller owns `list_pa`.
+            let word =
+                unsafe { PageMem::page(self, list_pa) }.and_then(|p| p.get(first + i).copied());
+            let Some(pa) = word else {
+                return (i, Err(Error::inval("block list outside its page", list_pa)));
+            };
+            if let Err(e) = self.claim(pa, nr_pages) {
+                return (i, Err(Error::new(e.errno, e.what, pa)));
+            }
+            out.pas.extend(self.range(pa, nr_pages));
+        }
+        (n, Ok(()))
     }
 }

@@ -16,17 +16,16 @@
 //! descriptors: they run on a copy of the memory in which every page is owned. The target
 //! checks that the code agrees on every verdict,
 //! on the stats and entry list, that `restore` hands over exactly the pages of the area in
-//! order and claims exactly the chunks and blocks, and that a failure (including a failing
-//! sink, chosen by the fuzzer) leaves nothing claimed.
+//! order and claims exactly the chunks and blocks, and that a failure (including a page
+//! list too small for the area, sized by the fuzzer) leaves nothing claimed.
 
 use std::collections::BTreeSet;
 use std::vec::Vec;
 use zerocopy::IntoBytes;
 
-use crate::pure::error::Error;
 use crate::pure::mem::PageMem;
 use crate::pure::vmalloc::{for_each_entry, restore, validate, KhoVmalloc};
-use crate::sim::SimMem;
+use crate::sim::{SimMem, SimPages};
 
 use super::input::{owned_copy, Image, Reader};
 
@@ -116,8 +115,8 @@ pub(crate) fn model_validate(mem: &SimMem, d: &KhoVmalloc) -> Option<MVm> {
 }
 
 /// Reference `restore`: valid, every chunk an order-0 block and every listed block a block
-/// of order `order` preserved by the previous kernel, no page claimed twice, and the sink
-/// (failing at call `fail_at`) takes every page.
+/// of order `order` preserved by the previous kernel, no page claimed twice, and the page
+/// list (which holds at most `fail_at` pages) takes every page.
 pub(crate) fn model_restore(mem: &SimMem, d: &KhoVmalloc, fail_at: Option<usize>) -> Option<MVm> {
     let m = model_validate(mem, d)?;
     let order = u32::from(d.order);
@@ -172,18 +171,14 @@ pub(crate) fn restore_checked(
 
     let model = model_restore(mem, d, fail_at);
     let before = mem.incoming.clone();
-    let mut got = Vec::new();
-    let mut sink = |pa: u64| {
-        if Some(got.len()) == fail_at {
-            return Err(Error::nomem("fuzz: sink refuses"));
-        }
-        got.push(pa);
-        Ok(())
+    let mut got = SimPages {
+        pas: Vec::new(),
+        limit: fail_at,
     };
-    match (restore(mem, d, &mut sink), model) {
+    match (restore(mem, d, &mut got), model) {
         (Ok(s), Some(m)) => {
             assert_eq!((s.chunks, s.entries), (m.chunks.len(), m.entries.len()));
-            assert_eq!(got, m.pages, "restored pages differ from the area's");
+            assert_eq!(got.pas, m.pages, "restored pages differ from the area's");
             let claimed: BTreeSet<u64> = before.difference(&mem.incoming).copied().collect();
             let want: BTreeSet<u64> = m.chunks.iter().chain(&m.pages).copied().collect();
             assert_eq!(claimed, want, "claimed pages differ from chunks + area");
@@ -193,7 +188,7 @@ pub(crate) fn restore_checked(
                     "chunk {c:#x} not freed after restore"
                 );
             }
-            Some(got)
+            Some(got.pas)
         }
         (Err(_), None) => None,
         (Ok(_), None) => panic!("vmalloc restore accepted what the reference rejects"),
@@ -235,8 +230,8 @@ fn cut(mem: &mut SimMem, first: u64, n: u8, at: u8) {
 ///
 /// Input: image header, `u8 mode` (bit 0: raw 16-byte descriptor follows, else `value
 /// first, u32 total_pages, u8 flags, u8 order`; bit 1: after the writes, cut a chunk and
-/// replace total_pages by the chain's entry count times `2^order`), `u16 sink` (0: never
-/// fails, else fails at call `sink - 1`), `u8 cut chunk, u8 cut slot` (see [`cut`]), then
+/// replace total_pages by the chain's entry count times `2^order`), `u16 limit` (0: the
+/// page list has no limit, else it holds at most `limit - 1` pages), `u8 cut chunk, u8 cut slot` (see [`cut`]), then
 /// write records.
 pub(crate) fn run(data: &[u8]) -> bool {
     let mut r = Reader::new(data);

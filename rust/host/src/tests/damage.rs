@@ -16,7 +16,7 @@ use crate::pure::mem::PageMem;
 use crate::pure::radix::{decode_key, encode_key, RadixTree, RadixVisitor};
 use crate::pure::subtree::{self, SubtreeInfo, COMPAT};
 use crate::pure::vmalloc::{self, KHO_VMALLOC_ALLOC};
-use crate::sim::SimMem;
+use crate::sim::{SimMem, SimPages};
 
 fn layout(pages: [usize; NR_STRUCTURES], blob_len: usize) -> Layout {
     Layout {
@@ -297,14 +297,11 @@ fn restore_all(m: &mut SimMem, blob: u64, blob_len: usize) -> Outcome {
             m.free(pa + k * 4096);
         }
     }
-    let mut got = Vec::new();
-    let res = vmalloc::restore(m, &info.vmalloc, &mut |pa| {
-        got.push(pa);
-        Ok(())
-    });
+    let mut got = SimPages::default();
+    let res = vmalloc::restore(m, &info.vmalloc, &mut got);
     match res {
         Ok(_) => {
-            for pa in got {
+            for pa in got.pas {
                 m.free(pa);
             }
             Outcome::Restored

@@ -13,7 +13,7 @@ use crate::pure::vmalloc::{
     for_each_entry, preserve, restore, unpreserve, validate, KhoVmalloc, KhoVmallocChunk,
     VmallocStats, KHO_VMALLOC_ALLOC, KHO_VMALLOC_HUGE_VMAP,
 };
-use crate::sim::SimMem;
+use crate::sim::{SimMem, SimPages};
 
 /// Where the test "vmalloc area" pages live (far above the allocator's pages).
 const DATA_BASE: u64 = 0x40_0000_0000;
@@ -150,12 +150,9 @@ fn round_trip(geo: Geometry, blocks: usize, order: u16) -> usize {
     let wire = desc.as_bytes();
     let mut m2 = mem.kexec();
     let desc2 = KhoVmalloc::from_bytes(&wire).unwrap();
-    let mut pages = Vec::new();
-    restore(&mut m2, &desc2, &mut |pa| {
-        pages.push(pa);
-        Ok(())
-    })
-    .unwrap();
+    let mut out = SimPages::default();
+    restore(&mut m2, &desc2, &mut out).unwrap();
+    let pages = out.pas;
     assert_eq!(pages.len(), total as usize);
     for (i, &pa) in pages.iter().enumerate() {
         let w = m2.page(pa).unwrap();
@@ -281,12 +278,7 @@ fn preserved_blocks(mem: &mut SimMem, blocks: usize, order: u16) -> Vec<u64> {
 fn expect_reject(mut m2: SimMem, desc: &KhoVmalloc, errno_want: i32) -> (SimMem, Error) {
     let incoming = m2.incoming.clone();
     let live = m2.live_pages();
-    let mut sunk = 0usize;
-    let err = restore(&mut m2, desc, &mut |_| {
-        sunk += 1;
-        Ok(())
-    })
-    .unwrap_err();
+    let err = restore(&mut m2, desc, &mut SimPages::default()).unwrap_err();
     assert_eq!(err.errno, errno_want, "{err}");
     assert!(err.what.starts_with("vmalloc: "), "{err}");
     let leaked: Vec<u64> = m2
@@ -313,12 +305,9 @@ fn rejects_bad_descriptors() {
             order: 0,
         };
         let mut m_ok = mem.kexec();
-        let mut n = 0;
-        let stats = restore(&mut m_ok, &good, &mut |_| {
-            n += 1;
-            Ok(())
-        });
-        assert!(stats.is_ok() && n == 6, "{stats:?}");
+        let mut out = SimPages::default();
+        let stats = restore(&mut m_ok, &good, &mut out);
+        assert!(stats.is_ok() && out.pas.len() == 6, "{stats:?}");
 
         let bad = [
             (KhoVmalloc { first: 0, ..good }, errno::EINVAL),
@@ -527,21 +516,19 @@ fn restore_failure_frees_everything_restored() {
         assert_eq!(e.value, last, "{e}");
         assert_eq!(m2.live_pages(), m2.incoming);
 
-        // The sink fails half way.
+        // The page list cannot take every page (with two chunks, it fills up with the
+        // first): the chunk that does not fit claims none of its blocks, and everything
+        // claimed before is freed.
         mem.page_mut(first_chunk).unwrap()[3] = list[2];
         let mut m2 = mem.kexec();
         let before = m2.incoming.clone();
-        let mut seen = 0;
-        let err = restore(&mut m2, &desc, &mut |_| {
-            seen += 1;
-            if seen == count / 2 {
-                Err(Error::nomem("test: sink full"))
-            } else {
-                Ok(())
-            }
-        })
-        .unwrap_err();
-        assert_eq!(err.what, "test: sink full");
+        let mut out = SimPages {
+            pas: Vec::new(),
+            limit: Some(if count > n { n } else { count / 2 }),
+        };
+        let err = restore(&mut m2, &desc, &mut out).unwrap_err();
+        assert_eq!(err.errno, errno::ENOMEM, "{err}");
+        assert_eq!(err.what, "vmalloc: no memory for the page list");
         let restored: BTreeSet<u64> = before.difference(&m2.incoming).copied().collect();
         assert!(!restored.is_empty());
         assert!(
