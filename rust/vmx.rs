@@ -2,19 +2,30 @@
 
 //! vmalloc exchange across kexec: Rust and C, each writing for the other.
 //!
-//! With `vmx_mib=S`, the first kernel preserves, for each size in [`sizes`] up to `S` MiB,
-//! four areas filled from the seed: one preserved by Rust for Rust to restore, one by C
-//! (`kho_preserve_vmalloc()`) for C, one by Rust for C (`kho_restore_vmalloc()` must accept
-//! a Rust-written descriptor) and one by C for Rust. Their descriptors go into a second
-//! subtree, `kho-rs-vmx` (compatible `kho-rs-vmx-v1;vmalloc-v1`). The next kernel restores
-//! all four, times the Rust and C restores of the same size side by side (the restore
-//! half of the vmalloc benchmark, which needs two boots), and checks every byte.
+//! With `vmx_mib=S`, the first kernel preserves, for each size in [`SIZES`] up to `S` MiB,
+//! rounds of four areas filled from the seed: one preserved by Rust for Rust to restore,
+//! one by C (`kho_preserve_vmalloc()`) for C, one by Rust for C (`kho_restore_vmalloc()`
+//! must accept a Rust-written descriptor) and one by C for Rust; and one warm-up area,
+//! preserved and restored by C. Their descriptors go into a second subtree, `kho-rs-vmx`
+//! (compatible `kho-rs-vmx-v1;vmalloc-v1`). The next kernel restores all of them and
+//! checks every byte.
+//!
+//! It also times each restore: the restore half of the vmalloc benchmark, which needs two
+//! boots. Each descriptor can be restored only once, so both sides get the same
+//! conditions instead of a second try:
+//! - a size's warm-up area is restored first, untimed, so that no timed restore is the
+//!   first of its size (the first one also allocates the page tables of its range of
+//!   vmalloc space, which later areas of that size reuse);
+//! - before every restore, the vmalloc areas freed lazily so far are purged
+//!   (`vm_unmap_aliases()`), so that no restore pays for another's deferred work;
+//! - the four restores of a round run in the order Rust, C, C, Rust, so that a drift in
+//!   speed during the run cancels out.
 
 use kernel::prelude::*;
-use kernel::time::{Instant, Monotonic};
 use zerocopy::IntoBytes;
 
-use crate::glue::kho::{core_err, elapsed_us};
+use crate::bench::{time_ns, Fixed};
+use crate::glue::kho::core_err;
 use crate::glue::subtree::{numbered_name, IncomingBlob, OutgoingBlob};
 use crate::glue::vmalloc;
 use crate::pure::compat::{self, kho_compat};
@@ -26,24 +37,63 @@ use crate::pure::vmalloc::KhoVmalloc;
 const NAME: &CStr = c"kho-rs-vmx";
 /// Its compatible string: its own base plus the one structure it carries.
 const COMPAT: &str = kho_compat!("kho-rs-vmx-v1"; compat::VMALLOC_COMPAT);
-/// Area sizes in MiB (those not above the `vmx_mib` parameter are used).
-const SIZES: [u64; 3] = [1, 16, 256];
-/// The four areas of one size: (property name, written by Rust, read by Rust).
+/// Area sizes in MiB (those not above the `vmx_mib` parameter are used) and rounds of the
+/// four areas per size: more rounds where areas are small, for a steadier timing.
+const SIZES: [(u64, u64); 3] = [(1, 4), (16, 4), (256, 1)];
+/// The four areas of one round: (property name, written by Rust, read by Rust). Restored
+/// in this order: Rust, C, C, Rust.
 const KINDS: [(&str, bool, bool); 4] = [
     ("rust-rust", true, true),
     ("c-c", false, false),
     ("rust-c", true, false),
     ("c-rust", false, true),
 ];
+/// The warm-up area of a size: (property name, written by Rust, read by Rust).
+const WARM: (&str, bool, bool) = ("warm-up", false, false);
+/// [`byte`]'s area number of the warm-up area (after those of [`KINDS`]).
+const WARM_K: usize = KINDS.len();
 
-/// The sizes used for `max_mib`.
-fn sizes(max_mib: u32) -> impl Iterator<Item = u64> {
-    SIZES.into_iter().filter(move |&s| s <= u64::from(max_mib))
+/// One size's areas: a warm-up area, then `rounds` rounds of the four [`KINDS`].
+#[derive(Clone, Copy)]
+struct Group {
+    /// Position in restore order.
+    number: u64,
+    /// Size of each area in MiB.
+    mib: u64,
+    /// Rounds of four areas.
+    rounds: u64,
 }
 
-/// Byte `i` of area `k` of size `mib`.
-fn byte(seed: u64, mib: u64, k: usize, i: usize) -> u8 {
-    let x = seed ^ (mib << 40) ^ ((k as u64) << 32) ^ (i as u64 >> 3);
+impl Group {
+    /// The group's areas in restore order: `(round, area number, kind)`; the warm-up area
+    /// has round 0 and area number [`WARM_K`].
+    fn areas(self) -> impl Iterator<Item = (u64, usize, (&'static str, bool, bool))> {
+        let rounds = (0..self.rounds).flat_map(|r| {
+            KINDS
+                .into_iter()
+                .enumerate()
+                .map(move |(k, kind)| (r, k, kind))
+        });
+        Iterator::chain(core::iter::once((0, WARM_K, WARM)), rounds)
+    }
+}
+
+/// The groups for `max_mib`, in restore order.
+fn groups(max_mib: u32) -> impl Iterator<Item = Group> {
+    SIZES
+        .into_iter()
+        .filter(move |&(s, _)| s <= u64::from(max_mib))
+        .enumerate()
+        .map(|(g, (mib, rounds))| Group {
+            number: g as u64,
+            mib,
+            rounds,
+        })
+}
+
+/// Byte `i` of area `k` of round `round` of group `group`.
+fn byte(seed: u64, group: u64, round: u64, k: usize, i: usize) -> u8 {
+    let x = seed ^ (group << 48) ^ (round << 40) ^ ((k as u64) << 32) ^ (i as u64 >> 3);
     (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (8 * (i & 7))) as u8
 }
 
@@ -69,11 +119,11 @@ impl VmxOut {
             blob: None,
             areas: KVec::new(),
         };
-        for mib in sizes(max_mib) {
-            for (k, &(_, by_rust, _)) in KINDS.iter().enumerate() {
-                let mut area = vmalloc::VmallocArea::new((mib as usize) << 20)?;
+        for g in groups(max_mib) {
+            for (round, k, (_, by_rust, _)) in g.areas() {
+                let mut area = vmalloc::VmallocArea::new((g.mib as usize) << 20)?;
                 for (i, b) in area.as_mut_slice().iter_mut().enumerate() {
-                    *b = byte(seed, mib, k, i);
+                    *b = byte(seed, g.number, round, k, i);
                 }
                 let desc = if by_rust {
                     vmalloc::preserve(&area)?.publish()
@@ -107,18 +157,28 @@ impl VmxOut {
             w.property_str("compatible", COMPAT)?;
             w.property_u64_ne("seed", seed)?;
             let mut it = areas.iter();
-            for mib in sizes(max_mib) {
-                let name = numbered_name('s', mib)?;
+            for g in groups(max_mib) {
+                let name = numbered_name('g', g.number)?;
                 w.begin_node(
                     name.to_str()
                         .map_err(|_| CoreError::inval("FDT node name", 0))?,
                 )?;
-                w.property_u64_ne("mib", mib)?;
-                for &(prop, _, _) in KINDS.iter() {
-                    let a = it
-                        .next()
-                        .ok_or(crate::pure::error::Error::inval("vmx", 0))?;
-                    w.property(prop, a.desc.as_bytes())?;
+                w.property_u64_ne("group", g.number)?;
+                w.property_u64_ne("mib", g.mib)?;
+                let warm = it.next().ok_or(CoreError::inval("vmx", 0))?;
+                w.property(WARM.0, warm.desc.as_bytes())?;
+                for round in 0..g.rounds {
+                    let name = numbered_name('r', round)?;
+                    w.begin_node(
+                        name.to_str()
+                            .map_err(|_| CoreError::inval("FDT node name", 0))?,
+                    )?;
+                    w.property_u64_ne("round", round)?;
+                    for &(prop, _, _) in KINDS.iter() {
+                        let a = it.next().ok_or(CoreError::inval("vmx", 0))?;
+                        w.property(prop, a.desc.as_bytes())?;
+                    }
+                    w.end_node()?;
                 }
                 w.end_node()?;
             }
@@ -166,41 +226,50 @@ fn check_all(blob: &[u8]) -> Result {
     let seed = root.prop_u64_ne("seed").map_err(|e| core_err("vmx", e))?;
     let mut bad_total = 0u64;
     for node in root.subnodes() {
+        let group = node.prop_u64_ne("group").map_err(|e| core_err("vmx", e))?;
         let mib = node.prop_u64_ne("mib").map_err(|e| core_err("vmx", e))?;
-        let mut times = [0u64; 4];
-        for (k, &(prop, _, by_rust)) in KINDS.iter().enumerate() {
-            let raw = node.property(prop).ok_or(EINVAL)?;
-            let desc = KhoVmalloc::from_bytes(raw).map_err(|e| core_err("vmx", e))?;
-            let t = Instant::<Monotonic>::now();
-            let bad = if by_rust {
-                let a = vmalloc::restore(&desc)?;
-                times[k] = elapsed_us(&t);
-                count_bad(a.as_slice(), seed, mib, k)
-            } else {
-                let a = vmalloc::c_restore(&desc)?;
-                times[k] = elapsed_us(&t);
-                count_bad(a.as_slice(), seed, mib, k)
-            };
-            if bad != 0 {
-                pr_err!("vmx: {} MiB {}: {} bytes differ\n", mib, prop, bad);
+        // Per side: the sum and the best of its restores; and the last round's crossed pair.
+        let (mut rust, mut c) = (Times::default(), Times::default());
+        let mut crossed = [0u64; 2];
+        let warm = node.property(WARM.0).ok_or(EINVAL)?;
+        let (_, bad) = restore_one(warm, WARM, seed, (group, 0, WARM_K), mib)?;
+        bad_total += bad;
+        for round_node in node.subnodes() {
+            let round = round_node
+                .prop_u64_ne("round")
+                .map_err(|e| core_err("vmx", e))?;
+            for (k, kind) in KINDS.into_iter().enumerate() {
+                let raw = round_node.property(kind.0).ok_or(EINVAL)?;
+                let (ns, bad) = restore_one(raw, kind, seed, (group, round, k), mib)?;
+                bad_total += bad;
+                let (_, by_rust, read_by_rust) = kind;
+                if read_by_rust {
+                    rust.add(ns);
+                } else {
+                    c.add(ns);
+                }
+                if by_rust != read_by_rust {
+                    crossed[usize::from(read_by_rust)] = ns;
+                }
             }
-            bad_total += bad;
         }
-        let (r, c) = (times[0], times[1]);
-        let ratio = r.saturating_mul(1000) / c.max(1);
+        let us = |ns: u64| Fixed(ns, 1000, 1);
         pr_info!(
-            "bench: vmalloc restore {} MiB: rust {} us, c {} us, rust/c {}.{:03}\n",
+            "bench: vmalloc restore {} MiB: rust {} us, c {} us, rust/c {} ({} restores each, alternating rust c c rust; best: rust {} us, c {} us, rust/c {})\n",
             mib,
-            r,
-            c,
-            ratio / 1000,
-            ratio % 1000
+            us(rust.sum),
+            us(c.sum),
+            Fixed(rust.sum, c.sum, 3),
+            rust.n,
+            us(rust.best),
+            us(c.best),
+            Fixed(rust.best, c.best, 3)
         );
         pr_info!(
             "vmx: {} MiB: C restored the Rust-written descriptor in {} us, Rust restored the C-written one in {} us\n",
             mib,
-            times[2],
-            times[3]
+            us(crossed[0]),
+            us(crossed[1])
         );
     }
     if bad_total != 0 {
@@ -210,13 +279,59 @@ fn check_all(blob: &[u8]) -> Result {
     Ok(())
 }
 
-fn count_bad(data: &[u8], seed: u64, mib: u64, k: usize) -> u64 {
+/// Restores the area whose descriptor is `raw` with the reader of `kind` and checks every
+/// byte against area `(group, round, k)`; returns the restore's time in ns and the bytes
+/// that differ. Lazily freed vmalloc areas are purged first, untimed.
+fn restore_one(
+    raw: &[u8],
+    (prop, _, read_by_rust): (&str, bool, bool),
+    seed: u64,
+    (group, round, k): (u64, u64, usize),
+    mib: u64,
+) -> Result<(u64, u64)> {
+    let desc = KhoVmalloc::from_bytes(raw).map_err(|e| core_err("vmx", e))?;
+    vmalloc::purge_lazy_areas();
+    let (ns, bad) = if read_by_rust {
+        let (ns, a) = time_ns(|| vmalloc::restore(&desc));
+        (ns, count_bad(a?.as_slice(), seed, (group, round, k), mib))
+    } else {
+        let (ns, a) = time_ns(|| vmalloc::c_restore(&desc));
+        (ns, count_bad(a?.as_slice(), seed, (group, round, k), mib))
+    };
+    if bad != 0 {
+        pr_err!("vmx: {} MiB {}: {} bytes differ\n", mib, prop, bad);
+    }
+    Ok((ns, bad))
+}
+
+/// Restore times of one side.
+#[derive(Default)]
+struct Times {
+    /// Restores timed.
+    n: u64,
+    /// Their total, in ns.
+    sum: u64,
+    /// The fastest, in ns.
+    best: u64,
+}
+
+impl Times {
+    fn add(&mut self, ns: u64) {
+        self.best = if self.n == 0 { ns } else { self.best.min(ns) };
+        self.n += 1;
+        self.sum += ns;
+    }
+}
+
+/// Bytes of a restored area that differ from what area `k` of `(group, round)` was
+/// filled with (the length counts as one).
+fn count_bad(data: &[u8], seed: u64, (group, round, k): (u64, u64, usize), mib: u64) -> u64 {
     let mut bad = 0u64;
     if data.len() as u64 != mib << 20 {
         bad += 1;
     }
     for (i, b) in data.iter().enumerate() {
-        if *b != byte(seed, mib, k, i) {
+        if *b != byte(seed, group, round, k, i) {
             bad += 1;
         }
     }
