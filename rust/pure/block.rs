@@ -825,35 +825,43 @@ impl<'s, E: BlockEntry> BlockIter<'s, E> {
     /// [`BlockEntry::decode_slice`].
     pub(crate) fn read_slice<M: PageMem>(&mut self, mem: &M, out: &mut [E]) -> usize {
         let cap = self.set.count_per_block as u64;
+        if self.block_pa == 0 {
+            return 0;
+        }
+        // The header of the current block; the one of the next block is read once, to
+        // decide whether to move there, and then kept.
+        // SAFETY: `block_pa` is a block of the set (type invariant), owned by it.
+        let Some(mut cur) = (unsafe { header(mem, self.block_pa) }) else {
+            return 0;
+        };
         let mut done = 0;
-        while done < out.len() && self.block_pa != 0 {
-            // SAFETY: `block_pa` is a block of the set (type invariant), owned by it.
-            let Some((hdr, page)) = (unsafe { header(mem, self.block_pa) }) else {
-                break;
-            };
+        while done < out.len() {
+            let (hdr, page) = cur;
             let count = hdr.count.min(cap) as usize;
-            if self.index >= count {
-                if hdr.next == 0 {
+            if self.index < count {
+                let n = (count - self.index).min(out.len() - done);
+                let Some(src) = entry_run(self.index, n, E::SIZE).and_then(|r| page.get(r))
+                else {
                     break;
-                }
-                // SAFETY: `hdr.next` is the successor of a block of the set, itself a block
-                // of it.
-                let next = unsafe { header(mem, hdr.next) };
-                if next.is_none_or(|(h, _)| h.count == 0) {
-                    break;
-                }
-                // INVARIANT: `hdr.next` is a block of the set.
-                self.block_pa = hdr.next;
-                self.index = 0;
+                };
+                E::decode_slice(src, &mut out[done..done + n]);
+                self.index += n;
+                done += n;
                 continue;
             }
-            let n = (count - self.index).min(out.len() - done);
-            let Some(src) = entry_run(self.index, n, E::SIZE).and_then(|r| page.get(r)) else {
+            if hdr.next == 0 {
                 break;
-            };
-            E::decode_slice(src, &mut out[done..done + n]);
-            self.index += n;
-            done += n;
+            }
+            // SAFETY: `hdr.next` is the successor of a block of the set, itself a block of it.
+            match unsafe { header(mem, hdr.next) } {
+                Some(next) if next.0.count != 0 => {
+                    // INVARIANT: `hdr.next` is a block of the set.
+                    self.block_pa = hdr.next;
+                    self.index = 0;
+                    cur = next;
+                }
+                _ => break,
+            }
         }
         done
     }

@@ -324,6 +324,7 @@ fn visit_leaf<V: RadixVisitor + ?Sized>(leaf: &[u64], prefix: u64, visitor: &mut
 }
 
 /// Calls `visitor.key` for every set bit of `words`, the leaf words from index `first` on.
+#[inline(always)]
 fn visit_words<V: RadixVisitor + ?Sized>(
     words: &[u64],
     first: usize,
