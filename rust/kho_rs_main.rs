@@ -49,6 +49,10 @@ module! {
             default: 64,
             description: "Workload: size of the preserved vmalloc area in MiB",
         },
+        vmalloc_huge: u32 {
+            default: 0,
+            description: "Workload: 1 to allocate the vmalloc area with vmalloc_huge() and preserve it in 2 MiB blocks where it has them (vmalloc_mib must then be even)",
+        },
         block_entries: u32 {
             default: 100000,
             description: "Workload: entries (32 bytes) in the preserved block set",
@@ -184,6 +188,7 @@ fn run_workload(enabled: bool) -> Result<(Option<workload::Outgoing>, status::St
         seed: param(module_parameters::seed.value()),
         folios: param(module_parameters::folios.value()),
         vmalloc_mib: param(module_parameters::vmalloc_mib.value()),
+        vmalloc_huge: param::<u32>(module_parameters::vmalloc_huge.value()) != 0,
         block_entries: param(module_parameters::block_entries.value()),
         corrupt: param(module_parameters::corrupt.value()),
         damage_seed: param(module_parameters::damage_seed.value()),

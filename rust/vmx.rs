@@ -2,8 +2,9 @@
 
 //! vmalloc exchange across kexec: Rust and C, each writing for the other.
 //!
-//! With `vmx_mib=S`, the first kernel preserves, for each size in [`SIZES`] up to `S` MiB,
-//! rounds of four areas filled from the seed: one preserved by Rust for Rust to restore,
+//! With `vmx_mib=S`, the first kernel preserves, for each size in [`SIZES`] up to `S` MiB
+//! (plain areas, and `vmalloc_huge()` areas of 16 MiB in 2 MiB blocks), rounds of four
+//! areas filled from the seed: one preserved by Rust for Rust to restore,
 //! one by C (`kho_preserve_vmalloc()`) for C, one by Rust for C (`kho_restore_vmalloc()`
 //! must accept a Rust-written descriptor) and one by C for Rust; and one warm-up area,
 //! preserved and restored by C. Their descriptors go into a second subtree, `kho-rs-vmx`
@@ -37,9 +38,15 @@ use crate::pure::vmalloc::KhoVmalloc;
 const NAME: &CStr = c"kho-rs-vmx";
 /// Its compatible string: its own base plus the one structure it carries.
 const COMPAT: &str = kho_compat!("kho-rs-vmx-v1"; compat::VMALLOC_COMPAT);
-/// Area sizes in MiB (those not above the `vmx_mib` parameter are used) and rounds of the
-/// four areas per size: more rounds where areas are small, for a steadier timing.
-const SIZES: [(u64, u64); 3] = [(1, 4), (16, 4), (256, 1)];
+/// Area sizes in MiB (those not above the `vmx_mib` parameter are used), rounds of the four
+/// areas per size (more rounds where areas are small, for a steadier timing), and whether
+/// the areas are `vmalloc_huge()` areas, preserved in 2 MiB blocks by both writers.
+const SIZES: [(u64, u64, bool); 4] = [
+    (1, 4, false),
+    (16, 4, false),
+    (256, 1, false),
+    (16, 1, true),
+];
 /// The four areas of one round: (property name, written by Rust, read by Rust). Restored
 /// in this order: Rust, C, C, Rust.
 const KINDS: [(&str, bool, bool); 4] = [
@@ -62,6 +69,8 @@ struct Group {
     mib: u64,
     /// Rounds of four areas.
     rounds: u64,
+    /// Whether the areas are `vmalloc_huge()` areas.
+    huge: bool,
 }
 
 impl Group {
@@ -82,12 +91,13 @@ impl Group {
 fn groups(max_mib: u32) -> impl Iterator<Item = Group> {
     SIZES
         .into_iter()
-        .filter(move |&(s, _)| s <= u64::from(max_mib))
+        .filter(move |&(s, _, _)| s <= u64::from(max_mib))
         .enumerate()
-        .map(|(g, (mib, rounds))| Group {
+        .map(|(g, (mib, rounds, huge))| Group {
             number: g as u64,
             mib,
             rounds,
+            huge,
         })
 }
 
@@ -121,7 +131,12 @@ impl VmxOut {
         };
         for g in groups(max_mib) {
             for (round, k, (_, by_rust, _)) in g.areas() {
-                let mut area = vmalloc::VmallocArea::new((g.mib as usize) << 20)?;
+                let bytes = (g.mib as usize) << 20;
+                let mut area = if g.huge {
+                    vmalloc::VmallocArea::new_huge(bytes)?
+                } else {
+                    vmalloc::VmallocArea::new(bytes)?
+                };
                 for (i, b) in area.as_mut_slice().iter_mut().enumerate() {
                     *b = byte(seed, g.number, round, k, i);
                 }
@@ -165,6 +180,7 @@ impl VmxOut {
                 )?;
                 w.property_u64_ne("group", g.number)?;
                 w.property_u64_ne("mib", g.mib)?;
+                w.property_u64_ne("huge", u64::from(g.huge))?;
                 let warm = it.next().ok_or(CoreError::inval("vmx", 0))?;
                 w.property(WARM.0, warm.desc.as_bytes())?;
                 for round in 0..g.rounds {
@@ -228,6 +244,8 @@ fn check_all(blob: &[u8]) -> Result {
     for node in root.subnodes() {
         let group = node.prop_u64_ne("group").map_err(|e| core_err("vmx", e))?;
         let mib = node.prop_u64_ne("mib").map_err(|e| core_err("vmx", e))?;
+        let huge = node.prop_u64_ne("huge").map_err(|e| core_err("vmx", e))? != 0;
+        let what = if huge { " huge" } else { "" };
         // Per side: the sum and the best of its restores; and the last round's crossed pair.
         let (mut rust, mut c) = (Times::default(), Times::default());
         let mut crossed = [0u64; 2];
@@ -255,8 +273,9 @@ fn check_all(blob: &[u8]) -> Result {
         }
         let us = |ns: u64| Fixed(ns, 1000, 1);
         pr_info!(
-            "bench: vmalloc restore {} MiB: rust {} us, c {} us, rust/c {} ({} restores each, alternating rust c c rust; best: rust {} us, c {} us, rust/c {})\n",
+            "bench: vmalloc restore {} MiB{}: rust {} us, c {} us, rust/c {} ({} restores each, alternating rust c c rust; best: rust {} us, c {} us, rust/c {})\n",
             mib,
+            what,
             us(rust.sum),
             us(c.sum),
             Fixed(rust.sum, c.sum, 3),
@@ -266,8 +285,9 @@ fn check_all(blob: &[u8]) -> Result {
             Fixed(rust.best, c.best, 3)
         );
         pr_info!(
-            "vmx: {} MiB: C restored the Rust-written descriptor in {} us, Rust restored the C-written one in {} us\n",
+            "vmx: {} MiB{}: C restored the Rust-written descriptor in {} us, Rust restored the C-written one in {} us\n",
             mib,
+            what,
             us(crossed[0]),
             us(crossed[1])
         );

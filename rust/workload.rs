@@ -48,6 +48,8 @@ pub(crate) struct Params {
     pub(crate) folios: u32,
     /// vmalloc area size in MiB.
     pub(crate) vmalloc_mib: u32,
+    /// Whether the vmalloc area is allocated with `vmalloc_huge()` (2 MiB blocks).
+    pub(crate) vmalloc_huge: bool,
     /// Number of block-set entries (at least one per folio and per vmalloc MiB).
     pub(crate) block_entries: u32,
     /// Damage to do on purpose before publishing (a [`Damage`] number, 0 = none).
@@ -154,10 +156,11 @@ impl Outgoing {
             s.footprint.data_bytes
         );
         pr_info!(
-            "workload: preserved generation {}: {} folios in the radix tree, {} MiB vmalloc, {} block entries ({} blocks) in {} us\n",
+            "workload: preserved generation {}: {} folios in the radix tree, {} MiB vmalloc in order-{} blocks, {} block entries ({} blocks) in {} us\n",
             generation,
             s.folios.len(),
             p.vmalloc_mib,
+            s.info.vmalloc.order,
             s.info.block_count,
             s.blocks.nblocks(),
             s.preserve_us

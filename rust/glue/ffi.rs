@@ -58,7 +58,7 @@ extern "C" {
         size: *mut usize,
     ) -> c_int;
 
-    pub(crate) fn kho_rs_vmalloc(size: c_ulong) -> *mut c_void;
+    pub(crate) fn kho_rs_vmalloc(size: c_ulong, huge: bool) -> *mut c_void;
     pub(crate) fn kho_rs_vfree(addr: *const c_void);
     pub(crate) fn kho_rs_vmalloc_to_phys(addr: *const c_void) -> u64;
     pub(crate) fn kho_rs_vmalloc_phys(

@@ -264,9 +264,9 @@ int kho_rs_retrieve_subtree(const char *name, u64 *phys, size_t *size)
 	return err;
 }
 
-void *kho_rs_vmalloc(unsigned long size)
+void *kho_rs_vmalloc(unsigned long size, bool huge)
 {
-	return vmalloc(size);
+	return huge ? vmalloc_huge(size, GFP_KERNEL) : vmalloc(size);
 }
 
 void kho_rs_vfree(const void *addr)

@@ -43,7 +43,7 @@ void kho_rs_remove_subtree(void *blob);
 int kho_rs_retrieve_subtree(const char *name, u64 *phys, size_t *size);
 
 /* vmalloc: the module's own areas, and the C implementation for cross-checks. */
-void *kho_rs_vmalloc(unsigned long size);
+void *kho_rs_vmalloc(unsigned long size, bool huge);
 void kho_rs_vfree(const void *addr);
 u64 kho_rs_vmalloc_to_phys(const void *addr);
 unsigned long kho_rs_vmalloc_phys(const void *addr, unsigned long first, unsigned long n,

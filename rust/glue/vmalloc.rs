@@ -16,6 +16,7 @@
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
+use kernel::bindings;
 use kernel::ffi::{c_ulong, c_void};
 use kernel::prelude::*;
 
@@ -23,21 +24,32 @@ use super::ffi;
 use super::kho::core_err;
 use super::mem::{KernelMem, VmapPages, GEOMETRY};
 
-use crate::pure::vmalloc::{self as core_vm, KhoVmalloc, VmallocStats, KHO_VMALLOC_ALLOC};
+use crate::pure::vmalloc::{
+    self as core_vm, KhoVmalloc, VmallocStats, KHO_VMALLOC_ALLOC, KHO_VMALLOC_HUGE_VMAP,
+};
 use kernel::error::to_result;
 
 /// Size of a page in bytes.
 const PAGE_SIZE: usize = GEOMETRY.page_size;
 
+/// Page order of the blocks of a huge area (`PMD_SIZE`: 2 MiB with 4 KiB pages).
+pub(crate) const HUGE_ORDER: u16 = {
+    let order = bindings::PMD_SHIFT - bindings::PAGE_SHIFT;
+    assert!(order <= bindings::MAX_PAGE_ORDER);
+    order as u16
+};
+
 /// A vmalloc area owned by the module, zero-filled at allocation, `vfree()`d on drop.
 ///
 /// # Invariants
 ///
-/// `ptr` is the start of a live `vmalloc()` area of `nr_pages * PAGE_SIZE` bytes
-/// (`nr_pages > 0`) owned by this value; every page is mapped and initialized.
+/// `ptr` is the start of a live `vmalloc()` (or, if `huge`, `vmalloc_huge()`) area of
+/// `nr_pages * PAGE_SIZE` bytes (`nr_pages > 0`) owned by this value; every page is mapped
+/// and initialized. A huge area's size is a multiple of `PAGE_SIZE << HUGE_ORDER`.
 pub(crate) struct VmallocArea {
     ptr: NonNull<u8>,
     nr_pages: usize,
+    huge: bool,
 }
 
 // SAFETY: a `VmallocArea` owns its area exclusively (type invariant), and `vfree()` may be
@@ -51,6 +63,25 @@ unsafe impl Sync for VmallocArea {}
 impl VmallocArea {
     /// Allocates an area of at least `size` bytes (rounded up to whole pages), zeroed.
     pub(crate) fn new(size: usize) -> Result<Self> {
+        Self::alloc(size, false)
+    }
+
+    /// Allocates a zeroed area of `size` bytes with `vmalloc_huge()`: made of blocks of
+    /// `2^HUGE_ORDER` pages mapped with PMDs where the page allocator has them, else of
+    /// order-0 pages. `size` must be a non-zero multiple of `PAGE_SIZE << HUGE_ORDER`.
+    pub(crate) fn new_huge(size: usize) -> Result<Self> {
+        if size % (PAGE_SIZE << HUGE_ORDER) != 0 {
+            pr_err!(
+                "vmalloc: a huge area is whole {} KiB blocks, not {} bytes\n",
+                (PAGE_SIZE << HUGE_ORDER) >> 10,
+                size
+            );
+            return Err(EINVAL);
+        }
+        Self::alloc(size, true)
+    }
+
+    fn alloc(size: usize, huge: bool) -> Result<Self> {
         if size == 0 {
             return Err(EINVAL);
         }
@@ -60,13 +91,24 @@ impl VmallocArea {
             return Err(E2BIG);
         }
         let bytes = nr_pages * PAGE_SIZE;
-        // SAFETY: `vmalloc()` has no preconditions; `bytes` fits in `unsigned long`.
-        let raw = unsafe { ffi::kho_rs_vmalloc(bytes as c_ulong) };
+        // SAFETY: `vmalloc()` and `vmalloc_huge()` have no preconditions; `bytes` fits in
+        // `unsigned long`.
+        let raw = unsafe { ffi::kho_rs_vmalloc(bytes as c_ulong, huge) };
         let ptr = NonNull::new(raw.cast::<u8>()).ok_or(ENOMEM)?;
         // SAFETY: `ptr` is a fresh, writable mapping of `bytes` bytes owned by us.
         unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0, bytes) };
-        // INVARIANT: a live area of `nr_pages` pages, all initialized above.
-        Ok(Self { ptr, nr_pages })
+        // INVARIANT: a live area of `nr_pages` pages, all initialized above; a huge one is
+        // whole blocks (checked by `new_huge`).
+        Ok(Self {
+            ptr,
+            nr_pages,
+            huge,
+        })
+    }
+
+    /// Whether the area was allocated with `vmalloc_huge()`.
+    pub(crate) fn is_huge(&self) -> bool {
+        self.huge
     }
 
     /// Number of order-0 pages of the area.
@@ -164,13 +206,25 @@ pub(crate) struct PreservedVmalloc<'a> {
 
 /// Preserves `area` with the Rust implementation (`kho_preserve_vmalloc()` semantics).
 ///
-/// Flags `KHO_VMALLOC_ALLOC`, order 0, `total_pages = area.nr_pages()`. On error nothing
-/// stays preserved and the cause is printed.
+/// `total_pages = area.nr_pages()`. A plain area is flags `KHO_VMALLOC_ALLOC`, order 0. A
+/// huge area adds `KHO_VMALLOC_HUGE_VMAP` (its `VM_ALLOW_HUGE_VMAP`) and is preserved in
+/// blocks of [`HUGE_ORDER`] if its pages are such blocks (physically contiguous and
+/// aligned, [`core_vm::made_of_blocks`]), as C preserves it with the order `vmalloc_huge()`
+/// mapped it with; else with order 0. On error nothing stays preserved and the cause is
+/// printed.
 pub(crate) fn preserve(area: &VmallocArea) -> Result<PreservedVmalloc<'_>> {
     let total = u32::try_from(area.nr_pages()).map_err(|_| E2BIG)?;
     let mut mem = kernel_mem();
     let list = area.phys_list()?;
-    let desc = core_vm::preserve(&mut mem, list.iter().copied(), total, 0, KHO_VMALLOC_ALLOC)
+    let (order, flags) = match area.is_huge() {
+        false => (0, KHO_VMALLOC_ALLOC),
+        true if core_vm::made_of_blocks(&GEOMETRY, &list, HUGE_ORDER) => {
+            (HUGE_ORDER, KHO_VMALLOC_ALLOC | KHO_VMALLOC_HUGE_VMAP)
+        }
+        true => (0, KHO_VMALLOC_ALLOC | KHO_VMALLOC_HUGE_VMAP),
+    };
+    let heads = list.iter().step_by(1 << order).copied();
+    let desc = core_vm::preserve(&mut mem, heads, total, order, flags)
         .map_err(|e| core_err("vmalloc preserve", e))?;
     // INVARIANT: `desc` was just produced for `area` by the core.
     Ok(PreservedVmalloc {

@@ -840,8 +840,7 @@ impl<'s, E: BlockEntry> BlockIter<'s, E> {
             let count = hdr.count.min(cap) as usize;
             if self.index < count {
                 let n = (count - self.index).min(out.len() - done);
-                let Some(src) = entry_run(self.index, n, E::SIZE).and_then(|r| page.get(r))
-                else {
+                let Some(src) = entry_run(self.index, n, E::SIZE).and_then(|r| page.get(r)) else {
                     break;
                 };
                 E::decode_slice(src, &mut out[done..done + n]);

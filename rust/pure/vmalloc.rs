@@ -148,6 +148,29 @@ pub(crate) fn chunk_pages(geo: &Geometry, desc: &KhoVmalloc) -> u64 {
     max_chunks(u64::from(desc.total_pages) / nr, geo.vmalloc_chunk_entries)
 }
 
+/// Whether `pages`, the physical addresses of an area's order-0 pages in area order, are
+/// blocks of `2^order` pages: a whole number of groups of `2^order` consecutive entries,
+/// each physically contiguous and aligned to `PAGE_SIZE << order`. Such an area can be
+/// preserved with that `order` (every listed block is then one of them).
+pub(crate) fn made_of_blocks(geo: &Geometry, pages: &[u64], order: u16) -> bool {
+    let Some(nr) = 1usize.checked_shl(u32::from(order)) else {
+        return false;
+    };
+    let ps = geo.page_size as u64;
+    let align = ps << order.min(max_order(geo));
+    if order > max_order(geo) || pages.is_empty() || pages.len() % nr != 0 {
+        return false;
+    }
+    pages.chunks_exact(nr).all(|block| {
+        let head = block.first().copied().unwrap_or(1);
+        head % align == 0
+            && block
+                .iter()
+                .enumerate()
+                .all(|(k, &pa)| Some(pa) == head.checked_add(k as u64 * ps))
+    })
+}
+
 /// Preserves a vmalloc area described by its blocks and returns the descriptor.
 ///
 /// Like `kho_preserve_vmalloc()`: `pages` yields the physical address of each `2^order`-page

@@ -13,12 +13,12 @@
 use kernel::prelude::*;
 use zerocopy::IntoBytes;
 
-use super::ensure;
+use super::{ensure, ensure_eq};
 use crate::glue::kho::{errno, OutMemoryMap};
 use crate::glue::mem::{KernelMem, GEOMETRY};
-use crate::glue::vmalloc::{self as gv, VmallocArea};
+use crate::glue::vmalloc::{self as gv, VmallocArea, HUGE_ORDER};
 use crate::pure::mem::PageMem;
-use crate::pure::vmalloc::{KhoVmalloc, KHO_VMALLOC_ALLOC};
+use crate::pure::vmalloc::{KhoVmalloc, KHO_VMALLOC_ALLOC, KHO_VMALLOC_HUGE_VMAP};
 
 /// Entries per chunk (511 with 4K pages).
 const PER_CHUNK: usize = GEOMETRY.vmalloc_chunk_entries;
@@ -110,6 +110,61 @@ fn c_reader_walk(desc: &KhoVmalloc) -> Result<u64> {
         return Err(EINVAL);
     }
     Ok(idx)
+}
+
+/// Preserves `area` with C and with Rust and checks that both wrote the same: the same
+/// descriptor apart from the chunk address, the same number of chunks (with the empty
+/// trailing one at multiples of the chunk size), identical chunk contents, chains that C's
+/// reader rules and the Rust reader accept with the same entries. Unpreserves both and
+/// returns the Rust descriptor.
+fn same_as_c(area: &VmallocArea) -> Result<KhoVmalloc> {
+    let mem = reader();
+    let c = gv::c_preserve(area)?;
+    let r = gv::preserve(area)?;
+    let (cd, rd) = (*c.desc(), *r.desc());
+    ensure_eq(rd.total_pages.into(), cd.total_pages.into(), "total_pages")?;
+    ensure_eq(rd.flags.into(), cd.flags.into(), "flags")?;
+    ensure_eq(rd.order.into(), cd.order.into(), "order")?;
+    let cchunks = chunk_list(&cd)?;
+    let rchunks = chunk_list(&rd)?;
+    ensure_eq(rchunks.len() as u64, cchunks.len() as u64, "chunk count")?;
+    for (&ca, &ra) in cchunks.iter().zip(rchunks.iter()) {
+        // SAFETY: a chunk of C's outgoing descriptor, preserved until `c` is dropped.
+        let cp = unsafe { mem.page(ca) }.ok_or(EFAULT)?;
+        // SAFETY: a chunk of Rust's outgoing descriptor, preserved until `r` is dropped.
+        let rp = unsafe { mem.page(ra) }.ok_or(EFAULT)?;
+        // `next` differs by address but is 0 in the same place.
+        ensure(
+            (cp.first() == Some(&0)) == (rp.first() == Some(&0)),
+            "last chunk in the same place",
+        )?;
+        ensure(cp.get(1..) == rp.get(1..), "chunk entries")?;
+    }
+    let entries = u64::from(rd.total_pages) >> rd.order;
+    if entries % PER_CHUNK as u64 == 0 {
+        // The eager trailing chunk is empty in both.
+        let last = rchunks.last().copied().ok_or(EINVAL)?;
+        // SAFETY: the last chunk of Rust's own outgoing descriptor, still preserved.
+        let first_entry = unsafe { mem.page(last) }.and_then(|p| p.get(1)).copied();
+        ensure(first_entry == Some(0), "empty trailing chunk")?;
+    }
+    ensure_eq(
+        c_reader_walk(&rd)?,
+        u64::from(rd.total_pages),
+        "C reader, Rust chain",
+    )?;
+    ensure_eq(
+        c_reader_walk(&cd)?,
+        u64::from(cd.total_pages),
+        "C reader, C chain",
+    )?;
+    let (re, _) = rust_entries(&rd)?;
+    let (ce, _) = rust_entries(&cd)?;
+    ensure(re[..] == ce[..], "Rust reader: the same entries")?;
+    // KHO's map is a set: both unpreserves are fine in either order.
+    drop(r);
+    drop(c);
+    Ok(rd)
 }
 
 /// Checks that every page in `pages` is (or is not) an order-0 key of KHO's memory map.
@@ -220,46 +275,22 @@ mod tests {
 
     /// Rust writes exactly what C writes for the same area: same descriptor apart from the
     /// chunk address, same number of chunks (with the empty trailing one at multiples of
-    /// 511), identical chunk contents; and C's reader rules accept the Rust chain.
+    /// 511), identical chunk contents; and C's reader rules accept the Rust chain. For plain
+    /// areas around the chunk boundaries, and for `vmalloc_huge()` areas, which both
+    /// preserve in 2 MiB blocks (order 9 with 4K pages) with `KHO_VMALLOC_HUGE_VMAP`.
     #[test]
     fn rust_written_equals_c_written() -> Result {
-        let mem = reader();
         for n in SIZES {
             let area = VmallocArea::new(n * GEOMETRY.page_size)?;
-            let c = gv::c_preserve(&area)?;
-            let r = gv::preserve(&area)?;
-            let (cd, rd) = (*c.desc(), *r.desc());
-            assert_eq!(rd.total_pages, cd.total_pages);
-            assert_eq!(rd.flags, cd.flags);
-            assert_eq!(rd.order, cd.order);
-            let cchunks = chunk_list(&cd)?;
-            let rchunks = chunk_list(&rd)?;
-            assert_eq!(rchunks.len(), cchunks.len());
-            for (&ca, &ra) in cchunks.iter().zip(rchunks.iter()) {
-                // SAFETY: a page this test allocated or claimed itself, still live.
-                let cp = unsafe { mem.page(ca) }.ok_or(EFAULT)?;
-                // SAFETY: a page this test allocated or claimed itself, still live.
-                let rp = unsafe { mem.page(ra) }.ok_or(EFAULT)?;
-                // `next` differs by address but is 0 in the same place.
-                let (cend, rend) = (cp.first() == Some(&0), rp.first() == Some(&0));
-                assert_eq!(cend, rend);
-                assert!(cp.get(1..) == rp.get(1..));
-            }
-            if n % PER_CHUNK == 0 {
-                // The eager trailing chunk is empty in both.
-                let last = rchunks.last().copied().ok_or(EINVAL)?;
-                // SAFETY: the last chunk of Rust's own outgoing descriptor, still preserved.
-                let first_entry = unsafe { mem.page(last) }.and_then(|p| p.get(1)).copied();
-                assert_eq!(first_entry, Some(0));
-            }
-            assert_eq!(c_reader_walk(&rd)?, u64::from(rd.total_pages));
-            assert_eq!(c_reader_walk(&cd)?, u64::from(cd.total_pages));
-            let (re, _) = rust_entries(&rd)?;
-            let (ce, _) = rust_entries(&cd)?;
-            assert!(re[..] == ce[..]);
-            // KHO's map is a set: both unpreserves are fine in either order.
-            drop(r);
-            drop(c);
+            let d = same_as_c(&area)?;
+            assert_eq!(d.order, 0);
+            assert_eq!(d.flags, KHO_VMALLOC_ALLOC);
+        }
+        for blocks in [1usize, 3] {
+            let area = VmallocArea::new_huge(blocks * (GEOMETRY.page_size << HUGE_ORDER))?;
+            let d = same_as_c(&area)?;
+            assert_eq!(d.order, HUGE_ORDER);
+            assert_eq!(d.flags, KHO_VMALLOC_ALLOC | KHO_VMALLOC_HUGE_VMAP);
         }
         Ok(())
     }

@@ -14,13 +14,17 @@ use crate::pure::record::{word, Record, KIND_VMALLOC, TAG_VMALLOC};
 use crate::pure::subtree::SubtreeInfo;
 
 impl Outgoing {
-    /// Allocates and fills the `p.vmalloc_mib` MiB area, preserves it, and adds one record
-    /// per MiB to `records`.
+    /// Allocates and fills the `p.vmalloc_mib` MiB area (with `vmalloc_huge()` if
+    /// `p.vmalloc_huge`), preserves it, and adds one record per MiB to `records`.
     pub(super) fn build_vmalloc(&mut self, p: &Params, records: &mut KVVec<Record>) -> Result {
         // (b) The vmalloc area.
         let bytes = (p.vmalloc_mib as usize) * MIB;
         if bytes > 0 {
-            let mut area = vmalloc::VmallocArea::new(bytes)?;
+            let mut area = if p.vmalloc_huge {
+                vmalloc::VmallocArea::new_huge(bytes)?
+            } else {
+                vmalloc::VmallocArea::new(bytes)?
+            };
             for (mib, chunk) in area.as_mut_slice().chunks_exact_mut(MIB).enumerate() {
                 let mut sum = 0u64;
                 let first = (mib * MIB / 8) as u64;

@@ -558,3 +558,31 @@ fn chunk_view_is_the_c_layout() {
         assert_eq!(c.phys[entries - 1], 0x3000);
     }
 }
+
+#[test]
+fn made_of_blocks_needs_whole_aligned_contiguous_blocks() {
+    use crate::pure::vmalloc::made_of_blocks;
+    let geo = G4K;
+    let ps = geo.page_size as u64;
+    // Two order-2 blocks, listed page by page.
+    let base = 0x20_0000u64;
+    let run = |head: u64| (0..4).map(move |k| head + k * ps);
+    let good: Vec<u64> = run(base).chain(run(base + 64 * ps)).collect();
+    assert!(made_of_blocks(&geo, &good, 2));
+    assert!(made_of_blocks(&geo, &good, 1));
+    assert!(made_of_blocks(&geo, &good, 0));
+    // Not a whole number of blocks of that order; a block split over two places.
+    assert!(!made_of_blocks(&geo, &good, 3));
+    assert!(!made_of_blocks(&geo, &good[..6], 2));
+    let mut gap = good.clone();
+    gap[2] += ps * 100;
+    assert!(!made_of_blocks(&geo, &gap, 2));
+    assert!(!made_of_blocks(&geo, &gap, 1));
+    // Contiguous but not aligned to the order.
+    let shifted: Vec<u64> = good.iter().map(|&pa| pa + ps).collect();
+    assert!(!made_of_blocks(&geo, &shifted, 2));
+    assert!(made_of_blocks(&geo, &shifted, 0));
+    // Nothing; an order past MAX_PAGE_ORDER.
+    assert!(!made_of_blocks(&geo, &[], 0));
+    assert!(!made_of_blocks(&geo, &good, geo.max_page_order + 1));
+}
