@@ -29,6 +29,8 @@ use super::error::{errno, Error, Result};
 use super::geometry::{Geometry, G4K};
 use super::mem::PageMem;
 
+pub(crate) mod pat;
+
 /// Compatible string of the block format (`KHO_BLOCK_COMPATIBLE`).
 #[cfg(any(test, feature = "fuzz"))]
 pub(crate) const KHO_BLOCK_COMPATIBLE: &str = super::compat::BLOCK_COMPAT;

@@ -17,8 +17,8 @@ use kernel::prelude::*;
 use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::{ensure, ensure_eq, kr};
-use crate::blockx::{pat_byte, Pat};
 use crate::glue::mem::{KernelMem, GEOMETRY};
+use crate::pure::block::pat::{pat_byte, Pat};
 use crate::pure::block::{BlockEntry, BlockIter, BlockSet, BLOCK_HEADER_SIZE, KHO_MAX_BLOCKS};
 use crate::pure::error::errno;
 use crate::pure::mem::PageMem;
@@ -47,7 +47,7 @@ impl<const N: usize> TestEntry for [u8; N] {
     }
 }
 
-/// The large entries of the suite are `blockx`'s [`Pat`]: small in memory, also for 4080
+/// The large entries of the suite are [`Pat`]s: small in memory, also for 4080
 /// bytes on the wire, and every byte checked when read.
 impl<const N: usize> TestEntry for Pat<N> {
     fn from_seed(seed: u64) -> Self {

@@ -62,10 +62,10 @@
 use kernel::prelude::*;
 
 use super::{ensure, ensure_eq, kr};
-use crate::blockx::Pat;
 use crate::glue::block_oracle::{self as oracle, CBlockSet, Ledger};
 use crate::glue::kho::{core_err, OutMemoryMap};
 use crate::glue::mem::{KernelMem, GEOMETRY};
+use crate::pure::block::pat::Pat;
 use crate::pure::block::{BlockEntry, BlockSet, BLOCK_HEADER_SIZE, KHO_MAX_BLOCKS};
 use crate::pure::error::{errno, Error as CoreError, Result as CoreResult};
 use crate::pure::geometry::Geometry;
