@@ -29,6 +29,9 @@ use super::error::{errno, Error, Result};
 use super::geometry::{Geometry, G4K};
 use super::mem::PageMem;
 
+// The model the host tests and the KUnit suite `kho_rs_block` check a set against.
+#[cfg(any(test, CONFIG_KUNIT = "y"))]
+pub(crate) mod model;
 pub(crate) mod pat;
 
 /// Compatible string of the block format (`KHO_BLOCK_COMPATIBLE`).

@@ -8,7 +8,9 @@
 //! restored (that needs a kexec, see the kexec selftest), so instead of `restore` the suite
 //! checks the raw chain with [`c_reader`], a test-local copy of the rules of C's
 //! `kho_block_set_restore()` (`kernel/liveupdate/kho_block.c`): whatever
-//! Rust publishes must pass it.
+//! Rust publishes must pass it. The model tests check a set after every random operation
+//! against the block-set model the host's property test uses too
+//! ([`crate::pure::block::model`]).
 //!
 //! Helpers report failures by returning an error (after one `pr_err!` line naming the
 //! check), never by panicking; only the test functions use KUnit's `assert!`.
@@ -18,42 +20,12 @@ use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::{ensure, ensure_eq, kr};
 use crate::glue::mem::{KernelMem, GEOMETRY};
+use crate::pure::block::model::{Mismatch, Model, TestEntry, Words};
 use crate::pure::block::pat::{pat_byte, Pat};
 use crate::pure::block::{BlockEntry, BlockIter, BlockSet, BLOCK_HEADER_SIZE, KHO_MAX_BLOCKS};
-use crate::pure::error::errno;
+use crate::pure::error::{errno, Error as CoreError, Result as CoreResult};
 use crate::pure::mem::PageMem;
 use crate::pure::rng::XorShift;
-
-/// Entry types the model test can generate from a seed; seed 0 is the all-zero entry.
-trait TestEntry: BlockEntry + PartialEq {
-    /// The entry for `seed`; distinct non-zero seeds give distinct entries.
-    fn from_seed(seed: u64) -> Self;
-}
-
-impl TestEntry for u64 {
-    fn from_seed(seed: u64) -> Self {
-        // Odd multiplier: a bijection on u64 that keeps 0 at 0.
-        seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-    }
-}
-
-impl<const N: usize> TestEntry for [u8; N] {
-    fn from_seed(seed: u64) -> Self {
-        let mut a = [0u8; N];
-        for (i, b) in a.iter_mut().enumerate() {
-            *b = pat_byte(seed, i);
-        }
-        a
-    }
-}
-
-/// The large entries of the suite are [`Pat`]s: small in memory, also for 4080
-/// bytes on the wire, and every byte checked when read.
-impl<const N: usize> TestEntry for Pat<N> {
-    fn from_seed(seed: u64) -> Self {
-        Pat::of(seed)
-    }
-}
 
 /// Entries per 4K block for entries of `size` bytes, as the C headers compute it.
 const fn cap_4k(size: usize) -> usize {
@@ -190,287 +162,165 @@ fn c_reader(
     Ok(Accepted { blocks, entries })
 }
 
-/// Model of a block set: the header count and the entry seed of every slot.
-///
-/// `len` is the writer's position: the number of entries logically in the set. Header
-/// counts are high-water marks (`prev` does not lower them), exactly as in C.
-struct Model {
-    /// Entries per block.
-    cap: usize,
-    /// Header `count` of every block.
-    counts: KVec<u64>,
-    /// Seed of the entry in every slot of every block (0: zero bytes).
-    slots: KVec<u64>,
-    /// Number of entries written and not popped.
-    len: usize,
+/// The words of the shared block-set model ([`Model`]), allocated with `GFP_KERNEL`.
+impl Words for KVec<u64> {
+    fn push_zeros(&mut self, n: usize) -> CoreResult {
+        self.extend_with(n, 0, GFP_KERNEL)
+            .map_err(|_| CoreError::nomem("block model: words"))
+    }
+
+    fn truncate(&mut self, len: usize) {
+        KVec::truncate(self, len);
+    }
 }
 
-impl Model {
-    /// An empty model for `cap` entries per block.
-    fn new(cap: usize) -> Self {
-        Self {
-            cap,
-            counts: KVec::new(),
-            slots: KVec::new(),
-            len: 0,
+/// Fails with `-EINVAL` and one log line naming the difference if the set and the model
+/// differ.
+fn agrees(res: core::result::Result<(), Mismatch>) -> Result {
+    res.map_err(|m| {
+        pr_err!("kho_rs_block: set differs from the model: {}\n", m);
+        EINVAL
+    })
+}
+
+/// The model test besides the set: the model, the writer position and the random operations.
+///
+/// `len` is the writer's position: the number of entries logically in the set. Each
+/// operation starts a fresh iterator and moves it (and the model's) past those entries.
+struct ModelRun {
+    /// The block set as words.
+    model: Model<KVec<u64>>,
+    /// Entries written and not popped.
+    len: usize,
+    /// Seed of the next entry written (seeds 1, 2, ...).
+    next_seed: u64,
+    /// Chooses the operations.
+    rng: XorShift,
+    /// Blocks the set is grown to at most.
+    max_blocks: usize,
+}
+
+impl ModelRun {
+    /// A fresh iterator of `set` and the model's, both moved past the `len` entries before
+    /// the writer position, checking each on the way.
+    fn seek<'s, E: TestEntry>(
+        &mut self,
+        mem: &KernelMem,
+        set: &'s BlockSet<E>,
+    ) -> Result<BlockIter<'s, E>> {
+        let mut it = set.iter();
+        self.model.rewind();
+        for _ in 0..self.len {
+            let want = self.model.read().map(E::from_seed);
+            ensure(want.is_some() && it.read_entry(mem) == want, "seek: entry")?;
         }
+        Ok(it)
     }
 
-    /// Number of blocks.
-    fn nblocks(&self) -> usize {
-        self.counts.len()
-    }
-
-    /// Entries the blocks hold.
-    fn capacity(&self) -> usize {
-        self.nblocks() * self.cap
-    }
-
-    /// Seed of slot `i` (0 beyond the end).
-    fn slot(&self, i: usize) -> u64 {
-        self.slots.get(i).copied().unwrap_or(0)
-    }
-
-    /// `grow(target)`: append zeroed blocks with count 0.
-    fn grow(&mut self, target: usize) -> Result {
-        while target > self.capacity() {
-            self.counts.push(0, GFP_KERNEL)?;
-            self.slots.extend_with(self.cap, 0, GFP_KERNEL)?;
+    /// One random operation on `set` and on the model.
+    fn step<E: TestEntry>(&mut self, mem: &mut KernelMem, set: &mut BlockSet<E>) -> Result {
+        let cap = self.model.cap();
+        match self.rng.below(100) {
+            // grow
+            0..=24 => {
+                let target = (self.len + self.rng.below(2 * cap + 1)).min(self.max_blocks * cap);
+                kr("block grow", set.grow(mem, target))?;
+                kr("block model grow", self.model.grow(target))?;
+            }
+            // write
+            25..=54 => {
+                let k = 1 + self.rng.below(cap + cap / 2 + 1);
+                let mut it = self.seek(mem, set)?;
+                for _ in 0..k {
+                    let e = E::from_seed(self.next_seed);
+                    if self.model.write(self.next_seed).is_none() {
+                        ensure(
+                            matches!(it.write(mem, &e), Err(err) if err.errno == errno::ENOSPC),
+                            "write past capacity must be -ENOSPC",
+                        )?;
+                        ensure(it.reserve_entry(mem).is_none(), "reserve at the end")?;
+                        break;
+                    }
+                    kr("block write", it.write(mem, &e))?;
+                    self.next_seed += 1;
+                    self.len += 1;
+                }
+                agrees(self.model.check_position(mem, set, it.position()))?;
+            }
+            // pop with prev (LIFO undo; counts stay)
+            55..=74 => {
+                let k = 1 + self.rng.below(cap + 1);
+                let pas = chain_pas(mem, set.head_pa(), self.model.nblocks())?;
+                let mut it = self.seek(mem, set)?;
+                for _ in 0..k {
+                    let Some((b, i)) = self.model.prev() else {
+                        ensure(it.prev(mem).is_none(), "prev at the start")?;
+                        break;
+                    };
+                    let slot = it.prev(mem).ok_or(EINVAL)?;
+                    ensure_eq(slot.index() as u64, i as u64, "prev index")?;
+                    let want_pa = pas.get(b).copied().unwrap_or(0);
+                    ensure_eq(slot.block_pa(), want_pa, "prev block")?;
+                    let e = kr("block slot read", slot.read(mem))?;
+                    ensure(e == E::from_seed(self.model.seed(b, i)), "prev entry")?;
+                    self.len = self.len.checked_sub(1).ok_or(EINVAL)?;
+                }
+                agrees(self.model.check_position(mem, set, it.position()))?;
+            }
+            // shrink to the writer position
+            75..=89 => {
+                set.shrink(mem, self.len);
+                self.model.shrink(self.len);
+            }
+            // trim
+            90..=94 => {
+                set.trim(mem);
+                self.model.trim();
+                ensure(
+                    set.validate_outgoing(mem).is_ok(),
+                    "trimmed set publishable",
+                )?;
+                let want = Ok(Accepted {
+                    blocks: self.model.nblocks(),
+                    entries: self.model.restored().count(),
+                });
+                ensure(
+                    c_reader(mem, set.head_pa(), E::SIZE) == want,
+                    "C reader accepts the trimmed set with the model's entries",
+                )?;
+            }
+            // clear
+            _ => {
+                set.clear(mem);
+                self.model.clear();
+                self.len = 0;
+            }
         }
         Ok(())
     }
-
-    /// `reserve_entry` + write of `seed` at the writer position.
-    fn write(&mut self, seed: u64) {
-        let (b, i) = (self.len / self.cap, self.len % self.cap);
-        if let Some(c) = self.counts.get_mut(b) {
-            *c = (i + 1) as u64;
-        }
-        if let Some(s) = self.slots.get_mut(self.len) {
-            *s = seed;
-        }
-        self.len += 1;
-    }
-
-    /// `shrink(count)`: drop tail blocks not needed for `count` entries.
-    fn shrink(&mut self, count: usize) {
-        while self.nblocks() > 0 && count <= (self.nblocks() - 1) * self.cap {
-            self.counts.pop();
-            self.slots.truncate(self.capacity());
-        }
-    }
-
-    /// `clear()`: every count 0, every entry zero, writer back at the start.
-    fn clear(&mut self) {
-        self.counts.iter_mut().for_each(|c| *c = 0);
-        self.slots.iter_mut().for_each(|s| *s = 0);
-        self.len = 0;
-    }
-
-    /// The count `trim()` shrinks to: up to the last entry of the last block with entries.
-    fn trim_count(&self) -> usize {
-        let mut keep = 0;
-        for (b, c) in self.counts.iter().enumerate() {
-            if *c > 0 {
-                keep = b * self.cap + (*c as usize).min(self.cap);
-            }
-        }
-        keep
-    }
-
-    /// The seeds a fresh iterator's `read_entry` returns, in order.
-    fn reads(&self) -> Result<KVec<u64>> {
-        let mut out = KVec::new();
-        let mut b = 0usize;
-        let mut i = 0usize;
-        if self.nblocks() == 0 {
-            return Ok(out);
-        }
-        while out.len() < self.capacity() {
-            let count = self.counts.get(b).copied().unwrap_or(0) as usize;
-            if i >= count.min(self.cap) {
-                let next_count = self.counts.get(b + 1).copied().unwrap_or(0);
-                if b + 1 >= self.nblocks() || next_count == 0 {
-                    break;
-                }
-                b += 1;
-                i = 0;
-            }
-            out.push(self.slot(b * self.cap + i), GFP_KERNEL)?;
-            i += 1;
-        }
-        Ok(out)
-    }
-}
-
-/// Compares the set, its raw chain and a fresh iterator's reads with the model.
-fn verify<E: TestEntry>(
-    mem: &KernelMem,
-    set: &BlockSet<E>,
-    model: &Model,
-    scratch: &mut [u8],
-) -> Result {
-    ensure_eq(set.nblocks() as u64, model.nblocks() as u64, "nblocks")?;
-    ensure_eq(set.capacity() as u64, model.capacity() as u64, "capacity")?;
-    ensure(
-        (set.head_pa() == 0) == (model.nblocks() == 0),
-        "head_pa is 0 exactly when empty",
-    )?;
-    // Raw chain: links, counts and every entry slot byte for byte.
-    let pas = chain_pas(mem, set.head_pa(), model.nblocks())?;
-    ensure_eq(
-        pas.len() as u64,
-        model.nblocks() as u64,
-        "blocks on the chain",
-    )?;
-    let mut written = 0u64;
-    for (b, pa) in pas.iter().enumerate() {
-        let (_, count) = header(mem, *pa)?;
-        let want = model.counts.get(b).copied().unwrap_or(u64::MAX);
-        ensure_eq(count, want, "header count")?;
-        written += count.min(model.cap as u64);
-        // SAFETY: a page this test allocated or claimed itself, still live.
-        let bytes = unsafe { mem.bytes(*pa) }.ok_or(EFAULT)?;
-        for i in 0..model.cap {
-            E::from_seed(model.slot(b * model.cap + i)).encode(scratch);
-            let start = BLOCK_HEADER_SIZE + i * E::SIZE;
-            let raw = bytes.get(start..start + E::SIZE).ok_or(EFAULT)?;
-            ensure(raw == &*scratch, "raw entry bytes")?;
-        }
-    }
-    ensure_eq(set.written(mem) as u64, written, "written()")?;
-    // A fresh reader sees exactly what the C read_entry rules give on the model.
-    let reads = model.reads()?;
-    let mut it = set.iter();
-    for seed in reads.iter() {
-        ensure(
-            it.read_entry(mem) == Some(E::from_seed(*seed)),
-            "read_entry value",
-        )?;
-    }
-    ensure(it.read_entry(mem).is_none(), "read_entry ends")?;
-    Ok(())
-}
-
-/// An iterator positioned after the model's `len` entries, checking them on the way.
-fn seek<'s, E: TestEntry>(
-    mem: &KernelMem,
-    set: &'s BlockSet<E>,
-    model: &Model,
-) -> Result<BlockIter<'s, E>> {
-    let mut it = set.iter();
-    for n in 0..model.len {
-        ensure(
-            it.read_entry(mem) == Some(E::from_seed(model.slot(n))),
-            "seek: entry",
-        )?;
-    }
-    Ok(it)
-}
-
-/// One operation of the model test on `set` and `model`.
-fn model_step<E: TestEntry>(
-    mem: &mut KernelMem,
-    set: &mut BlockSet<E>,
-    model: &mut Model,
-    rng: &mut XorShift,
-    next_seed: &mut u64,
-    max_blocks: usize,
-) -> Result {
-    let cap = model.cap;
-    match rng.below(100) {
-        // grow
-        0..=24 => {
-            let target = (model.len + rng.below(2 * cap + 1)).min(max_blocks * cap);
-            kr("block grow", set.grow(mem, target))?;
-            model.grow(target)?;
-        }
-        // write
-        25..=54 => {
-            let k = 1 + rng.below(cap + cap / 2 + 1);
-            let mut it = seek(mem, set, model)?;
-            for _ in 0..k {
-                if model.len == model.capacity() {
-                    match it.write(mem, &E::from_seed(*next_seed)) {
-                        Err(e) if e.errno == errno::ENOSPC => {}
-                        _ => return ensure(false, "write past capacity must be -ENOSPC"),
-                    }
-                    ensure(it.reserve_entry(mem).is_none(), "reserve at the end")?;
-                    break;
-                }
-                kr("block write", it.write(mem, &E::from_seed(*next_seed)))?;
-                model.write(*next_seed);
-                *next_seed += 1;
-            }
-        }
-        // pop with prev (LIFO undo; counts stay)
-        55..=74 => {
-            let k = 1 + rng.below(cap + 1);
-            let pas = chain_pas(mem, set.head_pa(), model.nblocks())?;
-            let mut it = seek(mem, set, model)?;
-            for _ in 0..k {
-                if model.len == 0 {
-                    ensure(it.prev(mem).is_none(), "prev at the start")?;
-                    break;
-                }
-                let n = model.len - 1;
-                let slot = it.prev(mem).ok_or(EINVAL)?;
-                ensure_eq(slot.index() as u64, (n % cap) as u64, "prev index")?;
-                let want_pa = pas.get(n / cap).copied().unwrap_or(0);
-                ensure_eq(slot.block_pa(), want_pa, "prev block")?;
-                let e = kr("block slot read", slot.read(mem))?;
-                ensure(e == E::from_seed(model.slot(n)), "prev entry")?;
-                model.len = n;
-            }
-        }
-        // shrink to the writer position
-        75..=89 => {
-            set.shrink(mem, model.len);
-            model.shrink(model.len);
-        }
-        // trim
-        90..=94 => {
-            let keep = model.trim_count();
-            set.trim(mem);
-            model.shrink(keep);
-            ensure(
-                set.validate_outgoing(mem).is_ok(),
-                "trimmed set publishable",
-            )?;
-        }
-        // clear
-        _ => {
-            set.clear(mem);
-            model.clear();
-        }
-    }
-    Ok(())
 }
 
 /// Runs `ops` random operations on a set of `E` against the model, then destroys the set.
 fn run_model<E: TestEntry>(seed: u64, ops: usize, max_blocks: usize) -> Result {
     let mut mem = KernelMem::new();
     let mut set = BlockSet::<E>::new(GEOMETRY);
-    let mut model = Model::new(set.count_per_block());
     ensure_eq(
         set.count_per_block() as u64,
         cap_4k(E::SIZE) as u64,
         "count_per_block",
     )?;
-    let mut scratch = KVec::from_elem(0u8, E::SIZE, GFP_KERNEL)?;
-    let mut rng = XorShift::new(seed);
-    let mut next_seed = 1u64;
+    let mut run = ModelRun {
+        model: Model::new(set.count_per_block()),
+        len: 0,
+        next_seed: 1,
+        rng: XorShift::new(seed),
+        max_blocks,
+    };
     let mut res = Ok(());
     for _ in 0..ops {
-        res = model_step(
-            &mut mem,
-            &mut set,
-            &mut model,
-            &mut rng,
-            &mut next_seed,
-            max_blocks,
-        )
-        .and_then(|()| verify(&mem, &set, &model, &mut scratch));
+        res = run
+            .step(&mut mem, &mut set)
+            .and_then(|()| agrees(run.model.check(&mem, &set)));
         if res.is_err() {
             break;
         }
@@ -491,7 +341,7 @@ fn run_model<E: TestEntry>(seed: u64, ops: usize, max_blocks: usize) -> Result {
         "kho_rs_block: model size {}: {} ops, {} entries written\n",
         E::SIZE,
         ops,
-        next_seed - 1
+        run.next_seed - 1
     );
     Ok(())
 }
@@ -856,10 +706,10 @@ fn max_blocks_on(mem: &mut KernelMem, set: &mut BlockSet<Pat<4080>>) -> Result {
         KHO_MAX_BLOCKS as u64,
         "blocks at the cap",
     )?;
-    match set.grow(mem, KHO_MAX_BLOCKS + 1) {
-        Err(e) if e.errno == errno::ENOSPC => {}
-        _ => return ensure(false, "grow past the cap must be -ENOSPC"),
-    }
+    ensure(
+        matches!(set.grow(mem, KHO_MAX_BLOCKS + 1), Err(e) if e.errno == errno::ENOSPC),
+        "grow past the cap must be -ENOSPC",
+    )?;
     ensure_eq(set.nblocks() as u64, KHO_MAX_BLOCKS as u64, "unchanged")?;
     let full = Ok(Accepted {
         blocks: KHO_MAX_BLOCKS,
@@ -925,10 +775,10 @@ fn grow_failure_on(mem: &mut KernelMem, set: &mut BlockSet<[u8; 64]>) -> Result 
     )?;
     // An incoming set refuses to grow with -EINVAL.
     let mut incoming = kr("restore 0", BlockSet::<[u8; 64]>::restore(mem, 0))?;
-    match incoming.grow(mem, 1) {
-        Err(e) if e.errno == errno::EINVAL => {}
-        _ => return ensure(false, "grow on an incoming set must be -EINVAL"),
-    }
+    ensure(
+        matches!(incoming.grow(mem, 1), Err(e) if e.errno == errno::EINVAL),
+        "grow on an incoming set must be -EINVAL",
+    )?;
     ensure_eq(incoming.nblocks() as u64, 0, "incoming unchanged")
 }
 

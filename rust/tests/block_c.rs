@@ -65,6 +65,7 @@ use super::{ensure, ensure_eq, kr};
 use crate::glue::block_oracle::{self as oracle, CBlockSet, Ledger};
 use crate::glue::kho::{core_err, OutMemoryMap};
 use crate::glue::mem::{KernelMem, GEOMETRY};
+use crate::pure::block::model::TestEntry;
 use crate::pure::block::pat::Pat;
 use crate::pure::block::{BlockEntry, BlockSet, BLOCK_HEADER_SIZE, KHO_MAX_BLOCKS};
 use crate::pure::error::{errno, Error as CoreError, Result as CoreResult};
@@ -89,24 +90,6 @@ const fn page_of(pa: u64) -> u64 {
 /// The seed of entry `k` of case `case` (never 0).
 const fn seed(case: u64, k: usize) -> u64 {
     (case << 32) | (k as u64 + 1)
-}
-
-/// An entry the test makes from a seed; equal entries decode from equal bytes only.
-trait Seeded: BlockEntry + PartialEq {
-    /// The entry of `seed`.
-    fn of(seed: u64) -> Self;
-
-    /// The wire bytes of the entry of `seed`, in `buf` (`SIZE` bytes).
-    fn bytes(seed: u64, buf: &mut [u8]) {
-        Self::of(seed).encode(buf);
-    }
-}
-
-/// [`Pat`] is the entry type of the suite (shared with the `blockx` exchange).
-impl<const N: usize> Seeded for Pat<N> {
-    fn of(seed: u64) -> Self {
-        Pat::<N>::of(seed)
-    }
 }
 
 /// [`PageMem`] for reading chains preserved in this boot: `claim` lends a page instead of
@@ -403,7 +386,7 @@ unsafe fn chain_pas(mem: &impl PageMem, head: u64, limit: usize) -> Result<KVVec
 }
 
 /// Physical address of entry `k` of a chain of entries `E` whose blocks are `pas`.
-fn slot_pa<E: Seeded>(pas: &[u64], k: usize) -> u64 {
+fn slot_pa<E: TestEntry>(pas: &[u64], k: usize) -> u64 {
     let cap = cap_of(E::SIZE);
     pas.get(k / cap)
         .map_or(0, |b| b + (BLOCK_HEADER_SIZE + (k % cap) * E::SIZE) as u64)
@@ -419,21 +402,21 @@ fn counts(cap: usize) -> [usize; 5] {
 // Writers and readers.
 
 /// C writes entries `seed(case, 0..n)` into a new C set grown to exactly `n` entries.
-fn c_write<E: Seeded>(case: u64, n: usize) -> Result<CBlockSet> {
+fn c_write<E: TestEntry>(case: u64, n: usize) -> Result<CBlockSet> {
     let mut c = CBlockSet::new(E::SIZE)?;
     c.grow(n as u64)?;
     // As a C user does: the iterator starts at the first block once there is one.
     c.it_init();
     let mut buf = KVec::from_elem(0u8, E::SIZE, GFP_KERNEL)?;
     for k in 0..n {
-        E::bytes(seed(case, k), &mut buf);
+        E::from_seed(seed(case, k)).encode(&mut buf);
         ensure(c.reserve_entry(Some(&buf)).is_some(), "C reserve_entry")?;
     }
     Ok(c)
 }
 
 /// Rust writes entries `seed(case, 0..n)` into `set` grown to exactly `n` entries.
-fn rust_write<E: Seeded>(
+fn rust_write<E: TestEntry>(
     mem: &mut impl PageMem,
     set: &mut BlockSet<E>,
     case: u64,
@@ -442,7 +425,7 @@ fn rust_write<E: Seeded>(
     kr("block grow", set.grow(mem, n))?;
     let mut it = set.iter();
     for k in 0..n {
-        kr("block write", it.write(mem, &E::of(seed(case, k))))?;
+        kr("block write", it.write(mem, &E::from_seed(seed(case, k))))?;
     }
     Ok(())
 }
@@ -455,7 +438,7 @@ fn rust_write<E: Seeded>(
 /// Rust's `prev` walks from the head to find the previous block (the set keeps no list), so
 /// stepping back over all blocks of a long chain is quadratic; the 10000-block case steps
 /// back a few entries only.
-fn rust_reads<E: Seeded>(
+fn rust_reads<E: TestEntry>(
     lm: &mut LoanMem,
     head: u64,
     pas: &[u64],
@@ -475,7 +458,7 @@ fn rust_reads<E: Seeded>(
 }
 
 /// Body of [`rust_reads`].
-fn rust_reads_on<E: Seeded>(
+fn rust_reads_on<E: TestEntry>(
     lm: &LoanMem,
     set: &BlockSet<E>,
     pas: &[u64],
@@ -488,7 +471,7 @@ fn rust_reads_on<E: Seeded>(
     let mut it = set.iter();
     for k in 0..n {
         ensure(
-            it.read_entry(lm) == Some(E::of(seed(case, k))),
+            it.read_entry(lm) == Some(E::from_seed(seed(case, k))),
             "Rust read_entry",
         )?;
     }
@@ -498,7 +481,7 @@ fn rust_reads_on<E: Seeded>(
         let pa = slot.block_pa() + (BLOCK_HEADER_SIZE + slot.index() * E::SIZE) as u64;
         ensure_eq(pa, slot_pa::<E>(pas, k), "Rust prev slot")?;
         ensure(
-            kr("slot read", slot.read(lm))? == E::of(seed(case, k)),
+            kr("slot read", slot.read(lm))? == E::from_seed(seed(case, k)),
             "Rust prev",
         )?;
     }
@@ -508,7 +491,7 @@ fn rust_reads_on<E: Seeded>(
 /// C restores the chain at `head` (blocks `pas`) and reads back `seed(case, 0..n)` with its
 /// iterators, as [`rust_reads`]; its incoming set must release exactly the blocks of the
 /// chain, in order.
-fn c_reads<E: Seeded>(head: u64, pas: &[u64], (case, n, back): (u64, usize, usize)) -> Result {
+fn c_reads<E: TestEntry>(head: u64, pas: &[u64], (case, n, back): (u64, usize, usize)) -> Result {
     let ledger = Ledger::open(pas.len() + 8)?;
     let res = match ledger.restore(E::SIZE, head) {
         Ok(mut c) => c_reads_on::<E>(&mut c, head, pas, (case, n, back)),
@@ -526,7 +509,7 @@ fn c_reads<E: Seeded>(head: u64, pas: &[u64], (case, n, back): (u64, usize, usiz
 }
 
 /// Body of [`c_reads`].
-fn c_reads_on<E: Seeded>(
+fn c_reads_on<E: TestEntry>(
     c: &mut oracle::Incoming<'_>,
     head: u64,
     pas: &[u64],
@@ -544,13 +527,16 @@ fn c_reads_on<E: Seeded>(
     for k in 0..n {
         let pa = c.read_entry(Some(&mut buf)).ok_or(EINVAL)?;
         ensure_eq(pa, slot_pa::<E>(pas, k), "C read_entry slot")?;
-        ensure(E::decode(&buf) == E::of(seed(case, k)), "C read_entry")?;
+        ensure(
+            E::decode(&buf) == E::from_seed(seed(case, k)),
+            "C read_entry",
+        )?;
     }
     ensure(c.read_entry(None).is_none(), "C read_entry ends")?;
     for k in (n.saturating_sub(back)..n).rev() {
         let pa = c.prev(Some(&mut buf)).ok_or(EINVAL)?;
         ensure_eq(pa, slot_pa::<E>(pas, k), "C prev slot")?;
-        ensure(E::decode(&buf) == E::of(seed(case, k)), "C prev")?;
+        ensure(E::decode(&buf) == E::from_seed(seed(case, k)), "C prev")?;
     }
     ensure(back < n || c.prev(None).is_none(), "C prev at the start")?;
     // Grow is refused on an incoming set (before C's WARN).
@@ -630,7 +616,7 @@ fn same_chains<const N: usize>(
         let got = unsafe { mem.bytes(page) }
             .and_then(|b| b.get(off..off + N))
             .ok_or(EFAULT)?;
-        Pat::<N>::bytes(s, &mut want);
+        Pat::<N>::of(s).encode(&mut want);
         ensure(got == &want[..], "entry bytes")?;
     }
     Ok(())
@@ -671,7 +657,7 @@ fn writers_agree_on<const N: usize>(
                 }
                 for _ in 0..k {
                     let s = (rng_seed << 32) | next;
-                    Pat::<N>::bytes(s, &mut buf);
+                    Pat::<N>::of(s).encode(&mut buf);
                     let cs = c.reserve_entry(Some(&buf));
                     let rs = it.write(mem, &Pat::of(s));
                     match (cs, rs) {

@@ -9,37 +9,14 @@ use std::vec::Vec;
 
 use proptest::prelude::*;
 
-use crate::pure::block::{BlockEntry, BlockSet, KHO_MAX_BLOCKS};
-use crate::pure::error::errno;
+use crate::pure::block::model::{Model, TestEntry, Words};
+use crate::pure::block::{BlockEntry, BlockIter, BlockSet, KHO_MAX_BLOCKS};
+use crate::pure::error::{errno, Result};
 use crate::pure::geometry::{Geometry, G16K, G4K, G64K};
 use crate::pure::mem::PageMem;
 use crate::sim::SimMem;
 
 const GEOS: [Geometry; 3] = [G4K, G16K, G64K];
-
-/// Entry types of the tests, built from a seed so that distinct seeds give distinct entries.
-trait TestEntry: BlockEntry + Clone + PartialEq + Debug {
-    fn from_seed(seed: u64) -> Self;
-    fn zero() -> Self {
-        Self::decode(&vec![0u8; Self::SIZE])
-    }
-}
-
-impl TestEntry for u64 {
-    fn from_seed(seed: u64) -> Self {
-        seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1
-    }
-}
-
-impl<const N: usize> TestEntry for [u8; N] {
-    fn from_seed(seed: u64) -> Self {
-        let mut a = [0u8; N];
-        for (i, b) in a.iter_mut().enumerate() {
-            *b = (seed.wrapping_mul(31).wrapping_add(i as u64 * 7) % 251) as u8 + 1;
-        }
-        a
-    }
-}
 
 /// Walks the chain of `set` in `mem`: (pa, next, count) of every block.
 fn chain<E: BlockEntry>(mem: &SimMem, set: &BlockSet<E>) -> Vec<(u64, u64, u64)> {
@@ -66,6 +43,18 @@ fn read_all<E: BlockEntry>(mem: &SimMem, set: &BlockSet<E>) -> Vec<E> {
 
 // ---------------------------------------------------------------------------------------
 // Model-based property test.
+
+/// The model's words on the host.
+impl Words for Vec<u64> {
+    fn push_zeros(&mut self, n: usize) -> Result {
+        self.resize(self.len() + n, 0);
+        Ok(())
+    }
+
+    fn truncate(&mut self, len: usize) {
+        Vec::truncate(self, len);
+    }
+}
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -106,142 +95,92 @@ fn op_strategy() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The C semantics on a `Vec` of blocks.
-struct Model<E> {
-    cap: usize,
-    /// (count, entries) of every block.
-    blocks: Vec<(usize, Vec<E>)>,
-    /// Iterator (block index, entry index).
-    it: (usize, usize),
-}
-
-impl<E: TestEntry> Model<E> {
-    fn grow(&mut self, count: usize) {
-        while count > self.blocks.len() * self.cap {
-            self.blocks.push((0, vec![E::zero(); self.cap]));
-        }
+/// Compares the pages of `set` with the model, byte for byte (the shared
+/// [`Model::check`]), and the simulated memory with the chain: its blocks are distinct,
+/// exactly they are preserved, and no other page is live.
+fn check_against_model<E: TestEntry>(mem: &SimMem, set: &BlockSet<E>, model: &Model<Vec<u64>>) {
+    if let Err(m) = model.check(mem, set) {
+        panic!("set differs from the model: {m}");
     }
-    fn shrink(&mut self, count: usize) {
-        while !self.blocks.is_empty() && count <= (self.blocks.len() - 1) * self.cap {
-            self.blocks.pop();
-        }
-    }
-    fn clear(&mut self) {
-        for b in &mut self.blocks {
-            *b = (0, vec![E::zero(); self.cap]);
-        }
-    }
-    fn reserve(&mut self) -> Option<(usize, usize)> {
-        if self.blocks.is_empty() {
-            return None;
-        }
-        if self.it.1 == self.cap {
-            if self.it.0 + 1 == self.blocks.len() {
-                return None;
-            }
-            self.it = (self.it.0 + 1, 0);
-        }
-        let slot = self.it;
-        self.it.1 += 1;
-        self.blocks[slot.0].0 = self.it.1;
-        Some(slot)
-    }
-    fn write(&mut self, e: E) -> bool {
-        match self.reserve() {
-            Some((b, i)) => {
-                self.blocks[b].1[i] = e;
-                true
-            }
-            None => false,
-        }
-    }
-    fn read(&mut self) -> Option<E> {
-        if self.blocks.is_empty() {
-            return None;
-        }
-        let (b, i) = self.it;
-        if i >= self.blocks[b].0 {
-            if b + 1 == self.blocks.len() || self.blocks[b + 1].0 == 0 {
-                return None;
-            }
-            self.it = (b + 1, 0);
-        }
-        let (b, i) = self.it;
-        self.it.1 += 1;
-        Some(self.blocks[b].1[i].clone())
-    }
-    fn prev(&mut self) -> Option<(usize, usize)> {
-        if self.blocks.is_empty() {
-            return None;
-        }
-        if self.it.1 == 0 {
-            if self.it.0 == 0 {
-                return None;
-            }
-            self.it = (self.it.0 - 1, self.cap - 1);
-        } else {
-            self.it.1 -= 1;
-        }
-        Some(self.it)
-    }
-    /// Every entry a reader sees, in order.
-    fn readable(&self) -> Vec<E> {
-        self.blocks
-            .iter()
-            .flat_map(|(c, es)| es[..*c].iter().cloned())
-            .collect()
-    }
-}
-
-/// Compares the pages of `set` with the model, byte for byte.
-fn check_against_model<E: TestEntry>(mem: &SimMem, set: &BlockSet<E>, model: &Model<E>) {
     let blocks = chain(mem, set);
-    assert_eq!(blocks.len(), model.blocks.len());
-    assert_eq!(set.nblocks(), model.blocks.len());
-    assert_eq!(set.is_empty(), model.blocks.is_empty());
-    assert_eq!(set.capacity(), model.blocks.len() * model.cap);
     let pages: BTreeSet<u64> = blocks.iter().map(|b| b.0).collect();
     assert_eq!(pages.len(), blocks.len(), "blocks are distinct");
     assert_eq!(mem.preserved, pages, "exactly the blocks are preserved");
     assert_eq!(mem.live(), blocks.len(), "no page leaked");
-    for ((pa, _, count), (mcount, entries)) in blocks.iter().zip(&model.blocks) {
-        assert_eq!(*count as usize, *mcount);
-        let bytes = mem.bytes(*pa);
-        for (i, e) in entries.iter().enumerate() {
-            let mut want = vec![0u8; E::SIZE];
-            e.encode(&mut want);
-            assert_eq!(&bytes[16 + i * E::SIZE..16 + (i + 1) * E::SIZE], &want[..]);
+}
+
+/// One operation of a run on one iterator, on the set and on the model.
+fn iter_op<E: TestEntry + Debug>(
+    mem: &mut SimMem,
+    it: &mut BlockIter<'_, E>,
+    model: &mut Model<Vec<u64>>,
+    op: &Op,
+) {
+    match op {
+        Op::Write(s) => {
+            let ok = it.write(mem, &E::from_seed(*s)).is_ok();
+            assert_eq!(ok, model.write(*s).is_some());
         }
-        // Nothing after the last entry.
-        assert!(bytes[16 + entries.len() * E::SIZE..]
-            .iter()
-            .all(|&b| b == 0));
+        Op::WriteMany(n, s) => {
+            for k in 0..*n as u64 {
+                let seed = s.wrapping_add(k);
+                let ok = it.write(mem, &E::from_seed(seed));
+                assert_eq!(ok.is_ok(), model.write(seed).is_some());
+                if let Err(err) = ok {
+                    assert_eq!(err.errno, errno::ENOSPC);
+                    break;
+                }
+            }
+        }
+        Op::WriteSlice(n, s) => {
+            let seeds = (0..*n as u64).map(|k| s.wrapping_add(k));
+            let src: Vec<E> = seeds.clone().map(E::from_seed).collect();
+            // The model takes entries one by one until it is full.
+            let want = seeds
+                .take_while(|&seed| model.write(seed).is_some())
+                .count();
+            assert_eq!(it.write_slice(mem, &src), want);
+        }
+        Op::ReadSlice(n) => {
+            let mut out: Vec<E> = (0..*n).map(|_| E::from_seed(0)).collect();
+            let got = it.read_slice(mem, &mut out);
+            let want: Vec<E> = core::iter::from_fn(|| model.read())
+                .take(*n as usize)
+                .map(E::from_seed)
+                .collect();
+            assert_eq!(got, want.len());
+            assert_eq!(&out[..got], &want[..]);
+        }
+        Op::Read => assert_eq!(it.read_entry(mem), model.read().map(E::from_seed)),
+        Op::ReadMany(n) => {
+            for _ in 0..*n {
+                assert_eq!(it.read_entry(mem), model.read().map(E::from_seed));
+            }
+        }
+        Op::Prev => {
+            let slot = it.prev(mem);
+            let want = model.prev();
+            assert_eq!(slot.is_some(), want.is_some());
+            if let (Some(slot), Some((b, idx))) = (slot, want) {
+                assert_eq!(slot.index(), idx);
+                assert_eq!(slot.read(mem).unwrap(), E::from_seed(model.seed(b, idx)));
+            }
+        }
+        Op::PrevMany(n) => {
+            for _ in 0..*n {
+                assert_eq!(it.prev(mem).map(|s| s.index()), model.prev().map(|p| p.1));
+            }
+        }
+        Op::Grow(_) | Op::Shrink(_) | Op::Clear => unreachable!("not an iterator operation"),
     }
-    if let Some(last) = blocks.last() {
-        assert_eq!(last.1, 0, "tail next is 0");
-    }
-    assert_eq!(set.head_pa(), blocks.first().map_or(0, |b| b.0));
 }
 
-/// Position of a real iterator translated into (block index, entry index).
-fn position_index(blocks: &[(u64, u64, u64)], pos: (u64, usize)) -> (usize, usize) {
-    let b = blocks
-        .iter()
-        .position(|b| b.0 == pos.0)
-        .expect("iterator on a block");
-    (b, pos.1)
-}
-
-fn run_model<E: TestEntry>(geo: Geometry, ops: &[Op]) {
+fn run_model<E: TestEntry + Debug>(geo: Geometry, ops: &[Op]) {
     let mut mem = SimMem::new(geo);
     let mut set = BlockSet::<E>::new(geo);
     let cap = set.count_per_block();
     assert_eq!(cap, (geo.page_size - 16) / E::SIZE);
-    let mut model = Model::<E> {
-        cap,
-        blocks: Vec::new(),
-        it: (0, 0),
-    };
+    let mut model = Model::<Vec<u64>>::new(cap);
     let mut i = 0;
     while i < ops.len() {
         if !ops[i].is_iter_op() {
@@ -249,7 +188,7 @@ fn run_model<E: TestEntry>(geo: Geometry, ops: &[Op]) {
                 Op::Grow(x) => {
                     let count = x as usize % (4 * cap + 1);
                     set.grow(&mut mem, count).unwrap();
-                    model.grow(count);
+                    model.grow(count).unwrap();
                 }
                 Op::Shrink(x) => {
                     let count = x as usize % (4 * cap + 1);
@@ -268,68 +207,11 @@ fn run_model<E: TestEntry>(geo: Geometry, ops: &[Op]) {
         }
         // A run of iterator operations on a fresh iterator.
         let mut it = set.iter();
-        model.it = (0, 0);
+        model.rewind();
         while i < ops.len() && ops[i].is_iter_op() {
-            match &ops[i] {
-                Op::Write(s) => {
-                    let e = E::from_seed(*s);
-                    assert_eq!(it.write(&mut mem, &e).is_ok(), model.write(e));
-                }
-                Op::WriteMany(n, s) => {
-                    for k in 0..*n as u64 {
-                        let e = E::from_seed(s.wrapping_add(k));
-                        let ok = it.write(&mut mem, &e);
-                        assert_eq!(ok.is_ok(), model.write(e));
-                        if let Err(err) = ok {
-                            assert_eq!(err.errno, errno::ENOSPC);
-                            break;
-                        }
-                    }
-                }
-                Op::WriteSlice(n, s) => {
-                    let src: Vec<E> = (0..*n as u64)
-                        .map(|k| E::from_seed(s.wrapping_add(k)))
-                        .collect();
-                    // The model takes entries one by one until it is full.
-                    let want = src.iter().take_while(|e| model.write((*e).clone())).count();
-                    assert_eq!(it.write_slice(&mut mem, &src), want);
-                }
-                Op::ReadSlice(n) => {
-                    let mut out: Vec<E> = (0..*n).map(|_| E::zero()).collect();
-                    let got = it.read_slice(&mem, &mut out);
-                    let want: Vec<E> = core::iter::from_fn(|| model.read())
-                        .take(*n as usize)
-                        .collect();
-                    assert_eq!(got, want.len());
-                    assert_eq!(&out[..got], &want[..]);
-                }
-                Op::Read => assert_eq!(it.read_entry(&mem), model.read()),
-                Op::ReadMany(n) => {
-                    for _ in 0..*n {
-                        assert_eq!(it.read_entry(&mem), model.read());
-                    }
-                }
-                Op::Prev => {
-                    let slot = it.prev(&mem);
-                    let want = model.prev();
-                    assert_eq!(slot.is_some(), want.is_some());
-                    if let (Some(slot), Some((b, idx))) = (slot, want) {
-                        assert_eq!(slot.index(), idx);
-                        assert_eq!(slot.read(&mem).unwrap(), model.blocks[b].1[idx]);
-                    }
-                }
-                Op::PrevMany(n) => {
-                    for _ in 0..*n {
-                        assert_eq!(it.prev(&mem).map(|s| s.index()), model.prev().map(|p| p.1));
-                    }
-                }
-                _ => unreachable!(),
-            }
-            if !model.blocks.is_empty() {
-                let blocks = chain(&mem, &set);
-                assert_eq!(position_index(&blocks, it.position()), model.it);
-            } else {
-                assert_eq!(it.position(), (0, 0));
+            iter_op(&mut mem, &mut it, &mut model, &ops[i]);
+            if let Err(m) = model.check_position(&mem, &set, it.position()) {
+                panic!("iterator differs from the model: {m}");
             }
             i += 1;
         }
@@ -338,14 +220,14 @@ fn run_model<E: TestEntry>(geo: Geometry, ops: &[Op]) {
 
     // Publish: trim, validate, kexec, restore, read everything back.
     set.trim(&mut mem);
-    let written: usize = model.blocks.iter().map(|b| b.0).sum();
-    assert_eq!(set.written(&mem), written);
+    model.trim();
+    check_against_model(&mem, &set, &model);
     set.validate_outgoing(&mem).unwrap();
-    let m2 = mem.kexec();
-    let mut m2 = m2;
+    let mut m2 = mem.kexec();
     let mut incoming = BlockSet::<E>::restore(&mut m2, set.head_pa()).unwrap();
     assert!(incoming.is_incoming());
-    assert_eq!(read_all(&m2, &incoming), model.readable());
+    let restored: Vec<E> = model.restored().map(E::from_seed).collect();
+    assert_eq!(read_all(&m2, &incoming), restored);
     assert!(m2.incoming.is_empty());
     incoming.destroy(&mut m2);
     assert_eq!(m2.live(), 0);
@@ -418,7 +300,7 @@ fn exact_byte_layout() {
         assert_eq!(set.nblocks(), 2);
         let mut it = set.iter();
         for k in 0..cap as u64 + 2 {
-            let e = <[u8; 24]>::from_seed(k);
+            let e = <[u8; 24]>::from_seed(k + 1);
             it.write(&mut mem, &e).unwrap();
         }
         let (b0, b1) = {
@@ -429,7 +311,7 @@ fn exact_byte_layout() {
         assert_eq!(&first[0..8], &b1.to_ne_bytes(), "next at +0");
         assert_eq!(&first[8..16], &(cap as u64).to_ne_bytes(), "count at +8");
         for k in 0..cap {
-            let want = <[u8; 24]>::from_seed(k as u64);
+            let want = <[u8; 24]>::from_seed(k as u64 + 1);
             assert_eq!(&first[16 + 24 * k..16 + 24 * (k + 1)], &want, "entry {k}");
         }
         assert!(
@@ -439,8 +321,8 @@ fn exact_byte_layout() {
         let second = mem.bytes(b1);
         assert_eq!(&second[0..8], &0u64.to_ne_bytes());
         assert_eq!(&second[8..16], &2u64.to_ne_bytes());
-        assert_eq!(&second[16..40], &<[u8; 24]>::from_seed(cap as u64));
-        assert_eq!(&second[40..64], &<[u8; 24]>::from_seed(cap as u64 + 1));
+        assert_eq!(&second[16..40], &<[u8; 24]>::from_seed(cap as u64 + 1));
+        assert_eq!(&second[40..64], &<[u8; 24]>::from_seed(cap as u64 + 2));
         assert!(second[64..].iter().all(|&b| b == 0));
         set.destroy(&mut mem);
         assert_eq!(mem.live(), 0);
@@ -585,7 +467,7 @@ fn validate_outgoing_and_trim() {
         set.grow(&mut mem, 3 * cap).unwrap();
         let mut it = set.iter();
         for k in 0..cap + 5 {
-            it.write(&mut mem, &<[u8; 64]>::from_seed(k as u64))
+            it.write(&mut mem, &<[u8; 64]>::from_seed(k as u64 + 1))
                 .unwrap();
         }
         let err = set.validate_outgoing(&mem).unwrap_err();
@@ -619,7 +501,7 @@ fn kexec_round_trip() {
         let n = 2 * cap + 3;
         set.grow(&mut mem, n).unwrap();
         let mut it = set.iter();
-        let want: Vec<[u8; 100]> = (0..n as u64).map(<[u8; 100]>::from_seed).collect();
+        let want: Vec<[u8; 100]> = (1..=n as u64).map(<[u8; 100]>::from_seed).collect();
         for e in &want {
             it.write(&mut mem, e).unwrap();
         }
