@@ -356,16 +356,26 @@ fn fill<E: TestEntry>(mem: &mut KernelMem, set: &mut BlockSet<E>, n: usize) -> R
     Ok(())
 }
 
-/// Rust chains of `E` pass the C reader; a grown but unused tail is rejected until trim.
-fn reader_accepts<E: TestEntry>(mem: &mut KernelMem, n: usize) -> Result {
+/// Runs `body` on a new set of `E`, then destroys the set whatever `body` returned; the set
+/// must be empty afterwards.
+fn on_new_set<E: BlockEntry>(
+    body: impl FnOnce(&mut KernelMem, &mut BlockSet<E>) -> Result,
+) -> Result {
+    let mut mem = KernelMem::new();
     let mut set = BlockSet::<E>::new(GEOMETRY);
-    let res = reader_accepts_on(mem, &mut set, n);
-    set.destroy(mem);
+    let res = body(&mut mem, &mut set);
+    set.destroy(&mut mem);
     ensure_eq(set.nblocks() as u64, 0, "destroyed")?;
     res
 }
 
-/// Body of [`reader_accepts`] on a set the caller destroys.
+/// Rust chains of `n` entries of `E` pass the C reader; a grown but unused tail is rejected
+/// until trim.
+fn reader_accepts<E: TestEntry>(n: usize) -> Result {
+    on_new_set::<E>(|mem, set| reader_accepts_on(mem, set, n))
+}
+
+/// Body of [`reader_accepts`].
 fn reader_accepts_on<E: TestEntry>(mem: &mut KernelMem, set: &mut BlockSet<E>, n: usize) -> Result {
     let cap = set.count_per_block();
     // A grown set nobody wrote to: every block has count 0.
@@ -533,24 +543,18 @@ mod tests {
 
     #[test]
     fn c_reader_accepts_rust_chains() -> Result {
-        let mut mem = KernelMem::new();
-        reader_accepts::<u64>(&mut mem, 2 * 510 + 7)?;
-        reader_accepts::<u64>(&mut mem, 3 * 510)?;
-        reader_accepts::<[u8; 24]>(&mut mem, 170 + 1)?;
-        reader_accepts::<[u8; 64]>(&mut mem, 5 * 63 + 62)?;
-        reader_accepts::<[u8; 100]>(&mut mem, 40)?;
-        reader_accepts::<Pat<4080>>(&mut mem, 9)?;
-        reader_accepts::<FileRec>(&mut mem, 250)?;
-        Ok(())
+        reader_accepts::<u64>(2 * 510 + 7)?;
+        reader_accepts::<u64>(3 * 510)?;
+        reader_accepts::<[u8; 24]>(170 + 1)?;
+        reader_accepts::<[u8; 64]>(5 * 63 + 62)?;
+        reader_accepts::<[u8; 100]>(40)?;
+        reader_accepts::<Pat<4080>>(9)?;
+        reader_accepts::<FileRec>(250)
     }
 
     #[test]
     fn c_reader_rejects_bad_chains() -> Result {
-        let mut mem = KernelMem::new();
-        let mut set = BlockSet::<u64>::new(GEOMETRY);
-        let res = rejects_on(&mut mem, &mut set);
-        set.destroy(&mut mem);
-        res
+        on_new_set(rejects_on)
     }
 
     #[test]
@@ -577,32 +581,17 @@ mod tests {
 
     #[test]
     fn grow_failure_keeps_set() -> Result {
-        let mut mem = KernelMem::new();
-        let mut set = BlockSet::<[u8; 64]>::new(GEOMETRY);
-        let res = grow_failure_on(&mut mem, &mut set);
-        set.destroy(&mut mem);
-        assert_eq!(set.nblocks(), 0);
-        res
+        on_new_set(grow_failure_on)
     }
 
     #[test]
     fn typed_entries_round_trip() -> Result {
-        let mut mem = KernelMem::new();
-        let mut set = BlockSet::<FileRec>::new(GEOMETRY);
-        let res = typed_on(&mut mem, &mut set);
-        set.destroy(&mut mem);
-        assert_eq!(set.nblocks(), 0);
-        res
+        on_new_set(typed_on)
     }
 
     #[test]
     fn bulk_write_and_read() -> Result {
-        let mut mem = KernelMem::new();
-        let mut set = BlockSet::<[u8; 64]>::new(GEOMETRY);
-        let res = bulk_on(&mut mem, &mut set);
-        set.destroy(&mut mem);
-        assert_eq!(set.nblocks(), 0);
-        res
+        on_new_set(bulk_on)
     }
 
     #[test]
@@ -654,43 +643,34 @@ fn rejects_on(mem: &mut KernelMem, set: &mut BlockSet<u64>) -> Result {
         "4080 reader",
     )?;
 
-    // Each corruption is undone right after the check.
-    let set_word = |mem: &mut KernelMem, pa: u64, w: usize, v: u64| -> Result {
+    // Each corruption is undone right after the check: (block, word, value, the C reader's
+    // verdict, what). Bad counts (word 1) also make the set unpublishable.
+    for (pa, w, v, want, what) in [
+        (b1, 1, 511, Reject::CountTooBig(1), "count above cap"),
+        (b2, 1, 0, Reject::CountZero(2), "count 0"),
+        (b2, 0, b0, Reject::Cycle, "loop to the head"),
+        (b2, 0, b1, Reject::Cycle, "loop to the middle"),
+        (b2, 0, b2, Reject::Cycle, "self loop"),
+        (b0, 0, b1 + 8, Reject::Misaligned(1), "misaligned next"),
+    ] {
         // SAFETY: a page this test allocated or claimed itself, still live.
+        let word = unsafe { mem.page_mut(pa) }
+            .and_then(|p| p.get_mut(w))
+            .ok_or(EFAULT)?;
+        let old = core::mem::replace(word, v);
+        let got = c_reader(mem, b0, 8);
+        // Only the counts: a damaged link would lead `validate_outgoing` off the set's pages.
+        let published = (w == 1).then(|| set.validate_outgoing(mem));
+        // SAFETY: as above.
         *unsafe { mem.page_mut(pa) }
             .and_then(|p| p.get_mut(w))
-            .ok_or(EFAULT)? = v;
-        Ok(())
-    };
-    set_word(mem, b1, 1, 511)?;
-    let r1 = c_reader(mem, b0, 8);
-    let v1 = set.validate_outgoing(mem);
-    set_word(mem, b1, 1, 510)?;
-    ensure(r1 == Err(Reject::CountTooBig(1)), "count above cap")?;
-    ensure(v1.is_err(), "validate: count above cap")?;
-
-    set_word(mem, b2, 1, 0)?;
-    let r2 = c_reader(mem, b0, 8);
-    let v2 = set.validate_outgoing(mem);
-    set_word(mem, b2, 1, 510)?;
-    ensure(r2 == Err(Reject::CountZero(2)), "count 0")?;
-    ensure(v2.is_err(), "validate: count 0")?;
-
-    set_word(mem, b2, 0, b0)?;
-    let r3 = c_reader(mem, b0, 8);
-    set_word(mem, b2, 0, b1)?;
-    let r4 = c_reader(mem, b0, 8);
-    set_word(mem, b2, 0, b2)?;
-    let r5 = c_reader(mem, b0, 8);
-    set_word(mem, b2, 0, 0)?;
-    ensure(r3 == Err(Reject::Cycle), "loop to the head")?;
-    ensure(r4 == Err(Reject::Cycle), "loop to the middle")?;
-    ensure(r5 == Err(Reject::Cycle), "self loop")?;
-
-    set_word(mem, b0, 0, b1 + 8)?;
-    let r6 = c_reader(mem, b0, 8);
-    set_word(mem, b0, 0, b1)?;
-    ensure(matches!(r6, Err(Reject::Misaligned(_))), "misaligned next")?;
+            .ok_or(EFAULT)? = old;
+        ensure(got == Err(want), what)?;
+        ensure(
+            published.is_none_or(|r| r.is_err()),
+            "validate refuses a bad count",
+        )?;
+    }
 
     ensure(c_reader(mem, b0, 8) == good, "chain put back")?;
     kr("validate", set.validate_outgoing(mem))?;
