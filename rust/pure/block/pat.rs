@@ -14,6 +14,27 @@ pub(crate) fn pat_byte(seed: u64, i: usize) -> u8 {
     }
 }
 
+/// Writes the bytes of the entry of `seed` into `out`, whatever its length: the seed (native
+/// endian, cut to `out`), then the pattern of the seed.
+pub(crate) fn pat_fill(seed: u64, out: &mut [u8]) {
+    let head = seed.to_ne_bytes();
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = match head.get(i) {
+            Some(b) => *b,
+            None => pat_byte(seed, i),
+        };
+    }
+}
+
+/// Whether `bytes` are the bytes [`pat_fill`] writes for `seed`.
+pub(crate) fn is_pat(seed: u64, bytes: &[u8]) -> bool {
+    let head = seed.to_ne_bytes();
+    bytes.iter().enumerate().all(|(i, b)| match head.get(i) {
+        Some(h) => b == h,
+        None => *b == pat_byte(seed, i),
+    })
+}
+
 /// An `N`-byte entry made from a seed: the seed (8 bytes, native endian) followed by the
 /// pattern of the seed. Decoding checks every byte, so equal entries decode from equal bytes
 /// only; it is small in memory, also for `N = 4080`.
@@ -36,13 +57,7 @@ impl<const N: usize> BlockEntry for Pat<N> {
     const SIZE: usize = N;
 
     fn encode(&self, out: &mut [u8]) {
-        let seed = self.seed.to_ne_bytes();
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = match seed.get(i) {
-                Some(b) => *b,
-                None => pat_byte(self.seed, i),
-            };
-        }
+        pat_fill(self.seed, out);
     }
 
     fn decode(bytes: &[u8]) -> Self {
@@ -51,12 +66,7 @@ impl<const N: usize> BlockEntry for Pat<N> {
             *r = *b;
         }
         let seed = u64::from_ne_bytes(raw);
-        let intact = bytes.len() == N
-            && bytes
-                .iter()
-                .enumerate()
-                .skip(8)
-                .all(|(i, b)| *b == pat_byte(seed, i));
+        let intact = bytes.len() == N && is_pat(seed, bytes);
         Self { seed, intact }
     }
 }

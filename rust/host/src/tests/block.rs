@@ -10,6 +10,7 @@ use std::vec::Vec;
 use proptest::prelude::*;
 
 use crate::pure::block::model::{Model, TestEntry, Words};
+use crate::pure::block::pat::{is_pat, pat_fill, Pat};
 use crate::pure::block::{BlockEntry, BlockIter, BlockSet, KHO_MAX_BLOCKS};
 use crate::pure::error::{errno, Result};
 use crate::pure::geometry::{Geometry, G16K, G4K, G64K};
@@ -288,6 +289,33 @@ fn capacity_per_geometry() {
         let c64 = BlockSet::<[u8; 64]>::new(geo).count_per_block();
         assert_eq!(c64, [63, 255, 1023][(geo.page_shift as usize - 12) / 2]);
     }
+}
+
+#[test]
+fn pat_entries_check_every_byte() {
+    for seed in [1u64, 2, 252, u64::MAX] {
+        let mut bytes = vec![0u8; 4080];
+        Pat::<4080>::of(seed).encode(&mut bytes);
+        assert_eq!(&bytes[..8], &seed.to_ne_bytes(), "the seed comes first");
+        assert!(bytes[8..].iter().all(|&b| b != 0));
+        let mut filled = vec![0u8; 4080];
+        pat_fill(seed, &mut filled);
+        assert_eq!(filled, bytes);
+        assert!(is_pat(seed, &bytes));
+        assert_eq!(Pat::<4080>::decode(&bytes), Pat::of(seed));
+        assert!(!is_pat(seed.wrapping_add(1), &bytes));
+        for i in [0, 7, 8, 100, 4079] {
+            let mut damaged = bytes.clone();
+            damaged[i] ^= 0x40;
+            assert!(!is_pat(seed, &damaged), "byte {i}");
+            assert_ne!(Pat::<4080>::decode(&damaged), Pat::of(seed), "byte {i}");
+        }
+        // A short read is never the entry.
+        assert_ne!(Pat::<4080>::decode(&bytes[..4079]), Pat::of(seed));
+    }
+    // Seed 0 is the all-zero entry.
+    assert_eq!(Pat::<64>::decode(&[0u8; 64]), Pat::of(0));
+    assert_eq!(<[u8; 64]>::from_seed(0), [0u8; 64]);
 }
 
 #[test]
