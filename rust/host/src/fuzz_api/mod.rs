@@ -19,7 +19,7 @@ mod compat;
 mod fdt;
 mod image;
 mod input;
-mod radix;
+pub(crate) mod radix;
 pub(crate) mod seeds;
 mod subtree;
 mod vmalloc;
