@@ -32,6 +32,24 @@ fn chain<E: BlockEntry>(mem: &SimMem, set: &BlockSet<E>) -> Vec<(u64, u64, u64)>
     out
 }
 
+/// Destroys `set` and checks that nothing of it is left: no page allocated or preserved.
+fn destroy_all<E: BlockEntry>(mem: &mut SimMem, set: &mut BlockSet<E>) {
+    set.destroy(mem);
+    assert_eq!(mem.live(), 0, "pages left after destroy");
+    assert!(mem.preserved.is_empty(), "pages still preserved");
+}
+
+/// Runs `body` on a new set of `E` in a fresh memory of every geometry; then destroys the set
+/// ([`destroy_all`]).
+fn each_set<E: BlockEntry>(body: impl Fn(&mut SimMem, &mut BlockSet<E>)) {
+    for geo in GEOS {
+        let mut mem = SimMem::new(geo);
+        let mut set = BlockSet::<E>::new(geo);
+        body(&mut mem, &mut set);
+        destroy_all(&mut mem, &mut set);
+    }
+}
+
 /// Reads every entry of a set with a fresh iterator.
 fn read_all<E: BlockEntry>(mem: &SimMem, set: &BlockSet<E>) -> Vec<E> {
     let mut it = set.iter();
@@ -230,46 +248,40 @@ fn run_model<E: TestEntry + Debug>(geo: Geometry, ops: &[Op]) {
     let restored: Vec<E> = model.restored().map(E::from_seed).collect();
     assert_eq!(read_all(&m2, &incoming), restored);
     assert!(m2.incoming.is_empty());
-    incoming.destroy(&mut m2);
-    assert_eq!(m2.live(), 0);
+    destroy_all(&mut m2, &mut incoming);
     assert!(incoming.is_empty());
 
-    set.destroy(&mut mem);
-    assert_eq!(mem.live(), 0);
-    assert!(mem.preserved.is_empty());
+    destroy_all(&mut mem, &mut set);
 }
 
 fn geo_strategy() -> impl Strategy<Value = Geometry> {
     prop_oneof![Just(G4K), Just(G16K), Just(G64K)]
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+/// One property test per entry type, each with its own random geometries and operations.
+macro_rules! model_tests {
+    ($($name:ident: $entry:ty,)*) => {
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+            $(
+                #[test]
+                fn $name(
+                    geo in geo_strategy(),
+                    ops in proptest::collection::vec(op_strategy(), 0..40),
+                ) {
+                    run_model::<$entry>(geo, &ops);
+                }
+            )*
+        }
+    };
+}
 
-    #[test]
-    fn model_u64(geo in geo_strategy(), ops in proptest::collection::vec(op_strategy(), 0..40)) {
-        run_model::<u64>(geo, &ops);
-    }
-
-    #[test]
-    fn model_24(geo in geo_strategy(), ops in proptest::collection::vec(op_strategy(), 0..40)) {
-        run_model::<[u8; 24]>(geo, &ops);
-    }
-
-    #[test]
-    fn model_64(geo in geo_strategy(), ops in proptest::collection::vec(op_strategy(), 0..40)) {
-        run_model::<[u8; 64]>(geo, &ops);
-    }
-
-    #[test]
-    fn model_100(geo in geo_strategy(), ops in proptest::collection::vec(op_strategy(), 0..40)) {
-        run_model::<[u8; 100]>(geo, &ops);
-    }
-
-    #[test]
-    fn model_4080(geo in geo_strategy(), ops in proptest::collection::vec(op_strategy(), 0..40)) {
-        run_model::<[u8; 4080]>(geo, &ops);
-    }
+model_tests! {
+    model_u64: u64,
+    model_24: [u8; 24],
+    model_64: [u8; 64],
+    model_100: [u8; 100],
+    model_4080: [u8; 4080],
 }
 
 // ---------------------------------------------------------------------------------------
@@ -320,19 +332,17 @@ fn pat_entries_check_every_byte() {
 
 #[test]
 fn exact_byte_layout() {
-    for geo in GEOS {
-        let mut mem = SimMem::new(geo);
-        let mut set = BlockSet::<[u8; 24]>::new(geo);
+    each_set::<[u8; 24]>(|mem, set| {
         let cap = set.count_per_block();
-        set.grow(&mut mem, cap + 2).unwrap();
+        set.grow(mem, cap + 2).unwrap();
         assert_eq!(set.nblocks(), 2);
         let mut it = set.iter();
         for k in 0..cap as u64 + 2 {
             let e = <[u8; 24]>::from_seed(k + 1);
-            it.write(&mut mem, &e).unwrap();
+            it.write(mem, &e).unwrap();
         }
         let (b0, b1) = {
-            let c = chain(&mem, &set);
+            let c = chain(mem, set);
             (c[0].0, c[1].0)
         };
         let first = mem.bytes(b0);
@@ -352,10 +362,7 @@ fn exact_byte_layout() {
         assert_eq!(&second[16..40], &<[u8; 24]>::from_seed(cap as u64 + 1));
         assert_eq!(&second[40..64], &<[u8; 24]>::from_seed(cap as u64 + 2));
         assert!(second[64..].iter().all(|&b| b == 0));
-        set.destroy(&mut mem);
-        assert_eq!(mem.live(), 0);
-        assert!(mem.preserved.is_empty());
-    }
+    });
 }
 
 #[test]
@@ -369,7 +376,7 @@ fn u64_entries_are_native_words() {
     }
     let p = mem.page(set.head_pa()).unwrap();
     assert_eq!(&p[..5], &[0, 3, 0x1122_3344_5566_7788, 0, u64::MAX]);
-    set.destroy(&mut mem);
+    destroy_all(&mut mem, &mut set);
 }
 
 #[test]
@@ -397,8 +404,7 @@ fn prev_crosses_block_boundary_without_lowering_count() {
     assert!(it.prev(&mem).is_none());
     // Counts unchanged.
     assert!(chain(&mem, &set).iter().all(|b| b.2 == 1));
-    set.destroy(&mut mem);
-    assert_eq!(mem.live(), 0);
+    destroy_all(&mut mem, &mut set);
 }
 
 #[test]
@@ -438,9 +444,7 @@ fn grow_rollback_removes_only_new_blocks() {
             mem.fail_at = None;
             set.grow(&mut mem, 3 * cap).unwrap();
             assert_eq!(set.nblocks(), 3);
-            set.destroy(&mut mem);
-            assert_eq!(mem.live(), 0);
-            assert!(mem.preserved.is_empty());
+            destroy_all(&mut mem, &mut set);
         }
         // From an empty set: the head is reset.
         let mut mem = SimMem::new(geo);
@@ -480,60 +484,49 @@ fn max_blocks_grow_and_restore() {
     let mut m2 = mem.kexec();
     let mut inc = BlockSet::<[u8; 4080]>::restore(&mut m2, set.head_pa()).unwrap();
     assert_eq!(inc.nblocks(), KHO_MAX_BLOCKS);
-    inc.destroy(&mut m2);
-    assert_eq!(m2.live(), 0);
-    set.destroy(&mut mem);
-    assert_eq!(mem.live(), 0);
+    destroy_all(&mut m2, &mut inc);
+    destroy_all(&mut mem, &mut set);
 }
 
 #[test]
 fn validate_outgoing_and_trim() {
-    for geo in GEOS {
-        let mut mem = SimMem::new(geo);
-        let mut set = BlockSet::<[u8; 64]>::new(geo);
+    each_set::<[u8; 64]>(|mem, set| {
         let cap = set.count_per_block();
-        set.grow(&mut mem, 3 * cap).unwrap();
+        set.grow(mem, 3 * cap).unwrap();
         let mut it = set.iter();
         for k in 0..cap + 5 {
-            it.write(&mut mem, &<[u8; 64]>::from_seed(k as u64 + 1))
-                .unwrap();
+            it.write(mem, &<[u8; 64]>::from_seed(k as u64 + 1)).unwrap();
         }
-        let err = set.validate_outgoing(&mem).unwrap_err();
+        let err = set.validate_outgoing(mem).unwrap_err();
         assert_eq!(err.errno, errno::EINVAL);
-        assert_eq!(
-            err.value,
-            chain(&mem, &set)[2].0,
-            "the unused tail is named"
-        );
-        set.trim(&mut mem);
+        assert_eq!(err.value, chain(mem, set)[2].0, "the unused tail is named");
+        set.trim(mem);
         assert_eq!(set.nblocks(), 2);
-        set.validate_outgoing(&mem).unwrap();
-        assert_eq!(set.written(&mem), cap + 5);
+        set.validate_outgoing(mem).unwrap();
+        assert_eq!(set.written(mem), cap + 5);
         assert_eq!(mem.live(), 2);
         // A grown but never written set trims to nothing.
-        set.clear(&mut mem);
-        set.trim(&mut mem);
+        set.clear(mem);
+        set.trim(mem);
         assert!(set.is_empty());
         assert_eq!(set.head_pa(), 0);
         assert_eq!(mem.live(), 0);
         assert!(mem.preserved.is_empty());
-    }
+    });
 }
 
 #[test]
 fn kexec_round_trip() {
-    for geo in GEOS {
-        let mut mem = SimMem::new(geo);
-        let mut set = BlockSet::<[u8; 100]>::new(geo);
+    each_set::<[u8; 100]>(|mem, set| {
         let cap = set.count_per_block();
         let n = 2 * cap + 3;
-        set.grow(&mut mem, n).unwrap();
+        set.grow(mem, n).unwrap();
         let mut it = set.iter();
         let want: Vec<[u8; 100]> = (1..=n as u64).map(<[u8; 100]>::from_seed).collect();
         for e in &want {
-            it.write(&mut mem, e).unwrap();
+            it.write(mem, e).unwrap();
         }
-        set.validate_outgoing(&mem).unwrap();
+        set.validate_outgoing(mem).unwrap();
         let head = set.head_pa();
         let mut m2 = mem.kexec();
         assert_eq!(m2.incoming.len(), 3);
@@ -546,13 +539,9 @@ fn kexec_round_trip() {
         assert_eq!(inc.nblocks(), 2);
         assert_eq!(m2.live(), 2);
         assert_eq!(read_all(&m2, &inc), want[..2 * cap].to_vec());
-        inc.destroy(&mut m2);
-        assert_eq!(m2.live(), 0);
+        destroy_all(&mut m2, &mut inc);
         assert!(inc.is_incoming());
-        set.destroy(&mut mem);
-        assert_eq!(mem.live(), 0);
-        assert!(mem.preserved.is_empty());
-    }
+    });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -659,8 +648,7 @@ fn rejects_bad_counts_and_links() {
         let mut m2 = mem.kexec();
         let mut ok = BlockSet::<u64>::restore(&mut m2, pas[0]).unwrap();
         assert_eq!(ok.written(&m2), 1 + cap as usize + 1);
-        ok.destroy(&mut m2);
-        assert_eq!(m2.live(), 0);
+        destroy_all(&mut m2, &mut ok);
 
         // Misaligned head and misaligned next.
         let mut mem = SimMem::new(geo);
