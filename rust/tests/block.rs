@@ -18,7 +18,7 @@
 use kernel::prelude::*;
 use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-use super::{ensure, ensure_eq, kr};
+use super::{chain_pas, ensure, ensure_eq, kr};
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::pure::block::model::{Mismatch, Model, TestEntry, Words};
 use crate::pure::block::pat::{pat_byte, Pat};
@@ -42,18 +42,6 @@ fn header(mem: &KernelMem, pa: u64) -> Result<(u64, u64)> {
             Err(EFAULT)
         }
     }
-}
-
-/// Physical addresses of the blocks of the chain at `head`, at most `limit` of them.
-fn chain_pas(mem: &KernelMem, head: u64, limit: usize) -> Result<KVec<u64>> {
-    let mut out = KVec::new();
-    let mut pa = head;
-    while pa != 0 {
-        ensure(out.len() < limit, "chain longer than expected")?;
-        out.push(pa, GFP_KERNEL)?;
-        pa = header(mem, pa)?.0;
-    }
-    Ok(out)
 }
 
 /// Why the C reader rejects a chain.
@@ -250,7 +238,8 @@ impl ModelRun {
             // pop with prev (LIFO undo; counts stay)
             55..=74 => {
                 let k = 1 + self.rng.below(cap + 1);
-                let pas = chain_pas(mem, set.head_pa(), self.model.nblocks())?;
+                // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+                let pas = unsafe { chain_pas(mem, set.head_pa(), self.model.nblocks()) }?;
                 let mut it = self.seek(mem, set)?;
                 for _ in 0..k {
                     let Some((b, i)) = self.model.prev() else {
@@ -326,7 +315,8 @@ fn run_model<E: TestEntry>(seed: u64, ops: usize, max_blocks: usize) -> Result {
         }
     }
     // Destroy in every case; it must release exactly the blocks on the chain.
-    let walked = chain_pas(&mem, set.head_pa(), KHO_MAX_BLOCKS).map(|p| p.len());
+    // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+    let walked = unsafe { chain_pas(&mem, set.head_pa(), KHO_MAX_BLOCKS) }.map(|p| p.len());
     let nblocks = set.nblocks();
     set.destroy(&mut mem);
     res?;
@@ -569,7 +559,8 @@ mod tests {
         assert_eq!(set.nblocks(), 0);
         assert_eq!(set.head_pa(), 0);
         let res = max_blocks_on(&mut mem, &mut set);
-        let walked = chain_pas(&mem, set.head_pa(), KHO_MAX_BLOCKS).map(|p| p.len());
+        // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+        let walked = unsafe { chain_pas(&mem, set.head_pa(), KHO_MAX_BLOCKS) }.map(|p| p.len());
         let nblocks = set.nblocks();
         set.destroy(&mut mem);
         res?;
@@ -624,7 +615,8 @@ mod tests {
 /// Body of `c_reader_rejects_bad_chains` on a set the caller destroys.
 fn rejects_on(mem: &mut KernelMem, set: &mut BlockSet<u64>) -> Result {
     fill(mem, set, 3 * 510)?;
-    let pas = chain_pas(mem, set.head_pa(), 3)?;
+    // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+    let pas = unsafe { chain_pas(mem, set.head_pa(), 3) }?;
     let &[b0, b1, b2] = pas.as_slice() else {
         return ensure(false, "three blocks");
     };
@@ -698,7 +690,8 @@ fn max_blocks_on(mem: &mut KernelMem, set: &mut BlockSet<Pat<4080>>) -> Result {
     ensure(c_reader(mem, set.head_pa(), 4080) == full, "cap accepted")?;
     kr("validate", set.validate_outgoing(mem))?;
     // Hang one extra (unpreserved, test-owned) block off the tail: 10001 blocks.
-    let tail = *chain_pas(mem, set.head_pa(), KHO_MAX_BLOCKS)?
+    // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+    let tail = *unsafe { chain_pas(mem, set.head_pa(), KHO_MAX_BLOCKS) }?
         .last()
         .ok_or(EINVAL)?;
     let extra = kr("alloc", mem.alloc_zeroed())?;
@@ -733,7 +726,8 @@ fn max_blocks_on(mem: &mut KernelMem, set: &mut BlockSet<Pat<4080>>) -> Result {
 /// Body of `grow_failure_keeps_set`: a refused grow leaves the set and its chain as they were.
 fn grow_failure_on(mem: &mut KernelMem, set: &mut BlockSet<[u8; 64]>) -> Result {
     fill(mem, set, 5 * 63)?;
-    let before = chain_pas(mem, set.head_pa(), 5)?;
+    // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+    let before = unsafe { chain_pas(mem, set.head_pa(), 5) }?;
     match set.grow(mem, KHO_MAX_BLOCKS * 63 + 1) {
         Err(e) if e.errno == errno::ENOSPC => {}
         Err(e) => {
@@ -742,7 +736,8 @@ fn grow_failure_on(mem: &mut KernelMem, set: &mut BlockSet<[u8; 64]>) -> Result 
         }
         Ok(()) => return ensure(false, "grow past the cap must fail"),
     }
-    let after = chain_pas(mem, set.head_pa(), 5)?;
+    // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+    let after = unsafe { chain_pas(mem, set.head_pa(), 5) }?;
     ensure(before.as_slice() == after.as_slice(), "chain unchanged")?;
     ensure_eq(set.nblocks() as u64, 5, "nblocks unchanged")?;
     ensure(
@@ -789,7 +784,8 @@ fn bulk_on(mem: &mut KernelMem, set: &mut BlockSet<[u8; 64]>) -> Result {
     )?;
     ensure_eq(it.write_slice(mem, &src[..1]) as u64, 0, "full set")?;
     let cap = set.capacity();
-    let pas = chain_pas(mem, set.head_pa(), set.nblocks())?;
+    // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+    let pas = unsafe { chain_pas(mem, set.head_pa(), set.nblocks()) }?;
     for (b, pa) in pas.iter().enumerate() {
         let (_, count) = header(mem, *pa)?;
         ensure_eq(count, CAP.min(cap - b * CAP) as u64, "block count")?;
@@ -841,7 +837,8 @@ fn typed_on(mem: &mut KernelMem, set: &mut BlockSet<FileRec>) -> Result {
     }
     ensure(it.read_entry(mem).is_none(), "typed end")?;
     // The raw layout is what C sees through the struct at 16 + i * 40.
-    let pas = chain_pas(mem, set.head_pa(), 3)?;
+    // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+    let pas = unsafe { chain_pas(mem, set.head_pa(), 3) }?;
     ensure_eq(pas.len() as u64, 3, "typed blocks")?;
     for i in 0..N {
         let (b, k) = ((i / 102) as usize, (i % 102) as usize);

@@ -61,7 +61,7 @@
 
 use kernel::prelude::*;
 
-use super::{ensure, ensure_eq, kr};
+use super::{chain_pas, ensure, ensure_eq, kr};
 use crate::glue::block_oracle::{self as oracle, CBlockSet, Ledger};
 use crate::glue::kho::{core_err, OutMemoryMap};
 use crate::glue::mem::{KernelMem, GEOMETRY};
@@ -362,27 +362,6 @@ fn run_case(name: &str, body: impl FnOnce(&mut Case) -> Result) -> Result {
         .and(ensure_eq(now.0 as u64, live.0 as u64, "live C sets"))
         .and(ensure_eq(now.1 as u64, live.1 as u64, "live C pages"));
     res.and(clean)
-}
-
-/// Addresses of the blocks of the raw chain at `head` (at most `limit`), read by the test.
-///
-/// # Safety
-///
-/// Every block of the chain must be a block of a set the caller holds, and not be freed or
-/// written while this runs.
-unsafe fn chain_pas(mem: &impl PageMem, head: u64, limit: usize) -> Result<KVVec<u64>> {
-    let mut out = KVVec::new();
-    let mut pa = head;
-    while pa != 0 {
-        ensure(out.len() < limit, "chain longer than expected")?;
-        out.push(pa, GFP_KERNEL)?;
-        // SAFETY: a block of the chain (this function's contract).
-        pa = unsafe { mem.page(pa) }
-            .and_then(|p| p.first())
-            .copied()
-            .ok_or(EFAULT)?;
-    }
-    Ok(out)
 }
 
 /// Physical address of entry `k` of a chain of entries `E` whose blocks are `pas`.
