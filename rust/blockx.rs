@@ -20,7 +20,8 @@ use crate::glue::block_oracle::{self as oracle, CBlockSet};
 use crate::glue::kho::core_err;
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::subtree::{numbered_name, IncomingBlob, OutgoingBlob};
-use crate::pure::block::{BlockEntry, BlockSet, BLOCK_HEADER_SIZE};
+use crate::pure::block::pat::{is_pat, pat_fill, Pat};
+use crate::pure::block::{BlockSet, BLOCK_HEADER_SIZE};
 use crate::pure::compat::{self, kho_compat};
 use crate::pure::error::Error as CoreError;
 use crate::pure::fdt::{Fdt, FdtWriter};
@@ -46,62 +47,6 @@ const fn cap_of(size: usize) -> usize {
 /// one per block).
 const fn entries(size: usize) -> usize {
     2 * cap_of(size) + cap_of(size) / 2 + 1
-}
-
-/// Byte `i` of the pattern of `seed` (0 for seed 0, never 0 otherwise).
-pub(crate) fn pat_byte(seed: u64, i: usize) -> u8 {
-    if seed == 0 {
-        0
-    } else {
-        (seed.wrapping_mul(31).wrapping_add(i as u64 * 7) % 251) as u8 + 1
-    }
-}
-
-/// An `N`-byte entry made from a seed: the seed (8 bytes, native endian) followed by the
-/// pattern of the seed. Decoding checks every byte, so equal entries decode from equal bytes
-/// only; it is small in memory, also for `N = 4080`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct Pat<const N: usize> {
-    /// Seed of the entry.
-    seed: u64,
-    /// Whether every byte read back matched the pattern of `seed`.
-    intact: bool,
-}
-
-impl<const N: usize> Pat<N> {
-    /// The entry of `seed`.
-    pub(crate) const fn of(seed: u64) -> Self {
-        Self { seed, intact: true }
-    }
-}
-
-impl<const N: usize> BlockEntry for Pat<N> {
-    const SIZE: usize = N;
-
-    fn encode(&self, out: &mut [u8]) {
-        let seed = self.seed.to_ne_bytes();
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = match seed.get(i) {
-                Some(b) => *b,
-                None => pat_byte(self.seed, i),
-            };
-        }
-    }
-
-    fn decode(bytes: &[u8]) -> Self {
-        let mut raw = [0u8; 8];
-        for (r, b) in raw.iter_mut().zip(bytes) {
-            *r = *b;
-        }
-        let seed = u64::from_ne_bytes(raw);
-        let intact = bytes.len() == N
-            && bytes
-                .iter()
-                .enumerate()
-                .skip(8)
-                .all(|(i, b)| *b == pat_byte(seed, i));
-        Self { seed, intact }
-    }
 }
 
 /// Seed of entry `k` of the chain of entry size `size` written by Rust (`by_rust`) or C.
@@ -164,13 +109,8 @@ fn c_write(size: usize, seed: u64) -> Result<CBlockSet> {
     c.it_init();
     let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL)?;
     for k in 0..n {
-        let s = entry_seed(seed, size, false, k);
-        match size {
-            8 => Pat::<8>::of(s).encode(&mut buf),
-            32 => Pat::<32>::of(s).encode(&mut buf),
-            64 => Pat::<64>::of(s).encode(&mut buf),
-            _ => Pat::<4080>::of(s).encode(&mut buf),
-        }
+        // The bytes of `Pat::<size>::of(..)`.
+        pat_fill(entry_seed(seed, size, false, k), &mut buf);
         if c.reserve_entry(Some(&buf)).is_none() {
             pr_err!(
                 "blockx: C reserve_entry failed at entry {} of size {}\n",
@@ -273,6 +213,30 @@ struct Seen {
     bad: usize,
 }
 
+impl Seen {
+    /// Nothing read yet.
+    fn new() -> Self {
+        Self {
+            blocks: KVVec::new(),
+            entries: 0,
+            bad: 0,
+        }
+    }
+
+    /// Records the next entry of a chain of `n`, read from the block at `block`; `intact`
+    /// if its bytes are the writer's.
+    fn record(&mut self, block: u64, n: usize, intact: bool) -> Result {
+        if self.blocks.last() != Some(&block) {
+            self.blocks.push(block, GFP_KERNEL)?;
+        }
+        if self.entries >= n || !intact {
+            self.bad += 1;
+        }
+        self.entries += 1;
+        Ok(())
+    }
+}
+
 /// Next kernel: restores and checks every chain of `kho-rs-blockx`; `Ok(false)` if absent.
 pub(crate) fn restore_and_verify() -> Result<bool> {
     let Some(blob) = IncomingBlob::retrieve(NAME)? else {
@@ -328,37 +292,67 @@ fn check_all(blob: &[u8]) -> Result {
     Ok(())
 }
 
-/// Fails with `-EINVAL` and one log line if `got != want`.
-fn expect(dir: &str, size: usize, what: &str, got: u64, want: u64) -> Result {
-    if got == want {
-        return Ok(());
+/// The checks of one reader's chain: one direction (`C->Rust` or `Rust->C`) and entry size,
+/// both named in every log line.
+#[derive(Clone, Copy)]
+struct Check {
+    /// Writer and reader.
+    dir: &'static str,
+    /// Entry size.
+    size: usize,
+}
+
+impl Check {
+    /// The checks of `dir` for `size`-byte entries.
+    const fn new(dir: &'static str, size: usize) -> Self {
+        Self { dir, size }
     }
-    pr_err!(
-        "blockx: {} {}: {}: got {} want {}\n",
-        dir,
-        size,
-        what,
-        got,
-        want
-    );
-    Err(EINVAL)
-}
 
-/// [`expect`]s that a read of `n` entries saw all of them, intact, in [`BLOCKS`] blocks.
-fn expect_seen(dir: &str, size: usize, seen: &Seen, n: usize) -> Result {
-    expect(dir, size, "entries read", seen.entries as u64, n as u64)?;
-    expect(dir, size, "entries that differ", seen.bad as u64, 0)?;
-    expect(dir, size, "blocks", seen.blocks.len() as u64, BLOCKS)
-}
+    /// Fails with `-EINVAL` and one log line if `got != want`.
+    fn expect(self, what: &str, got: u64, want: u64) -> Result {
+        if got == want {
+            return Ok(());
+        }
+        pr_err!(
+            "blockx: {} {}: {}: got {} want {}\n",
+            self.dir,
+            self.size,
+            what,
+            got,
+            want
+        );
+        Err(EINVAL)
+    }
 
-/// Checks that KHO's preservation mark is gone from every block of `blocks` (each block
-/// was claimed, then freed: a block left unclaimed would still carry it).
-fn none_marked(dir: &str, size: usize, blocks: &[u64]) -> Result {
-    let marked = blocks
-        .iter()
-        .filter(|&&pa| KernelMem::page_private(pa) >> 32 == KHO_PAGE_MAGIC)
-        .count();
-    expect(dir, size, "blocks still marked preserved", marked as u64, 0)
+    /// A read of `n` entries saw all of them, intact, in [`BLOCKS`] blocks.
+    fn seen(self, seen: &Seen, n: usize) -> Result {
+        self.expect("entries read", seen.entries as u64, n as u64)?;
+        self.expect("entries that differ", seen.bad as u64, 0)?;
+        self.expect("blocks", seen.blocks.len() as u64, BLOCKS)
+    }
+
+    /// KHO's preservation mark is gone from every block of `blocks` (each block was
+    /// claimed, then freed: a block left unclaimed would still carry it).
+    fn none_marked(self, blocks: &[u64]) -> Result {
+        let marked = blocks
+            .iter()
+            .filter(|&&pa| KernelMem::page_private(pa) >> 32 == KHO_PAGE_MAGIC)
+            .count();
+        self.expect("blocks still marked preserved", marked as u64, 0)
+    }
+
+    /// Logs that the reader passed: `done` is what it did, `blocks` what became of the blocks.
+    fn passed(self, seen: &Seen, done: &str, blocks: &str) {
+        pr_info!(
+            "blockx: {} {}: {}: {} blocks, {} entries verified byte for byte, {}\n",
+            self.dir,
+            self.size,
+            done,
+            seen.blocks.len(),
+            seen.entries,
+            blocks
+        );
+    }
 }
 
 /// The three blocks a chain of [`entries`] entries has.
@@ -366,7 +360,7 @@ const BLOCKS: u64 = 3;
 
 /// Rust restores the C-written chain of `size`-byte entries at `head` and checks it.
 fn rust_reads_c(size: usize, n: usize, head: u64, seed: u64) -> Result {
-    const DIR: &str = "C->Rust";
+    let ck = Check::new("C->Rust", size);
     let owned = KernelMem::owned_pages();
     let claimed = KernelMem::claimed_pages();
     let mut mem = KernelMem::new();
@@ -376,27 +370,16 @@ fn rust_reads_c(size: usize, n: usize, head: u64, seed: u64) -> Result {
         64 => rust_read::<64>(&mut mem, head, n, seed),
         _ => rust_read::<4080>(&mut mem, head, n, seed),
     }?;
-    expect_seen(DIR, size, &seen, n)?;
-    expect(
-        DIR,
-        size,
-        "pages claimed",
-        (KernelMem::claimed_pages() - claimed) as u64,
-        BLOCKS,
-    )?;
-    expect(
-        DIR,
-        size,
-        "pages left claimed",
-        (KernelMem::owned_pages() - owned) as u64,
-        0,
-    )?;
-    none_marked(DIR, size, &seen.blocks)?;
-    pr_info!(
-        "blockx: C->Rust {}: Rust restored the C-written chain: {} blocks, {} entries verified byte for byte, every block claimed once and freed\n",
-        size,
-        seen.blocks.len(),
-        seen.entries
+    ck.seen(&seen, n)?;
+    let claimed = KernelMem::claimed_pages() - claimed;
+    ck.expect("pages claimed", claimed as u64, BLOCKS)?;
+    let kept = KernelMem::owned_pages() - owned;
+    ck.expect("pages left claimed", kept as u64, 0)?;
+    ck.none_marked(&seen.blocks)?;
+    ck.passed(
+        &seen,
+        "Rust restored the C-written chain",
+        "every block claimed once and freed",
     );
     Ok(())
 }
@@ -405,22 +388,13 @@ fn rust_reads_c(size: usize, n: usize, head: u64, seed: u64) -> Result {
 fn rust_read<const N: usize>(mem: &mut KernelMem, head: u64, n: usize, seed: u64) -> Result<Seen> {
     let mut set =
         BlockSet::<Pat<N>>::restore(mem, head).map_err(|e| core_err("blockx restore", e))?;
-    let mut seen = Seen {
-        blocks: KVVec::new(),
-        entries: 0,
-        bad: 0,
-    };
+    let mut seen = Seen::new();
     let res = (|| -> Result {
         let mut it = set.iter();
         while let Some(e) = it.read_entry(mem) {
             let (block, _) = it.position();
-            if seen.blocks.last() != Some(&block) {
-                seen.blocks.push(block, GFP_KERNEL)?;
-            }
-            if seen.entries >= n || e != Pat::of(entry_seed(seed, N, false, seen.entries)) {
-                seen.bad += 1;
-            }
-            seen.entries += 1;
+            let s = entry_seed(seed, N, false, seen.entries);
+            seen.record(block, n, e == Pat::of(s))?;
         }
         Ok(())
     })();
@@ -430,35 +404,19 @@ fn rust_read<const N: usize>(mem: &mut KernelMem, head: u64, n: usize, seed: u64
 
 /// C restores the Rust-written chain of `size`-byte entries at `head` and checks it.
 fn c_reads_rust(size: usize, n: usize, head: u64, seed: u64) -> Result {
-    const DIR: &str = "Rust->C";
+    let ck = Check::new("Rust->C", size);
     let live = oracle::live();
     let freed = oracle::restored_freed();
-    let mut seen = Seen {
-        blocks: KVVec::new(),
-        entries: 0,
-        bad: 0,
-    };
+    let mut seen = Seen::new();
     let res = match CBlockSet::restore_kho(size, head) {
         Ok(mut c) => (|| -> Result {
-            expect(DIR, size, "C nblocks", c.nblocks() as u64, BLOCKS)?;
+            ck.expect("C nblocks", c.nblocks() as u64, BLOCKS)?;
             let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL)?;
             while let Some(pa) = c.read_entry(Some(&mut buf)) {
                 let block = pa & !(GEOMETRY.page_size as u64 - 1);
-                if seen.blocks.last() != Some(&block) {
-                    seen.blocks.push(block, GFP_KERNEL)?;
-                }
                 let s = entry_seed(seed, size, true, seen.entries);
-                let ok = seen.entries < n
-                    && match size {
-                        8 => Pat::<8>::decode(&buf) == Pat::of(s),
-                        32 => Pat::<32>::decode(&buf) == Pat::of(s),
-                        64 => Pat::<64>::decode(&buf) == Pat::of(s),
-                        _ => Pat::<4080>::decode(&buf) == Pat::of(s),
-                    };
-                if !ok {
-                    seen.bad += 1;
-                }
-                seen.entries += 1;
+                // Intact: the bytes of `Pat::<size>::of(s)`.
+                seen.record(block, n, is_pat(s, &buf))?;
             }
             Ok(())
         })(),
@@ -473,23 +431,17 @@ fn c_reads_rust(size: usize, n: usize, head: u64, seed: u64) -> Result {
     };
     // The set is dropped: C released (restored and freed) every block.
     res?;
-    expect_seen(DIR, size, &seen, n)?;
-    expect(
-        DIR,
-        size,
-        "blocks restored and freed by C",
-        (oracle::restored_freed() - freed) as u64,
-        BLOCKS,
-    )?;
+    ck.seen(&seen, n)?;
+    let released = oracle::restored_freed() - freed;
+    ck.expect("blocks restored and freed by C", released as u64, BLOCKS)?;
     let now = oracle::live();
-    expect(DIR, size, "live C sets", now.0 as u64, live.0 as u64)?;
-    expect(DIR, size, "live C pages", now.1 as u64, live.1 as u64)?;
-    none_marked(DIR, size, &seen.blocks)?;
-    pr_info!(
-        "blockx: Rust->C {}: C kho_block_set_restore restored the Rust-written chain: {} blocks, {} entries verified byte for byte, every block restored once and freed\n",
-        size,
-        seen.blocks.len(),
-        seen.entries
+    ck.expect("live C sets", now.0 as u64, live.0 as u64)?;
+    ck.expect("live C pages", now.1 as u64, live.1 as u64)?;
+    ck.none_marked(&seen.blocks)?;
+    ck.passed(
+        &seen,
+        "C kho_block_set_restore restored the Rust-written chain",
+        "every block restored once and freed",
     );
     Ok(())
 }

@@ -43,6 +43,10 @@ kernel_display!(
     crate::pure::subtree::Footprint,
 );
 
+// The block-set model exists only in KUnit builds, like the suites that print its findings.
+#[cfg(CONFIG_KUNIT = "y")]
+kernel_display!(crate::pure::block::model::Mismatch);
+
 // The pure core's errnos (it cannot see the bindings: it also builds on the host) are the
 // kernel's.
 const _: () = {

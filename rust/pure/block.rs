@@ -29,6 +29,11 @@ use super::error::{errno, Error, Result};
 use super::geometry::{Geometry, G4K};
 use super::mem::PageMem;
 
+// The model the host tests and the KUnit suite `kho_rs_block` check a set against.
+#[cfg(any(test, CONFIG_KUNIT = "y"))]
+pub(crate) mod model;
+pub(crate) mod pat;
+
 /// Compatible string of the block format (`KHO_BLOCK_COMPATIBLE`).
 #[cfg(any(test, feature = "fuzz"))]
 pub(crate) const KHO_BLOCK_COMPATIBLE: &str = super::compat::BLOCK_COMPAT;
@@ -689,18 +694,22 @@ impl<'s, E: BlockEntry> Slot<'s, E> {
         self.index
     }
 
+    /// The error of a slot whose bytes are not in `mem` (which breaks `mem`'s contract).
+    const fn not_in_memory(&self) -> Error {
+        Error::new(
+            errno::EFAULT,
+            "block: entry slot not in memory",
+            self.block_pa,
+        )
+    }
+
     /// Writes `entry` into the slot.
     pub(crate) fn write<M: PageMem>(&self, mem: &mut M, entry: &E) -> Result {
         // SAFETY: the block belongs to the borrowed set, which owns it (type invariant).
         let page = unsafe { mem.bytes_mut(self.block_pa) };
-        let out = entry_range(self.index, E::SIZE)
-            .and_then(|r| page?.get_mut(r))
-            .ok_or(Error::new(
-                errno::EFAULT,
-                "block: entry slot not in memory",
-                self.block_pa,
-            ))?;
-        entry.encode(out);
+        let range = entry_range(self.index, E::SIZE);
+        let out = range.and_then(|r| page?.get_mut(r));
+        entry.encode(out.ok_or(self.not_in_memory())?);
         Ok(())
     }
 
@@ -708,14 +717,8 @@ impl<'s, E: BlockEntry> Slot<'s, E> {
     pub(crate) fn read<M: PageMem>(&self, mem: &M) -> Result<E> {
         // SAFETY: the block belongs to the borrowed set, which owns it (type invariant).
         let page = unsafe { mem.bytes(self.block_pa) };
-        let bytes = entry_range(self.index, E::SIZE)
-            .and_then(|r| page?.get(r))
-            .ok_or(Error::new(
-                errno::EFAULT,
-                "block: entry slot not in memory",
-                self.block_pa,
-            ))?;
-        Ok(E::decode(bytes))
+        let bytes = entry_range(self.index, E::SIZE).and_then(|r| page?.get(r));
+        Ok(E::decode(bytes.ok_or(self.not_in_memory())?))
     }
 }
 

@@ -550,7 +550,7 @@ impl Iterator for Runs {
 struct RangeArgs {
     /// First PFN.
     pfn: u64,
-    /// Number of pages (non-zero).
+    /// Number of pages (0: no runs).
     nr_pages: u64,
     /// Largest block order.
     max_order: u32,
@@ -559,14 +559,11 @@ struct RangeArgs {
 impl RangeArgs {
     /// Checks a range: page-aligned start, inside the 64-bit space.
     ///
-    /// `max_order` is clamped to the largest encodable order, `geo.max_order - 1`. Returns
-    /// `None` for an empty range.
-    fn new(geo: &Geometry, pa: u64, nr_pages: u64, max_order: u32) -> Result<Option<Self>> {
+    /// `max_order` is clamped to the largest encodable order, `geo.max_order - 1`. An empty
+    /// range has no runs.
+    fn new(geo: &Geometry, pa: u64, nr_pages: u64, max_order: u32) -> Result<Self> {
         if !geo.is_page_aligned(pa) {
             return Err(Error::inval("radix: range start not page aligned", pa));
-        }
-        if nr_pages == 0 {
-            return Ok(None);
         }
         let pfn = pa >> geo.page_shift;
         let limit = 1u64 << (64 - geo.page_shift);
@@ -577,20 +574,21 @@ impl RangeArgs {
                 nr_pages,
             ));
         }
-        Ok(Some(Self {
+        Ok(Self {
             pfn,
             nr_pages,
             max_order: max_order.min(geo.max_order.saturating_sub(1)),
-        }))
+        })
     }
 
-    /// The runs of the range.
-    fn runs(&self) -> Runs {
-        Runs {
+    /// The inclusive key interval of each run of the range, in order.
+    fn intervals<'g>(&self, geo: &'g Geometry) -> impl Iterator<Item = Result<(u64, u64)>> + 'g {
+        let runs = Runs {
             pfn: self.pfn,
             left: self.nr_pages,
             max_order: self.max_order,
-        }
+        };
+        runs.map(move |run| run_keys(geo, &run))
     }
 }
 
@@ -912,14 +910,12 @@ impl RadixTree {
         max_order: u32,
     ) -> Result<u64> {
         let geo = *mem.geometry();
-        let Some(args) = RangeArgs::new(&geo, pa, nr_pages, max_order)? else {
-            return Ok(0);
-        };
+        let range = RangeArgs::new(&geo, pa, nr_pages, max_order)?;
         // Pass 1: count missing pages (exact per run, possibly too many across runs that
         // share a missing node; the surplus is freed at the end).
         let mut need = 0u64;
-        for run in args.runs() {
-            let (lo, hi) = run_keys(&geo, &run)?;
+        for keys in range.intervals(&geo) {
+            let (lo, hi) = keys?;
             need = need.saturating_add(self.count_missing(mem, &geo, lo, hi)?);
         }
         // Pass 2: allocate them into a free list threaded through word 0.
@@ -950,8 +946,8 @@ impl RadixTree {
         // Pass 3: link and set bits; fails only if `mem` breaks its contract.
         let mut added = 0u64;
         let mut res = Ok(());
-        for run in args.runs() {
-            res = run_keys(&geo, &run).and_then(|(lo, hi)| {
+        for keys in range.intervals(&geo) {
+            res = keys.and_then(|(lo, hi)| {
                 // SAFETY: the pool holds pages this call allocated and did not link yet.
                 unsafe { self.update_interval(mem, &geo, lo, hi, Some(&mut pool)) }
                     .map(|n| added += n)
@@ -979,12 +975,9 @@ impl RadixTree {
         max_order: u32,
     ) -> Result<u64> {
         let geo = *mem.geometry();
-        let Some(args) = RangeArgs::new(&geo, pa, nr_pages, max_order)? else {
-            return Ok(0);
-        };
         let mut removed = 0u64;
-        for run in args.runs() {
-            let (lo, hi) = run_keys(&geo, &run)?;
+        for keys in RangeArgs::new(&geo, pa, nr_pages, max_order)?.intervals(&geo) {
+            let (lo, hi) = keys?;
             // SAFETY: no pool: only pages of this tree are touched.
             removed += unsafe { self.update_interval(mem, &geo, lo, hi, None) }?;
         }

@@ -8,7 +8,9 @@
 //! restored (that needs a kexec, see the kexec selftest), so instead of `restore` the suite
 //! checks the raw chain with [`c_reader`], a test-local copy of the rules of C's
 //! `kho_block_set_restore()` (`kernel/liveupdate/kho_block.c`): whatever
-//! Rust publishes must pass it.
+//! Rust publishes must pass it. The model tests check a set after every random operation
+//! against the block-set model the host's property test uses too
+//! ([`crate::pure::block::model`]).
 //!
 //! Helpers report failures by returning an error (after one `pr_err!` line naming the
 //! check), never by panicking; only the test functions use KUnit's `assert!`.
@@ -16,44 +18,14 @@
 use kernel::prelude::*;
 use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-use super::{ensure, ensure_eq, kr};
-use crate::blockx::{pat_byte, Pat};
+use super::{chain_pas, ensure, ensure_eq, kr};
 use crate::glue::mem::{KernelMem, GEOMETRY};
+use crate::pure::block::model::{Mismatch, Model, TestEntry, Words};
+use crate::pure::block::pat::{pat_byte, Pat};
 use crate::pure::block::{BlockEntry, BlockIter, BlockSet, BLOCK_HEADER_SIZE, KHO_MAX_BLOCKS};
-use crate::pure::error::errno;
+use crate::pure::error::{errno, Error as CoreError, Result as CoreResult};
 use crate::pure::mem::PageMem;
 use crate::pure::rng::XorShift;
-
-/// Entry types the model test can generate from a seed; seed 0 is the all-zero entry.
-trait TestEntry: BlockEntry + PartialEq {
-    /// The entry for `seed`; distinct non-zero seeds give distinct entries.
-    fn from_seed(seed: u64) -> Self;
-}
-
-impl TestEntry for u64 {
-    fn from_seed(seed: u64) -> Self {
-        // Odd multiplier: a bijection on u64 that keeps 0 at 0.
-        seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-    }
-}
-
-impl<const N: usize> TestEntry for [u8; N] {
-    fn from_seed(seed: u64) -> Self {
-        let mut a = [0u8; N];
-        for (i, b) in a.iter_mut().enumerate() {
-            *b = pat_byte(seed, i);
-        }
-        a
-    }
-}
-
-/// The large entries of the suite are `blockx`'s [`Pat`]: small in memory, also for 4080
-/// bytes on the wire, and every byte checked when read.
-impl<const N: usize> TestEntry for Pat<N> {
-    fn from_seed(seed: u64) -> Self {
-        Pat::of(seed)
-    }
-}
 
 /// Entries per 4K block for entries of `size` bytes, as the C headers compute it.
 const fn cap_4k(size: usize) -> usize {
@@ -70,18 +42,6 @@ fn header(mem: &KernelMem, pa: u64) -> Result<(u64, u64)> {
             Err(EFAULT)
         }
     }
-}
-
-/// Physical addresses of the blocks of the chain at `head`, at most `limit` of them.
-fn chain_pas(mem: &KernelMem, head: u64, limit: usize) -> Result<KVec<u64>> {
-    let mut out = KVec::new();
-    let mut pa = head;
-    while pa != 0 {
-        ensure(out.len() < limit, "chain longer than expected")?;
-        out.push(pa, GFP_KERNEL)?;
-        pa = header(mem, pa)?.0;
-    }
-    Ok(out)
 }
 
 /// Why the C reader rejects a chain.
@@ -190,293 +150,173 @@ fn c_reader(
     Ok(Accepted { blocks, entries })
 }
 
-/// Model of a block set: the header count and the entry seed of every slot.
-///
-/// `len` is the writer's position: the number of entries logically in the set. Header
-/// counts are high-water marks (`prev` does not lower them), exactly as in C.
-struct Model {
-    /// Entries per block.
-    cap: usize,
-    /// Header `count` of every block.
-    counts: KVec<u64>,
-    /// Seed of the entry in every slot of every block (0: zero bytes).
-    slots: KVec<u64>,
-    /// Number of entries written and not popped.
-    len: usize,
+/// The words of the shared block-set model ([`Model`]), allocated with `GFP_KERNEL`.
+impl Words for KVec<u64> {
+    fn push_zeros(&mut self, n: usize) -> CoreResult {
+        self.extend_with(n, 0, GFP_KERNEL)
+            .map_err(|_| CoreError::nomem("block model: words"))
+    }
+
+    fn truncate(&mut self, len: usize) {
+        KVec::truncate(self, len);
+    }
 }
 
-impl Model {
-    /// An empty model for `cap` entries per block.
-    fn new(cap: usize) -> Self {
-        Self {
-            cap,
-            counts: KVec::new(),
-            slots: KVec::new(),
-            len: 0,
+/// Fails with `-EINVAL` and one log line naming the difference if the set and the model
+/// differ.
+fn agrees(res: core::result::Result<(), Mismatch>) -> Result {
+    res.map_err(|m| {
+        pr_err!("kho_rs_block: set differs from the model: {}\n", m);
+        EINVAL
+    })
+}
+
+/// The model test besides the set: the model, the writer position and the random operations.
+///
+/// `len` is the writer's position: the number of entries logically in the set. Each
+/// operation starts a fresh iterator and moves it (and the model's) past those entries.
+struct ModelRun {
+    /// The block set as words.
+    model: Model<KVec<u64>>,
+    /// Entries written and not popped.
+    len: usize,
+    /// Seed of the next entry written (seeds 1, 2, ...).
+    next_seed: u64,
+    /// Chooses the operations.
+    rng: XorShift,
+    /// Blocks the set is grown to at most.
+    max_blocks: usize,
+}
+
+impl ModelRun {
+    /// A fresh iterator of `set` and the model's, both moved past the `len` entries before
+    /// the writer position, checking each on the way.
+    fn seek<'s, E: TestEntry>(
+        &mut self,
+        mem: &KernelMem,
+        set: &'s BlockSet<E>,
+    ) -> Result<BlockIter<'s, E>> {
+        let mut it = set.iter();
+        self.model.rewind();
+        for _ in 0..self.len {
+            let want = self.model.read().map(E::from_seed);
+            ensure(want.is_some() && it.read_entry(mem) == want, "seek: entry")?;
         }
+        Ok(it)
     }
 
-    /// Number of blocks.
-    fn nblocks(&self) -> usize {
-        self.counts.len()
-    }
-
-    /// Entries the blocks hold.
-    fn capacity(&self) -> usize {
-        self.nblocks() * self.cap
-    }
-
-    /// Seed of slot `i` (0 beyond the end).
-    fn slot(&self, i: usize) -> u64 {
-        self.slots.get(i).copied().unwrap_or(0)
-    }
-
-    /// `grow(target)`: append zeroed blocks with count 0.
-    fn grow(&mut self, target: usize) -> Result {
-        while target > self.capacity() {
-            self.counts.push(0, GFP_KERNEL)?;
-            self.slots.extend_with(self.cap, 0, GFP_KERNEL)?;
+    /// One random operation on `set` and on the model.
+    fn step<E: TestEntry>(&mut self, mem: &mut KernelMem, set: &mut BlockSet<E>) -> Result {
+        let cap = self.model.cap();
+        match self.rng.below(100) {
+            // grow
+            0..=24 => {
+                let target = (self.len + self.rng.below(2 * cap + 1)).min(self.max_blocks * cap);
+                kr("block grow", set.grow(mem, target))?;
+                kr("block model grow", self.model.grow(target))?;
+            }
+            // write
+            25..=54 => {
+                let k = 1 + self.rng.below(cap + cap / 2 + 1);
+                let mut it = self.seek(mem, set)?;
+                for _ in 0..k {
+                    let e = E::from_seed(self.next_seed);
+                    if self.model.write(self.next_seed).is_none() {
+                        ensure(
+                            matches!(it.write(mem, &e), Err(err) if err.errno == errno::ENOSPC),
+                            "write past capacity must be -ENOSPC",
+                        )?;
+                        ensure(it.reserve_entry(mem).is_none(), "reserve at the end")?;
+                        break;
+                    }
+                    kr("block write", it.write(mem, &e))?;
+                    self.next_seed += 1;
+                    self.len += 1;
+                }
+                agrees(self.model.check_position(mem, set, it.position()))?;
+            }
+            // pop with prev (LIFO undo; counts stay)
+            55..=74 => {
+                let k = 1 + self.rng.below(cap + 1);
+                // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+                let pas = unsafe { chain_pas(mem, set.head_pa(), self.model.nblocks()) }?;
+                let mut it = self.seek(mem, set)?;
+                for _ in 0..k {
+                    let Some((b, i)) = self.model.prev() else {
+                        ensure(it.prev(mem).is_none(), "prev at the start")?;
+                        break;
+                    };
+                    let slot = it.prev(mem).ok_or(EINVAL)?;
+                    ensure_eq(slot.index() as u64, i as u64, "prev index")?;
+                    let want_pa = pas.get(b).copied().unwrap_or(0);
+                    ensure_eq(slot.block_pa(), want_pa, "prev block")?;
+                    let e = kr("block slot read", slot.read(mem))?;
+                    ensure(e == E::from_seed(self.model.seed(b, i)), "prev entry")?;
+                    self.len = self.len.checked_sub(1).ok_or(EINVAL)?;
+                }
+                agrees(self.model.check_position(mem, set, it.position()))?;
+            }
+            // shrink to the writer position
+            75..=89 => {
+                set.shrink(mem, self.len);
+                self.model.shrink(self.len);
+            }
+            // trim
+            90..=94 => {
+                set.trim(mem);
+                self.model.trim();
+                ensure(
+                    set.validate_outgoing(mem).is_ok(),
+                    "trimmed set publishable",
+                )?;
+                let want = Ok(Accepted {
+                    blocks: self.model.nblocks(),
+                    entries: self.model.restored().count(),
+                });
+                ensure(
+                    c_reader(mem, set.head_pa(), E::SIZE) == want,
+                    "C reader accepts the trimmed set with the model's entries",
+                )?;
+            }
+            // clear
+            _ => {
+                set.clear(mem);
+                self.model.clear();
+                self.len = 0;
+            }
         }
         Ok(())
     }
-
-    /// `reserve_entry` + write of `seed` at the writer position.
-    fn write(&mut self, seed: u64) {
-        let (b, i) = (self.len / self.cap, self.len % self.cap);
-        if let Some(c) = self.counts.get_mut(b) {
-            *c = (i + 1) as u64;
-        }
-        if let Some(s) = self.slots.get_mut(self.len) {
-            *s = seed;
-        }
-        self.len += 1;
-    }
-
-    /// `shrink(count)`: drop tail blocks not needed for `count` entries.
-    fn shrink(&mut self, count: usize) {
-        while self.nblocks() > 0 && count <= (self.nblocks() - 1) * self.cap {
-            self.counts.pop();
-            self.slots.truncate(self.capacity());
-        }
-    }
-
-    /// `clear()`: every count 0, every entry zero, writer back at the start.
-    fn clear(&mut self) {
-        self.counts.iter_mut().for_each(|c| *c = 0);
-        self.slots.iter_mut().for_each(|s| *s = 0);
-        self.len = 0;
-    }
-
-    /// The count `trim()` shrinks to: up to the last entry of the last block with entries.
-    fn trim_count(&self) -> usize {
-        let mut keep = 0;
-        for (b, c) in self.counts.iter().enumerate() {
-            if *c > 0 {
-                keep = b * self.cap + (*c as usize).min(self.cap);
-            }
-        }
-        keep
-    }
-
-    /// The seeds a fresh iterator's `read_entry` returns, in order.
-    fn reads(&self) -> Result<KVec<u64>> {
-        let mut out = KVec::new();
-        let mut b = 0usize;
-        let mut i = 0usize;
-        if self.nblocks() == 0 {
-            return Ok(out);
-        }
-        while out.len() < self.capacity() {
-            let count = self.counts.get(b).copied().unwrap_or(0) as usize;
-            if i >= count.min(self.cap) {
-                let next_count = self.counts.get(b + 1).copied().unwrap_or(0);
-                if b + 1 >= self.nblocks() || next_count == 0 {
-                    break;
-                }
-                b += 1;
-                i = 0;
-            }
-            out.push(self.slot(b * self.cap + i), GFP_KERNEL)?;
-            i += 1;
-        }
-        Ok(out)
-    }
-}
-
-/// Compares the set, its raw chain and a fresh iterator's reads with the model.
-fn verify<E: TestEntry>(
-    mem: &KernelMem,
-    set: &BlockSet<E>,
-    model: &Model,
-    scratch: &mut [u8],
-) -> Result {
-    ensure_eq(set.nblocks() as u64, model.nblocks() as u64, "nblocks")?;
-    ensure_eq(set.capacity() as u64, model.capacity() as u64, "capacity")?;
-    ensure(
-        (set.head_pa() == 0) == (model.nblocks() == 0),
-        "head_pa is 0 exactly when empty",
-    )?;
-    // Raw chain: links, counts and every entry slot byte for byte.
-    let pas = chain_pas(mem, set.head_pa(), model.nblocks())?;
-    ensure_eq(
-        pas.len() as u64,
-        model.nblocks() as u64,
-        "blocks on the chain",
-    )?;
-    let mut written = 0u64;
-    for (b, pa) in pas.iter().enumerate() {
-        let (_, count) = header(mem, *pa)?;
-        let want = model.counts.get(b).copied().unwrap_or(u64::MAX);
-        ensure_eq(count, want, "header count")?;
-        written += count.min(model.cap as u64);
-        // SAFETY: a page this test allocated or claimed itself, still live.
-        let bytes = unsafe { mem.bytes(*pa) }.ok_or(EFAULT)?;
-        for i in 0..model.cap {
-            E::from_seed(model.slot(b * model.cap + i)).encode(scratch);
-            let start = BLOCK_HEADER_SIZE + i * E::SIZE;
-            let raw = bytes.get(start..start + E::SIZE).ok_or(EFAULT)?;
-            ensure(raw == &*scratch, "raw entry bytes")?;
-        }
-    }
-    ensure_eq(set.written(mem) as u64, written, "written()")?;
-    // A fresh reader sees exactly what the C read_entry rules give on the model.
-    let reads = model.reads()?;
-    let mut it = set.iter();
-    for seed in reads.iter() {
-        ensure(
-            it.read_entry(mem) == Some(E::from_seed(*seed)),
-            "read_entry value",
-        )?;
-    }
-    ensure(it.read_entry(mem).is_none(), "read_entry ends")?;
-    Ok(())
-}
-
-/// An iterator positioned after the model's `len` entries, checking them on the way.
-fn seek<'s, E: TestEntry>(
-    mem: &KernelMem,
-    set: &'s BlockSet<E>,
-    model: &Model,
-) -> Result<BlockIter<'s, E>> {
-    let mut it = set.iter();
-    for n in 0..model.len {
-        ensure(
-            it.read_entry(mem) == Some(E::from_seed(model.slot(n))),
-            "seek: entry",
-        )?;
-    }
-    Ok(it)
-}
-
-/// One operation of the model test on `set` and `model`.
-fn model_step<E: TestEntry>(
-    mem: &mut KernelMem,
-    set: &mut BlockSet<E>,
-    model: &mut Model,
-    rng: &mut XorShift,
-    next_seed: &mut u64,
-    max_blocks: usize,
-) -> Result {
-    let cap = model.cap;
-    match rng.below(100) {
-        // grow
-        0..=24 => {
-            let target = (model.len + rng.below(2 * cap + 1)).min(max_blocks * cap);
-            kr("block grow", set.grow(mem, target))?;
-            model.grow(target)?;
-        }
-        // write
-        25..=54 => {
-            let k = 1 + rng.below(cap + cap / 2 + 1);
-            let mut it = seek(mem, set, model)?;
-            for _ in 0..k {
-                if model.len == model.capacity() {
-                    match it.write(mem, &E::from_seed(*next_seed)) {
-                        Err(e) if e.errno == errno::ENOSPC => {}
-                        _ => return ensure(false, "write past capacity must be -ENOSPC"),
-                    }
-                    ensure(it.reserve_entry(mem).is_none(), "reserve at the end")?;
-                    break;
-                }
-                kr("block write", it.write(mem, &E::from_seed(*next_seed)))?;
-                model.write(*next_seed);
-                *next_seed += 1;
-            }
-        }
-        // pop with prev (LIFO undo; counts stay)
-        55..=74 => {
-            let k = 1 + rng.below(cap + 1);
-            let pas = chain_pas(mem, set.head_pa(), model.nblocks())?;
-            let mut it = seek(mem, set, model)?;
-            for _ in 0..k {
-                if model.len == 0 {
-                    ensure(it.prev(mem).is_none(), "prev at the start")?;
-                    break;
-                }
-                let n = model.len - 1;
-                let slot = it.prev(mem).ok_or(EINVAL)?;
-                ensure_eq(slot.index() as u64, (n % cap) as u64, "prev index")?;
-                let want_pa = pas.get(n / cap).copied().unwrap_or(0);
-                ensure_eq(slot.block_pa(), want_pa, "prev block")?;
-                let e = kr("block slot read", slot.read(mem))?;
-                ensure(e == E::from_seed(model.slot(n)), "prev entry")?;
-                model.len = n;
-            }
-        }
-        // shrink to the writer position
-        75..=89 => {
-            set.shrink(mem, model.len);
-            model.shrink(model.len);
-        }
-        // trim
-        90..=94 => {
-            let keep = model.trim_count();
-            set.trim(mem);
-            model.shrink(keep);
-            ensure(
-                set.validate_outgoing(mem).is_ok(),
-                "trimmed set publishable",
-            )?;
-        }
-        // clear
-        _ => {
-            set.clear(mem);
-            model.clear();
-        }
-    }
-    Ok(())
 }
 
 /// Runs `ops` random operations on a set of `E` against the model, then destroys the set.
 fn run_model<E: TestEntry>(seed: u64, ops: usize, max_blocks: usize) -> Result {
     let mut mem = KernelMem::new();
     let mut set = BlockSet::<E>::new(GEOMETRY);
-    let mut model = Model::new(set.count_per_block());
     ensure_eq(
         set.count_per_block() as u64,
         cap_4k(E::SIZE) as u64,
         "count_per_block",
     )?;
-    let mut scratch = KVec::from_elem(0u8, E::SIZE, GFP_KERNEL)?;
-    let mut rng = XorShift::new(seed);
-    let mut next_seed = 1u64;
+    let mut run = ModelRun {
+        model: Model::new(set.count_per_block()),
+        len: 0,
+        next_seed: 1,
+        rng: XorShift::new(seed),
+        max_blocks,
+    };
     let mut res = Ok(());
     for _ in 0..ops {
-        res = model_step(
-            &mut mem,
-            &mut set,
-            &mut model,
-            &mut rng,
-            &mut next_seed,
-            max_blocks,
-        )
-        .and_then(|()| verify(&mem, &set, &model, &mut scratch));
+        res = run
+            .step(&mut mem, &mut set)
+            .and_then(|()| agrees(run.model.check(&mem, &set)));
         if res.is_err() {
             break;
         }
     }
     // Destroy in every case; it must release exactly the blocks on the chain.
-    let walked = chain_pas(&mem, set.head_pa(), KHO_MAX_BLOCKS).map(|p| p.len());
+    // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+    let walked = unsafe { chain_pas(&mem, set.head_pa(), KHO_MAX_BLOCKS) }.map(|p| p.len());
     let nblocks = set.nblocks();
     set.destroy(&mut mem);
     res?;
@@ -491,7 +331,7 @@ fn run_model<E: TestEntry>(seed: u64, ops: usize, max_blocks: usize) -> Result {
         "kho_rs_block: model size {}: {} ops, {} entries written\n",
         E::SIZE,
         ops,
-        next_seed - 1
+        run.next_seed - 1
     );
     Ok(())
 }
@@ -506,16 +346,26 @@ fn fill<E: TestEntry>(mem: &mut KernelMem, set: &mut BlockSet<E>, n: usize) -> R
     Ok(())
 }
 
-/// Rust chains of `E` pass the C reader; a grown but unused tail is rejected until trim.
-fn reader_accepts<E: TestEntry>(mem: &mut KernelMem, n: usize) -> Result {
+/// Runs `body` on a new set of `E`, then destroys the set whatever `body` returned; the set
+/// must be empty afterwards.
+fn on_new_set<E: BlockEntry>(
+    body: impl FnOnce(&mut KernelMem, &mut BlockSet<E>) -> Result,
+) -> Result {
+    let mut mem = KernelMem::new();
     let mut set = BlockSet::<E>::new(GEOMETRY);
-    let res = reader_accepts_on(mem, &mut set, n);
-    set.destroy(mem);
+    let res = body(&mut mem, &mut set);
+    set.destroy(&mut mem);
     ensure_eq(set.nblocks() as u64, 0, "destroyed")?;
     res
 }
 
-/// Body of [`reader_accepts`] on a set the caller destroys.
+/// Rust chains of `n` entries of `E` pass the C reader; a grown but unused tail is rejected
+/// until trim.
+fn reader_accepts<E: TestEntry>(n: usize) -> Result {
+    on_new_set::<E>(|mem, set| reader_accepts_on(mem, set, n))
+}
+
+/// Body of [`reader_accepts`].
 fn reader_accepts_on<E: TestEntry>(mem: &mut KernelMem, set: &mut BlockSet<E>, n: usize) -> Result {
     let cap = set.count_per_block();
     // A grown set nobody wrote to: every block has count 0.
@@ -683,24 +533,18 @@ mod tests {
 
     #[test]
     fn c_reader_accepts_rust_chains() -> Result {
-        let mut mem = KernelMem::new();
-        reader_accepts::<u64>(&mut mem, 2 * 510 + 7)?;
-        reader_accepts::<u64>(&mut mem, 3 * 510)?;
-        reader_accepts::<[u8; 24]>(&mut mem, 170 + 1)?;
-        reader_accepts::<[u8; 64]>(&mut mem, 5 * 63 + 62)?;
-        reader_accepts::<[u8; 100]>(&mut mem, 40)?;
-        reader_accepts::<Pat<4080>>(&mut mem, 9)?;
-        reader_accepts::<FileRec>(&mut mem, 250)?;
-        Ok(())
+        reader_accepts::<u64>(2 * 510 + 7)?;
+        reader_accepts::<u64>(3 * 510)?;
+        reader_accepts::<[u8; 24]>(170 + 1)?;
+        reader_accepts::<[u8; 64]>(5 * 63 + 62)?;
+        reader_accepts::<[u8; 100]>(40)?;
+        reader_accepts::<Pat<4080>>(9)?;
+        reader_accepts::<FileRec>(250)
     }
 
     #[test]
     fn c_reader_rejects_bad_chains() -> Result {
-        let mut mem = KernelMem::new();
-        let mut set = BlockSet::<u64>::new(GEOMETRY);
-        let res = rejects_on(&mut mem, &mut set);
-        set.destroy(&mut mem);
-        res
+        on_new_set(rejects_on)
     }
 
     #[test]
@@ -715,7 +559,8 @@ mod tests {
         assert_eq!(set.nblocks(), 0);
         assert_eq!(set.head_pa(), 0);
         let res = max_blocks_on(&mut mem, &mut set);
-        let walked = chain_pas(&mem, set.head_pa(), KHO_MAX_BLOCKS).map(|p| p.len());
+        // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+        let walked = unsafe { chain_pas(&mem, set.head_pa(), KHO_MAX_BLOCKS) }.map(|p| p.len());
         let nblocks = set.nblocks();
         set.destroy(&mut mem);
         res?;
@@ -727,32 +572,17 @@ mod tests {
 
     #[test]
     fn grow_failure_keeps_set() -> Result {
-        let mut mem = KernelMem::new();
-        let mut set = BlockSet::<[u8; 64]>::new(GEOMETRY);
-        let res = grow_failure_on(&mut mem, &mut set);
-        set.destroy(&mut mem);
-        assert_eq!(set.nblocks(), 0);
-        res
+        on_new_set(grow_failure_on)
     }
 
     #[test]
     fn typed_entries_round_trip() -> Result {
-        let mut mem = KernelMem::new();
-        let mut set = BlockSet::<FileRec>::new(GEOMETRY);
-        let res = typed_on(&mut mem, &mut set);
-        set.destroy(&mut mem);
-        assert_eq!(set.nblocks(), 0);
-        res
+        on_new_set(typed_on)
     }
 
     #[test]
     fn bulk_write_and_read() -> Result {
-        let mut mem = KernelMem::new();
-        let mut set = BlockSet::<[u8; 64]>::new(GEOMETRY);
-        let res = bulk_on(&mut mem, &mut set);
-        set.destroy(&mut mem);
-        assert_eq!(set.nblocks(), 0);
-        res
+        on_new_set(bulk_on)
     }
 
     #[test]
@@ -785,7 +615,8 @@ mod tests {
 /// Body of `c_reader_rejects_bad_chains` on a set the caller destroys.
 fn rejects_on(mem: &mut KernelMem, set: &mut BlockSet<u64>) -> Result {
     fill(mem, set, 3 * 510)?;
-    let pas = chain_pas(mem, set.head_pa(), 3)?;
+    // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+    let pas = unsafe { chain_pas(mem, set.head_pa(), 3) }?;
     let &[b0, b1, b2] = pas.as_slice() else {
         return ensure(false, "three blocks");
     };
@@ -804,43 +635,34 @@ fn rejects_on(mem: &mut KernelMem, set: &mut BlockSet<u64>) -> Result {
         "4080 reader",
     )?;
 
-    // Each corruption is undone right after the check.
-    let set_word = |mem: &mut KernelMem, pa: u64, w: usize, v: u64| -> Result {
+    // Each corruption is undone right after the check: (block, word, value, the C reader's
+    // verdict, what). Bad counts (word 1) also make the set unpublishable.
+    for (pa, w, v, want, what) in [
+        (b1, 1, 511, Reject::CountTooBig(1), "count above cap"),
+        (b2, 1, 0, Reject::CountZero(2), "count 0"),
+        (b2, 0, b0, Reject::Cycle, "loop to the head"),
+        (b2, 0, b1, Reject::Cycle, "loop to the middle"),
+        (b2, 0, b2, Reject::Cycle, "self loop"),
+        (b0, 0, b1 + 8, Reject::Misaligned(1), "misaligned next"),
+    ] {
         // SAFETY: a page this test allocated or claimed itself, still live.
+        let word = unsafe { mem.page_mut(pa) }
+            .and_then(|p| p.get_mut(w))
+            .ok_or(EFAULT)?;
+        let old = core::mem::replace(word, v);
+        let got = c_reader(mem, b0, 8);
+        // Only the counts: a damaged link would lead `validate_outgoing` off the set's pages.
+        let published = (w == 1).then(|| set.validate_outgoing(mem));
+        // SAFETY: as above.
         *unsafe { mem.page_mut(pa) }
             .and_then(|p| p.get_mut(w))
-            .ok_or(EFAULT)? = v;
-        Ok(())
-    };
-    set_word(mem, b1, 1, 511)?;
-    let r1 = c_reader(mem, b0, 8);
-    let v1 = set.validate_outgoing(mem);
-    set_word(mem, b1, 1, 510)?;
-    ensure(r1 == Err(Reject::CountTooBig(1)), "count above cap")?;
-    ensure(v1.is_err(), "validate: count above cap")?;
-
-    set_word(mem, b2, 1, 0)?;
-    let r2 = c_reader(mem, b0, 8);
-    let v2 = set.validate_outgoing(mem);
-    set_word(mem, b2, 1, 510)?;
-    ensure(r2 == Err(Reject::CountZero(2)), "count 0")?;
-    ensure(v2.is_err(), "validate: count 0")?;
-
-    set_word(mem, b2, 0, b0)?;
-    let r3 = c_reader(mem, b0, 8);
-    set_word(mem, b2, 0, b1)?;
-    let r4 = c_reader(mem, b0, 8);
-    set_word(mem, b2, 0, b2)?;
-    let r5 = c_reader(mem, b0, 8);
-    set_word(mem, b2, 0, 0)?;
-    ensure(r3 == Err(Reject::Cycle), "loop to the head")?;
-    ensure(r4 == Err(Reject::Cycle), "loop to the middle")?;
-    ensure(r5 == Err(Reject::Cycle), "self loop")?;
-
-    set_word(mem, b0, 0, b1 + 8)?;
-    let r6 = c_reader(mem, b0, 8);
-    set_word(mem, b0, 0, b1)?;
-    ensure(matches!(r6, Err(Reject::Misaligned(_))), "misaligned next")?;
+            .ok_or(EFAULT)? = old;
+        ensure(got == Err(want), what)?;
+        ensure(
+            published.is_none_or(|r| r.is_err()),
+            "validate refuses a bad count",
+        )?;
+    }
 
     ensure(c_reader(mem, b0, 8) == good, "chain put back")?;
     kr("validate", set.validate_outgoing(mem))?;
@@ -856,10 +678,10 @@ fn max_blocks_on(mem: &mut KernelMem, set: &mut BlockSet<Pat<4080>>) -> Result {
         KHO_MAX_BLOCKS as u64,
         "blocks at the cap",
     )?;
-    match set.grow(mem, KHO_MAX_BLOCKS + 1) {
-        Err(e) if e.errno == errno::ENOSPC => {}
-        _ => return ensure(false, "grow past the cap must be -ENOSPC"),
-    }
+    ensure(
+        matches!(set.grow(mem, KHO_MAX_BLOCKS + 1), Err(e) if e.errno == errno::ENOSPC),
+        "grow past the cap must be -ENOSPC",
+    )?;
     ensure_eq(set.nblocks() as u64, KHO_MAX_BLOCKS as u64, "unchanged")?;
     let full = Ok(Accepted {
         blocks: KHO_MAX_BLOCKS,
@@ -868,7 +690,8 @@ fn max_blocks_on(mem: &mut KernelMem, set: &mut BlockSet<Pat<4080>>) -> Result {
     ensure(c_reader(mem, set.head_pa(), 4080) == full, "cap accepted")?;
     kr("validate", set.validate_outgoing(mem))?;
     // Hang one extra (unpreserved, test-owned) block off the tail: 10001 blocks.
-    let tail = *chain_pas(mem, set.head_pa(), KHO_MAX_BLOCKS)?
+    // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+    let tail = *unsafe { chain_pas(mem, set.head_pa(), KHO_MAX_BLOCKS) }?
         .last()
         .ok_or(EINVAL)?;
     let extra = kr("alloc", mem.alloc_zeroed())?;
@@ -903,7 +726,8 @@ fn max_blocks_on(mem: &mut KernelMem, set: &mut BlockSet<Pat<4080>>) -> Result {
 /// Body of `grow_failure_keeps_set`: a refused grow leaves the set and its chain as they were.
 fn grow_failure_on(mem: &mut KernelMem, set: &mut BlockSet<[u8; 64]>) -> Result {
     fill(mem, set, 5 * 63)?;
-    let before = chain_pas(mem, set.head_pa(), 5)?;
+    // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+    let before = unsafe { chain_pas(mem, set.head_pa(), 5) }?;
     match set.grow(mem, KHO_MAX_BLOCKS * 63 + 1) {
         Err(e) if e.errno == errno::ENOSPC => {}
         Err(e) => {
@@ -912,7 +736,8 @@ fn grow_failure_on(mem: &mut KernelMem, set: &mut BlockSet<[u8; 64]>) -> Result 
         }
         Ok(()) => return ensure(false, "grow past the cap must fail"),
     }
-    let after = chain_pas(mem, set.head_pa(), 5)?;
+    // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+    let after = unsafe { chain_pas(mem, set.head_pa(), 5) }?;
     ensure(before.as_slice() == after.as_slice(), "chain unchanged")?;
     ensure_eq(set.nblocks() as u64, 5, "nblocks unchanged")?;
     ensure(
@@ -925,10 +750,10 @@ fn grow_failure_on(mem: &mut KernelMem, set: &mut BlockSet<[u8; 64]>) -> Result 
     )?;
     // An incoming set refuses to grow with -EINVAL.
     let mut incoming = kr("restore 0", BlockSet::<[u8; 64]>::restore(mem, 0))?;
-    match incoming.grow(mem, 1) {
-        Err(e) if e.errno == errno::EINVAL => {}
-        _ => return ensure(false, "grow on an incoming set must be -EINVAL"),
-    }
+    ensure(
+        matches!(incoming.grow(mem, 1), Err(e) if e.errno == errno::EINVAL),
+        "grow on an incoming set must be -EINVAL",
+    )?;
     ensure_eq(incoming.nblocks() as u64, 0, "incoming unchanged")
 }
 
@@ -959,7 +784,8 @@ fn bulk_on(mem: &mut KernelMem, set: &mut BlockSet<[u8; 64]>) -> Result {
     )?;
     ensure_eq(it.write_slice(mem, &src[..1]) as u64, 0, "full set")?;
     let cap = set.capacity();
-    let pas = chain_pas(mem, set.head_pa(), set.nblocks())?;
+    // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+    let pas = unsafe { chain_pas(mem, set.head_pa(), set.nblocks()) }?;
     for (b, pa) in pas.iter().enumerate() {
         let (_, count) = header(mem, *pa)?;
         ensure_eq(count, CAP.min(cap - b * CAP) as u64, "block count")?;
@@ -1011,7 +837,8 @@ fn typed_on(mem: &mut KernelMem, set: &mut BlockSet<FileRec>) -> Result {
     }
     ensure(it.read_entry(mem).is_none(), "typed end")?;
     // The raw layout is what C sees through the struct at 16 + i * 40.
-    let pas = chain_pas(mem, set.head_pa(), 3)?;
+    // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
+    let pas = unsafe { chain_pas(mem, set.head_pa(), 3) }?;
     ensure_eq(pas.len() as u64, 3, "typed blocks")?;
     for i in 0..N {
         let (b, k) = ((i / 102) as usize, (i % 102) as usize);

@@ -61,11 +61,12 @@
 
 use kernel::prelude::*;
 
-use super::{ensure, ensure_eq, kr};
-use crate::blockx::Pat;
+use super::{chain_pas, ensure, ensure_eq, kr};
 use crate::glue::block_oracle::{self as oracle, CBlockSet, Ledger};
 use crate::glue::kho::{core_err, OutMemoryMap};
 use crate::glue::mem::{KernelMem, GEOMETRY};
+use crate::pure::block::model::TestEntry;
+use crate::pure::block::pat::Pat;
 use crate::pure::block::{BlockEntry, BlockSet, BLOCK_HEADER_SIZE, KHO_MAX_BLOCKS};
 use crate::pure::error::{errno, Error as CoreError, Result as CoreResult};
 use crate::pure::geometry::Geometry;
@@ -89,24 +90,6 @@ const fn page_of(pa: u64) -> u64 {
 /// The seed of entry `k` of case `case` (never 0).
 const fn seed(case: u64, k: usize) -> u64 {
     (case << 32) | (k as u64 + 1)
-}
-
-/// An entry the test makes from a seed; equal entries decode from equal bytes only.
-trait Seeded: BlockEntry + PartialEq {
-    /// The entry of `seed`.
-    fn of(seed: u64) -> Self;
-
-    /// The wire bytes of the entry of `seed`, in `buf` (`SIZE` bytes).
-    fn bytes(seed: u64, buf: &mut [u8]) {
-        Self::of(seed).encode(buf);
-    }
-}
-
-/// [`Pat`] is the entry type of the suite (shared with the `blockx` exchange).
-impl<const N: usize> Seeded for Pat<N> {
-    fn of(seed: u64) -> Self {
-        Pat::<N>::of(seed)
-    }
 }
 
 /// [`PageMem`] for reading chains preserved in this boot: `claim` lends a page instead of
@@ -395,29 +378,8 @@ fn run_case(name: &str, body: impl FnOnce(&mut Case) -> Result) -> Result {
     res.and(clean)
 }
 
-/// Addresses of the blocks of the raw chain at `head` (at most `limit`), read by the test.
-///
-/// # Safety
-///
-/// Every block of the chain must be a block of a set the caller holds, and not be freed or
-/// written while this runs.
-unsafe fn chain_pas(mem: &impl PageMem, head: u64, limit: usize) -> Result<KVVec<u64>> {
-    let mut out = KVVec::new();
-    let mut pa = head;
-    while pa != 0 {
-        ensure(out.len() < limit, "chain longer than expected")?;
-        out.push(pa, GFP_KERNEL)?;
-        // SAFETY: a block of the chain (this function's contract).
-        pa = unsafe { mem.page(pa) }
-            .and_then(|p| p.first())
-            .copied()
-            .ok_or(EFAULT)?;
-    }
-    Ok(out)
-}
-
 /// Physical address of entry `k` of a chain of entries `E` whose blocks are `pas`.
-fn slot_pa<E: Seeded>(pas: &[u64], k: usize) -> u64 {
+fn slot_pa<E: TestEntry>(pas: &[u64], k: usize) -> u64 {
     let cap = cap_of(E::SIZE);
     pas.get(k / cap)
         .map_or(0, |b| b + (BLOCK_HEADER_SIZE + (k % cap) * E::SIZE) as u64)
@@ -433,21 +395,21 @@ fn counts(cap: usize) -> [usize; 5] {
 // Writers and readers.
 
 /// C writes entries `seed(case, 0..n)` into a new C set grown to exactly `n` entries.
-fn c_write<E: Seeded>(case: u64, n: usize) -> Result<CBlockSet> {
+fn c_write<E: TestEntry>(case: u64, n: usize) -> Result<CBlockSet> {
     let mut c = CBlockSet::new(E::SIZE)?;
     c.grow(n as u64)?;
     // As a C user does: the iterator starts at the first block once there is one.
     c.it_init();
     let mut buf = KVec::from_elem(0u8, E::SIZE, GFP_KERNEL)?;
     for k in 0..n {
-        E::bytes(seed(case, k), &mut buf);
+        E::from_seed(seed(case, k)).encode(&mut buf);
         ensure(c.reserve_entry(Some(&buf)).is_some(), "C reserve_entry")?;
     }
     Ok(c)
 }
 
 /// Rust writes entries `seed(case, 0..n)` into `set` grown to exactly `n` entries.
-fn rust_write<E: Seeded>(
+fn rust_write<E: TestEntry>(
     mem: &mut impl PageMem,
     set: &mut BlockSet<E>,
     case: u64,
@@ -456,7 +418,7 @@ fn rust_write<E: Seeded>(
     kr("block grow", set.grow(mem, n))?;
     let mut it = set.iter();
     for k in 0..n {
-        kr("block write", it.write(mem, &E::of(seed(case, k))))?;
+        kr("block write", it.write(mem, &E::from_seed(seed(case, k))))?;
     }
     Ok(())
 }
@@ -469,7 +431,7 @@ fn rust_write<E: Seeded>(
 /// Rust's `prev` walks from the head to find the previous block (the set keeps no list), so
 /// stepping back over all blocks of a long chain is quadratic; the 10000-block case steps
 /// back a few entries only.
-fn rust_reads<E: Seeded>(
+fn rust_reads<E: TestEntry>(
     lm: &mut LoanMem,
     head: u64,
     pas: &[u64],
@@ -489,7 +451,7 @@ fn rust_reads<E: Seeded>(
 }
 
 /// Body of [`rust_reads`].
-fn rust_reads_on<E: Seeded>(
+fn rust_reads_on<E: TestEntry>(
     lm: &LoanMem,
     set: &BlockSet<E>,
     pas: &[u64],
@@ -502,7 +464,7 @@ fn rust_reads_on<E: Seeded>(
     let mut it = set.iter();
     for k in 0..n {
         ensure(
-            it.read_entry(lm) == Some(E::of(seed(case, k))),
+            it.read_entry(lm) == Some(E::from_seed(seed(case, k))),
             "Rust read_entry",
         )?;
     }
@@ -512,7 +474,7 @@ fn rust_reads_on<E: Seeded>(
         let pa = slot.block_pa() + (BLOCK_HEADER_SIZE + slot.index() * E::SIZE) as u64;
         ensure_eq(pa, slot_pa::<E>(pas, k), "Rust prev slot")?;
         ensure(
-            kr("slot read", slot.read(lm))? == E::of(seed(case, k)),
+            kr("slot read", slot.read(lm))? == E::from_seed(seed(case, k)),
             "Rust prev",
         )?;
     }
@@ -522,7 +484,7 @@ fn rust_reads_on<E: Seeded>(
 /// C restores the chain at `head` (blocks `pas`) and reads back `seed(case, 0..n)` with its
 /// iterators, as [`rust_reads`]; its incoming set must release exactly the blocks of the
 /// chain, in order.
-fn c_reads<E: Seeded>(head: u64, pas: &[u64], (case, n, back): (u64, usize, usize)) -> Result {
+fn c_reads<E: TestEntry>(head: u64, pas: &[u64], (case, n, back): (u64, usize, usize)) -> Result {
     let ledger = Ledger::open(pas.len() + 8)?;
     let res = match ledger.restore(E::SIZE, head) {
         Ok(mut c) => c_reads_on::<E>(&mut c, head, pas, (case, n, back)),
@@ -540,7 +502,7 @@ fn c_reads<E: Seeded>(head: u64, pas: &[u64], (case, n, back): (u64, usize, usiz
 }
 
 /// Body of [`c_reads`].
-fn c_reads_on<E: Seeded>(
+fn c_reads_on<E: TestEntry>(
     c: &mut oracle::Incoming<'_>,
     head: u64,
     pas: &[u64],
@@ -558,55 +520,77 @@ fn c_reads_on<E: Seeded>(
     for k in 0..n {
         let pa = c.read_entry(Some(&mut buf)).ok_or(EINVAL)?;
         ensure_eq(pa, slot_pa::<E>(pas, k), "C read_entry slot")?;
-        ensure(E::decode(&buf) == E::of(seed(case, k)), "C read_entry")?;
+        ensure(
+            E::decode(&buf) == E::from_seed(seed(case, k)),
+            "C read_entry",
+        )?;
     }
     ensure(c.read_entry(None).is_none(), "C read_entry ends")?;
     for k in (n.saturating_sub(back)..n).rev() {
         let pa = c.prev(Some(&mut buf)).ok_or(EINVAL)?;
         ensure_eq(pa, slot_pa::<E>(pas, k), "C prev slot")?;
-        ensure(E::decode(&buf) == E::of(seed(case, k)), "C prev")?;
+        ensure(E::decode(&buf) == E::from_seed(seed(case, k)), "C prev")?;
     }
     ensure(back < n || c.prev(None).is_none(), "C prev at the start")?;
     // Grow is refused on an incoming set (before C's WARN).
     ensure(c.grow(1).is_err(), "C grow on incoming refused")
 }
 
-/// C writes, Rust reads, for entries of `N` bytes.
-fn c_to_rust<const N: usize>(cs: &mut Case, case: u64) -> Result {
-    for (i, n) in counts(cap_of(N)).into_iter().enumerate() {
-        let case = case + i as u64;
-        let c = c_write::<Pat<N>>(case, n)?;
-        let head = c.head_pa();
-        // SAFETY: the chain of a set this case created and holds to its end.
-        let pas = unsafe { cs.chain(head, n) }?;
-        ensure_eq(pas.len() as u64, n.div_ceil(cap_of(N)) as u64, "C blocks")?;
-        ensure_eq(c.nblocks() as u64, pas.len() as u64, "C nblocks")?;
-        rust_reads::<Pat<N>>(&mut cs.lm, head, &pas, (case, n, n))?;
-        drop(c);
+/// A case the suite runs for each entry size it exchanges: 8, 32, 64 and 4080 bytes.
+trait EachSize {
+    /// The case for entries of `N` bytes, its entries numbered from `case` on.
+    fn run<const N: usize>(cs: &mut Case, case: u64) -> Result;
+
+    /// Runs the case for every size, numbering the sizes `base`, `base + 0x100`, ...
+    fn each_size(cs: &mut Case, base: u64) -> Result {
+        Self::run::<8>(cs, base)?;
+        Self::run::<32>(cs, base + 0x100)?;
+        Self::run::<64>(cs, base + 0x200)?;
+        Self::run::<4080>(cs, base + 0x300)
     }
-    Ok(())
 }
 
-/// Rust writes, C reads, for entries of `N` bytes.
-fn rust_to_c<const N: usize>(cs: &mut Case, case: u64) -> Result {
-    for (i, n) in counts(cap_of(N)).into_iter().enumerate() {
-        let case = case + i as u64;
-        let mut set = BlockSet::<Pat<N>>::new(GEOMETRY);
-        let res = (|| -> Result {
-            rust_write::<Pat<N>>(&mut cs.lm, &mut set, case, n)?;
+/// C writes the [`counts`] of entries, Rust reads them.
+struct CToRust;
+
+impl EachSize for CToRust {
+    fn run<const N: usize>(cs: &mut Case, case: u64) -> Result {
+        for (i, n) in counts(cap_of(N)).into_iter().enumerate() {
+            let case = case + i as u64;
+            let c = c_write::<Pat<N>>(case, n)?;
+            let head = c.head_pa();
             // SAFETY: the chain of a set this case created and holds to its end.
-            let pas = unsafe { cs.chain(set.head_pa(), n) }?;
-            ensure_eq(
-                pas.len() as u64,
-                n.div_ceil(cap_of(N)) as u64,
-                "Rust blocks",
-            )?;
-            c_reads::<Pat<N>>(set.head_pa(), &pas, (case, n, n))
-        })();
-        set.destroy(&mut cs.lm);
-        res?;
+            let pas = unsafe { cs.chain(head, n) }?;
+            ensure_eq(pas.len() as u64, n.div_ceil(cap_of(N)) as u64, "C blocks")?;
+            ensure_eq(c.nblocks() as u64, pas.len() as u64, "C nblocks")?;
+            rust_reads::<Pat<N>>(&mut cs.lm, head, &pas, (case, n, n))?;
+            drop(c);
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// Rust writes the [`counts`] of entries, C reads them.
+struct RustToC;
+
+impl EachSize for RustToC {
+    fn run<const N: usize>(cs: &mut Case, case: u64) -> Result {
+        for (i, n) in counts(cap_of(N)).into_iter().enumerate() {
+            let case = case + i as u64;
+            let mut set = BlockSet::<Pat<N>>::new(GEOMETRY);
+            let res = (|| -> Result {
+                rust_write::<Pat<N>>(&mut cs.lm, &mut set, case, n)?;
+                // SAFETY: the chain of a set this case created and holds to its end.
+                let pas = unsafe { cs.chain(set.head_pa(), n) }?;
+                let blocks = n.div_ceil(cap_of(N)) as u64;
+                ensure_eq(pas.len() as u64, blocks, "Rust blocks")?;
+                c_reads::<Pat<N>>(set.head_pa(), &pas, (case, n, n))
+            })();
+            set.destroy(&mut cs.lm);
+            res?;
+        }
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -644,7 +628,7 @@ fn same_chains<const N: usize>(
         let got = unsafe { mem.bytes(page) }
             .and_then(|b| b.get(off..off + N))
             .ok_or(EFAULT)?;
-        Pat::<N>::bytes(s, &mut want);
+        Pat::<N>::of(s).encode(&mut want);
         ensure(got == &want[..], "entry bytes")?;
     }
     Ok(())
@@ -685,7 +669,7 @@ fn writers_agree_on<const N: usize>(
                 }
                 for _ in 0..k {
                     let s = (rng_seed << 32) | next;
-                    Pat::<N>::bytes(s, &mut buf);
+                    Pat::<N>::of(s).encode(&mut buf);
                     let cs = c.reserve_entry(Some(&buf));
                     let rs = it.write(mem, &Pat::of(s));
                     match (cs, rs) {
@@ -749,17 +733,19 @@ fn writers_agree<const N: usize>(
 /// A reader's verdict on a chain: `Ok(blocks)` or `Err(positive errno)`.
 type Verdict = core::result::Result<usize, i32>;
 
-/// Rust's verdict for entries of `N` bytes and the blocks it gave back, in order: an
-/// accepted set is destroyed at once; a rejected chain gives back every block the reader
-/// claimed before it found the fault. Either way nothing may stay lent.
-fn rust_verdict<const N: usize>(lm: &mut LoanMem, head: u64) -> Result<(Verdict, KVVec<u64>)> {
-    let v = match BlockSet::<Pat<N>>::restore(lm, head) {
-        Ok(mut set) => {
-            let n = set.nblocks();
-            set.destroy(lm);
-            Ok(n)
+/// Rust's verdict for entries of `size` bytes (8, 32, 64 or 4080) and the blocks it gave
+/// back, in order: an accepted set is destroyed at once; a rejected chain gives back every
+/// block the reader claimed before it found the fault. Either way nothing may stay lent.
+fn rust_verdict(lm: &mut LoanMem, size: usize, head: u64) -> Result<(Verdict, KVVec<u64>)> {
+    let v = match size {
+        8 => restore_verdict::<8>(lm, head),
+        32 => restore_verdict::<32>(lm, head),
+        64 => restore_verdict::<64>(lm, head),
+        4080 => restore_verdict::<4080>(lm, head),
+        _ => {
+            pr_err!("kho_rs_block_c: no Rust reader for entry size {}\n", size);
+            return Err(EINVAL);
         }
-        Err(e) => Err(e.errno),
     };
     let (returned, complete) = lm.take_returned();
     ensure(complete, "returned log complete")?;
@@ -767,8 +753,20 @@ fn rust_verdict<const N: usize>(lm: &mut LoanMem, head: u64) -> Result<(Verdict,
     Ok((v, returned))
 }
 
-/// C's verdict for entries of `N` bytes and the blocks it released (an accepted set is
-/// destroyed at once, releasing its blocks).
+/// Body of [`rust_verdict`] for entries of `N` bytes.
+fn restore_verdict<const N: usize>(lm: &mut LoanMem, head: u64) -> Verdict {
+    match BlockSet::<Pat<N>>::restore(lm, head) {
+        Ok(mut set) => {
+            let n = set.nblocks();
+            set.destroy(lm);
+            Ok(n)
+        }
+        Err(e) => Err(e.errno),
+    }
+}
+
+/// C's verdict for entries of `entry_size` bytes and the blocks it released (an accepted
+/// set is destroyed at once, releasing its blocks).
 fn c_verdict(entry_size: usize, head: u64, max: usize) -> Result<(Verdict, KVVec<u64>)> {
     let ledger = Ledger::open(max + 8)?;
     let v = match ledger.restore(entry_size, head) {
@@ -778,38 +776,66 @@ fn c_verdict(entry_size: usize, head: u64, max: usize) -> Result<(Verdict, KVVec
     Ok((v, ledger.close()?))
 }
 
-/// What C releases on a verdict, as the test expects it from its own chain.
-enum Released<'a> {
-    /// Nothing (rejected before any block was taken: a loop).
-    Nothing,
-    /// Exactly these blocks, in order.
-    Blocks(&'a [u64]),
+/// What both readers must make of a chain, as the test expects it from its own chain: their
+/// verdicts, the blocks C releases and the blocks Rust gives back, in order.
+#[derive(Clone, Copy)]
+struct Expect<'a> {
+    /// C's verdict.
+    c: Verdict,
+    /// Rust's verdict.
+    rust: Verdict,
+    /// Blocks C releases (restores and frees).
+    c_released: &'a [u64],
+    /// Blocks Rust claims and gives back.
+    rust_gave_back: &'a [u64],
 }
 
-/// Both readers on the chain at `head` with entries of `N` bytes: checks each verdict, the
-/// blocks C released and the blocks Rust claimed and gave back (`rust_gave_back`, in order)
-/// against the test's expectations.
-#[allow(clippy::too_many_arguments)]
-fn both<const N: usize>(
-    lm: &mut LoanMem,
-    what: &str,
-    head: u64,
-    want_c: Verdict,
-    want_rust: Verdict,
-    released: Released<'_>,
-    rust_gave_back: &[u64],
-) -> Result {
-    let (c, recs) = c_verdict(N, head, KHO_MAX_BLOCKS + 1)?;
-    let (r, back) = rust_verdict::<N>(lm, head)?;
-    let rel_ok = match released {
-        Released::Nothing => recs.is_empty(),
-        Released::Blocks(b) => recs.as_slice() == b,
-    };
-    let back_ok = back.as_slice() == rust_gave_back;
-    if c != want_c || r != want_rust || !rel_ok || !back_ok {
+impl<'a> Expect<'a> {
+    /// Both accept the chain `blocks` and release every block of it.
+    const fn accepted(blocks: &'a [u64]) -> Self {
+        Self {
+            c: Ok(blocks.len()),
+            rust: Ok(blocks.len()),
+            c_released: blocks,
+            rust_gave_back: blocks,
+        }
+    }
+
+    /// Both reject with `-EINVAL`: C releases every block of the chain `blocks`, Rust gives
+    /// back those it `claimed` before it found the fault.
+    const fn invalid(blocks: &'a [u64], claimed: &'a [u64]) -> Self {
+        Self {
+            c: Err(errno::EINVAL),
+            rust: Err(errno::EINVAL),
+            c_released: blocks,
+            rust_gave_back: claimed,
+        }
+    }
+
+    /// A loop: C's Floyd check rejects (`-EINVAL`) before taking any block; Rust claims each
+    /// block once, fails (`-ELOOP`) on the first it reaches again and gives back those it
+    /// `claimed`.
+    const fn looped(claimed: &'a [u64]) -> Self {
+        Self {
+            c: Err(errno::EINVAL),
+            rust: Err(errno::ELOOP),
+            c_released: &[],
+            rust_gave_back: claimed,
+        }
+    }
+}
+
+/// Both readers on the chain at `head` with entries of `size` bytes: checks each verdict, the
+/// blocks C released and the blocks Rust claimed and gave back against `want`.
+fn both(lm: &mut LoanMem, what: &str, size: usize, head: u64, want: Expect<'_>) -> Result {
+    let (c, recs) = c_verdict(size, head, KHO_MAX_BLOCKS + 1)?;
+    let (r, back) = rust_verdict(lm, size, head)?;
+    let rel_ok = recs.as_slice() == want.c_released;
+    let back_ok = back.as_slice() == want.rust_gave_back;
+    if c != want.c || r != want.rust || !rel_ok || !back_ok {
         pr_err!(
             "kho_rs_block_c: {} (entry size {}): C {:?} want {:?}, Rust {:?} want {:?}, C released {} blocks as expected: {}, Rust gave back {} blocks as expected: {}\n",
-            what, N, c, want_c, r, want_rust, recs.len(), rel_ok, back.len(), back_ok
+            what, size, c, want.c, r, want.rust, recs.len(), rel_ok, back.len(), back_ok
         );
         return Err(EINVAL);
     }
@@ -817,14 +843,15 @@ fn both<const N: usize>(
 }
 
 /// Only the Rust reader, for chains C cannot be given (it would fault).
-fn rust_only<const N: usize>(
+fn rust_only(
     lm: &mut LoanMem,
     what: &str,
+    size: usize,
     head: u64,
     want: Verdict,
     rust_gave_back: &[u64],
 ) -> Result {
-    let (r, back) = rust_verdict::<N>(lm, head)?;
+    let (r, back) = rust_verdict(lm, size, head)?;
     if r != want || back.as_slice() != rust_gave_back {
         pr_err!(
             "kho_rs_block_c: {}: Rust {:?} want {:?}, gave back {} blocks, want {}\n",
@@ -874,8 +901,6 @@ unsafe fn with_words(
 
 /// The damaged-chain table on a three-block chain of full 8-byte blocks written by Rust.
 fn damaged_on(cs: &mut Case, set: &mut BlockSet<Pat<8>>) -> Result {
-    const EINVAL_: i32 = errno::EINVAL;
-    const ELOOP_: i32 = errno::ELOOP;
     let cap = cap_of(8) as u64;
     rust_write::<Pat<8>>(&mut cs.lm, set, 0xd0, 3 * cap as usize)?;
     // SAFETY: the chain of a set this case created and holds to its end.
@@ -886,79 +911,33 @@ fn damaged_on(cs: &mut Case, set: &mut BlockSet<Pat<8>>) -> Result {
     // What Rust gives back: every block of an accepted chain; of a rejected one, the blocks
     // it claimed before it found the fault (the faulty block included if it could claim it).
     let upto = |i: usize| &pas[..i];
-    let all = Released::Blocks(&pas);
-    both::<8>(&mut cs.lm, "intact chain", b0, Ok(3), Ok(3), all, &pas)?;
-    both::<8>(
-        &mut cs.lm,
-        "empty chain (head 0)",
-        0,
-        Ok(0),
-        Ok(0),
-        Released::Nothing,
-        &[],
-    )?;
+    let accepted = Expect::accepted(&pas);
+    // The count of the first block is too large for the reader: only that block is claimed.
+    let too_full = Expect::invalid(&pas, upto(1));
     // No entry size on the wire: the reader's decides. 510 > 63 (64-byte entries) and > 1.
-    let all = || Released::Blocks(&pas);
-    both::<64>(
-        &mut cs.lm,
-        "8-byte chain, 64-byte reader",
-        b0,
-        Err(EINVAL_),
-        Err(EINVAL_),
-        all(),
-        upto(1),
-    )?;
-    both::<4080>(
-        &mut cs.lm,
-        "8-byte chain, 4080-byte reader",
-        b0,
-        Err(EINVAL_),
-        Err(EINVAL_),
-        all(),
-        upto(1),
-    )?;
+    for (what, size, head, want) in [
+        ("intact chain", 8, b0, accepted),
+        ("empty chain (head 0)", 8, 0, Expect::accepted(&[])),
+        ("8-byte chain, 64-byte reader", 64, b0, too_full),
+        ("8-byte chain, 4080-byte reader", 4080, b0, too_full),
+    ] {
+        both(&mut cs.lm, what, size, head, want)?;
+    }
     // Counts that fit 64-byte entries (and so 32- and 8-byte ones), not 4080-byte ones.
     let c64 = cap_of(64) as u64;
     // SAFETY: blocks of sets and test pages of this case, held across the call;
     // the readers in the closure only borrow them.
     unsafe {
         with_words(cs, &[(b0, 1, c64), (b1, 1, c64), (b2, 1, 1)], |cs| {
-            both::<64>(
-                &mut cs.lm,
-                "64-byte counts, 64-byte reader",
-                b0,
-                Ok(3),
-                Ok(3),
-                all(),
-                &pas,
-            )?;
-            both::<8>(
-                &mut cs.lm,
-                "64-byte counts, 8-byte reader",
-                b0,
-                Ok(3),
-                Ok(3),
-                all(),
-                &pas,
-            )?;
-            both::<32>(
-                &mut cs.lm,
-                "64-byte counts, 32-byte reader",
-                b0,
-                Ok(3),
-                Ok(3),
-                all(),
-                &pas,
-            )?;
-            both::<4080>(
-                &mut cs.lm,
-                "64-byte counts, 4080-byte reader",
-                b0,
-                Err(EINVAL_),
-                Err(EINVAL_),
-                all(),
-                upto(1),
-            )
+            for (size, want) in [
+                (64, accepted),
+                (8, accepted),
+                (32, accepted),
+                (4080, too_full),
+            ] {
+                both(&mut cs.lm, "64-byte counts", size, b0, want)?;
+            }
+            Ok(())
         })
     }?;
     // Counts 0 and over capacity, at each position.
@@ -973,22 +952,12 @@ fn damaged_on(cs: &mut Case, set: &mut BlockSet<Pat<8>>) -> Result {
             unsafe {
                 with_words(cs, &[(b, 1, count)], |cs| {
                     pr_info!("kho_rs_block_c: damaged: {} at block {}\n", what, i);
-                    let back = upto(i + 1);
-                    both::<8>(
-                        &mut cs.lm,
-                        what,
-                        b0,
-                        Err(EINVAL_),
-                        Err(EINVAL_),
-                        all(),
-                        back,
-                    )
+                    both(&mut cs.lm, what, 8, b0, Expect::invalid(&pas, upto(i + 1)))
                 })
             }?;
         }
     }
-    // Loops: C's Floyd check rejects before taking any block; Rust claims each block once,
-    // fails to claim the first block it reaches again and gives back what it claimed.
+    // Loops: (the link that loops, where to, what, blocks Rust claims first).
     for (at, to, what, claimed) in [
         (b2, b0, "loop tail -> head", 3),
         (b2, b1, "loop tail -> middle", 3),
@@ -1000,47 +969,27 @@ fn damaged_on(cs: &mut Case, set: &mut BlockSet<Pat<8>>) -> Result {
         // the readers in the closure only borrow them.
         unsafe {
             with_words(cs, &[(at, 0, to)], |cs| {
-                both::<8>(
-                    &mut cs.lm,
-                    what,
-                    b0,
-                    Err(EINVAL_),
-                    Err(ELOOP_),
-                    Released::Nothing,
-                    upto(claimed),
-                )
+                both(&mut cs.lm, what, 8, b0, Expect::looped(upto(claimed)))
             })
         }?;
     }
     // A loop and a bad count: C checks the loop first; Rust meets the count first.
+    let want = Expect {
+        rust: Err(errno::EINVAL),
+        ..Expect::looped(upto(2))
+    };
     // SAFETY: blocks of sets and test pages of this case, held across the call;
     // the readers in the closure only borrow them.
     unsafe {
         with_words(cs, &[(b2, 0, b0), (b1, 1, 0)], |cs| {
-            both::<8>(
-                &mut cs.lm,
-                "loop and count 0",
-                b0,
-                Err(EINVAL_),
-                Err(EINVAL_),
-                Released::Nothing,
-                upto(2),
-            )
+            both(&mut cs.lm, "loop and count 0", 8, b0, want)
         })
     }?;
     incoming_shrink_on(cs, &pas, 0xd0)?;
     // A chain starting in the middle is a shorter valid chain.
     let tail = [b1, b2];
-    both::<8>(
-        &mut cs.lm,
-        "head at the second block",
-        b1,
-        Ok(2),
-        Ok(2),
-        Released::Blocks(&tail),
-        &tail,
-    )?;
-    Ok(())
+    let want = Expect::accepted(&tail);
+    both(&mut cs.lm, "head at the second block", 8, b1, want)
 }
 
 /// Shrinking an incoming set to one block (the LIFO undo of a reader), on the three full
@@ -1145,28 +1094,15 @@ fn c_unused_tail(cs: &mut Case) -> Result {
     let pas = unsafe { cs.chain(c.head_pa(), 3) }?;
     ensure_eq(pas.len() as u64, 3, "grown blocks")?;
     let head = c.head_pa();
-    both::<32>(
-        &mut cs.lm,
-        "C chain with an unused tail",
-        head,
-        Err(errno::EINVAL),
-        Err(errno::EINVAL),
-        Released::Blocks(&pas),
-        &pas,
-    )?;
+    // Rust claims the unused tail too before it finds its count 0.
+    let want = Expect::invalid(&pas, &pas);
+    both(&mut cs.lm, "C chain with an unused tail", 32, head, want)?;
     c.shrink((cap + 5) as u64);
     // SAFETY: the chain of `c`, which this case holds; it shrank in place.
     let pas2 = unsafe { chain_pas(&cs.lm, head, 3) }?;
     ensure_eq(pas2.len() as u64, 2, "shrunk blocks")?;
-    both::<32>(
-        &mut cs.lm,
-        "C chain after shrink",
-        head,
-        Ok(2),
-        Ok(2),
-        Released::Blocks(&pas2),
-        &pas2,
-    )?;
+    let want = Expect::accepted(&pas2);
+    both(&mut cs.lm, "C chain after shrink", 32, head, want)?;
     rust_reads::<Pat<32>>(&mut cs.lm, head, &pas2, (0xd1, cap + 5, cap + 5))
 }
 
@@ -1210,21 +1146,15 @@ fn differences_on(cs: &mut Case, pre: u64, bare: u64) -> Result {
     for (what, x, want_c, want_rust, rust_takes_it) in nexts {
         let with_x = plus(x)?;
         let back = if rust_takes_it { &with_x[..] } else { &pas[..] };
+        let want = Expect {
+            c: want_c,
+            rust: want_rust,
+            c_released: &with_x,
+            rust_gave_back: back,
+        };
         // SAFETY: blocks of sets and test pages of this case, held across the call;
         // the readers in the closure only borrow them.
-        unsafe {
-            with_words(cs, &[(b1, 0, x)], |cs| {
-                both::<64>(
-                    &mut cs.lm,
-                    what,
-                    b0,
-                    want_c,
-                    want_rust,
-                    Released::Blocks(&with_x),
-                    back,
-                )
-            })
-        }?;
+        unsafe { with_words(cs, &[(b1, 0, x)], |cs| both(&mut cs.lm, what, 64, b0, want)) }?;
     }
     // The same addresses as the head: C takes the one block, Rust refuses it.
     for (what, x, want_rust) in [
@@ -1232,15 +1162,13 @@ fn differences_on(cs: &mut Case, pre: u64, bare: u64) -> Result {
         ("unpreserved head", bare, noent),
     ] {
         let only = [x];
-        both::<64>(
-            &mut cs.lm,
-            what,
-            x,
-            Ok(1),
-            want_rust,
-            Released::Blocks(&only),
-            &[],
-        )?;
+        let want = Expect {
+            c: Ok(1),
+            rust: want_rust,
+            c_released: &only,
+            rust_gave_back: &[],
+        };
+        both(&mut cs.lm, what, 64, x, want)?;
     }
     // Not RAM: Rust only (C would fault).
     let far = 1u64 << 50;
@@ -1248,20 +1176,12 @@ fn differences_on(cs: &mut Case, pre: u64, bare: u64) -> Result {
     // the readers in the closure only borrow them.
     unsafe {
         with_words(cs, &[(b1, 0, far)], |cs| {
-            rust_only::<64>(&mut cs.lm, "next not RAM", b0, noent, &pas)
+            rust_only(&mut cs.lm, "next not RAM", 64, b0, noent, &pas)
         })
     }?;
-    rust_only::<64>(&mut cs.lm, "head not RAM", far, noent, &[])?;
+    rust_only(&mut cs.lm, "head not RAM", 64, far, noent, &[])?;
     // Unchanged chain: both accept and read it.
-    both::<64>(
-        &mut cs.lm,
-        "chain put back",
-        b0,
-        Ok(2),
-        Ok(2),
-        Released::Blocks(&pas),
-        &pas,
-    )?;
+    both(&mut cs.lm, "chain put back", 64, b0, Expect::accepted(&pas))?;
     rust_reads::<Pat<64>>(&mut cs.lm, b0, &pas, (0xd2, n, n))?;
     c_reads::<Pat<64>>(b0, &pas, (0xd2, n, n))?;
     drop(c);
@@ -1286,19 +1206,17 @@ fn max_blocks_on(cs: &mut Case, set: &mut BlockSet<Pat<4080>>, extra: u64) -> Re
     let mut longer = KVVec::with_capacity(KHO_MAX_BLOCKS + 1, GFP_KERNEL)?;
     longer.extend_from_slice(&pas, GFP_KERNEL)?;
     longer.push(extra, GFP_KERNEL)?;
+    let want = Expect {
+        c: Err(errno::ENOSPC),
+        rust: Err(errno::EINVAL),
+        c_released: &longer,
+        rust_gave_back: &pas,
+    };
     // SAFETY: blocks of sets and test pages of this case, held across the call;
     // the readers in the closure only borrow them.
     unsafe {
         with_words(cs, &[(tail, 0, extra)], |cs| {
-            both::<4080>(
-                &mut cs.lm,
-                "KHO_MAX_BLOCKS + 1 blocks",
-                head,
-                Err(errno::ENOSPC),
-                Err(errno::EINVAL),
-                Released::Blocks(&longer),
-                &pas,
-            )
+            both(&mut cs.lm, "KHO_MAX_BLOCKS + 1 blocks", 4080, head, want)
         })
     }
 }
@@ -1410,23 +1328,13 @@ mod tests {
     /// C writes 1, cap, cap + 1, 3 cap - 1 and 3 cap entries; Rust restores and reads them.
     #[test]
     fn c_writes_rust_reads() -> Result {
-        run_case("c_writes_rust_reads", |cs| {
-            c_to_rust::<8>(cs, 0x100)?;
-            c_to_rust::<32>(cs, 0x200)?;
-            c_to_rust::<64>(cs, 0x300)?;
-            c_to_rust::<4080>(cs, 0x400)
-        })
+        run_case("c_writes_rust_reads", |cs| CToRust::each_size(cs, 0x100))
     }
 
     /// Rust writes the same counts; C restores them and reads with its iterators.
     #[test]
     fn rust_writes_c_reads() -> Result {
-        run_case("rust_writes_c_reads", |cs| {
-            rust_to_c::<8>(cs, 0x500)?;
-            rust_to_c::<32>(cs, 0x600)?;
-            rust_to_c::<64>(cs, 0x700)?;
-            rust_to_c::<4080>(cs, 0x800)
-        })
+        run_case("rust_writes_c_reads", |cs| RustToC::each_size(cs, 0x500))
     }
 
     /// The same random grow/write/shrink/clear sequence gives byte-identical blocks.

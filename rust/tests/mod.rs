@@ -9,6 +9,7 @@ use kernel::prelude::*;
 
 use crate::glue::kho::core_err;
 use crate::pure::error::Result as CoreResult;
+use crate::pure::mem::PageMem;
 
 mod block;
 mod block_c;
@@ -50,4 +51,26 @@ pub(crate) fn ensure_eq(got: u64, want: u64, what: &str) -> Result {
 /// Converts a pure-core result, logging the cause on error.
 pub(crate) fn kr<T>(ctx: &str, r: CoreResult<T>) -> Result<T> {
     r.map_err(|e| core_err(ctx, e))
+}
+
+/// Addresses of the blocks of the raw chain at `head`, linked through their first word, at
+/// most `limit` of them (more fails), read by the test itself.
+///
+/// # Safety
+///
+/// Every block of the chain must be a page of a structure the caller holds, and not be
+/// freed or written while this runs.
+pub(crate) unsafe fn chain_pas(mem: &impl PageMem, head: u64, limit: usize) -> Result<KVVec<u64>> {
+    let mut out = KVVec::new();
+    let mut pa = head;
+    while pa != 0 {
+        ensure(out.len() < limit, "chain longer than expected")?;
+        out.push(pa, GFP_KERNEL)?;
+        // SAFETY: a block of the chain (this function's contract).
+        pa = unsafe { mem.page(pa) }
+            .and_then(|p| p.first())
+            .copied()
+            .ok_or(EFAULT)?;
+    }
+    Ok(out)
 }

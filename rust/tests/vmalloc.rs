@@ -13,7 +13,7 @@
 use kernel::prelude::*;
 use zerocopy::IntoBytes;
 
-use super::{ensure, ensure_eq};
+use super::{chain_pas, ensure, ensure_eq};
 use crate::glue::kho::{errno, OutMemoryMap};
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::vmalloc::{self as gv, VmallocArea, HUGE_ORDER};
@@ -47,22 +47,11 @@ fn area_pages(area: &VmallocArea) -> Result<KVec<u64>> {
 }
 
 /// The chunk addresses of a chain (bounded, for descriptors of this boot).
-fn chunk_list(desc: &KhoVmalloc) -> Result<KVec<u64>> {
-    let mem = reader();
-    let mut v = KVec::new();
-    let mut pa = desc.first;
-    while pa != 0 {
-        if v.len() > desc.total_pages as usize + 1 {
-            return Err(errno(kernel::bindings::ELOOP));
-        }
-        v.push(pa, GFP_KERNEL)?;
-        // SAFETY: a chunk of a descriptor this test preserved, still live.
-        pa = unsafe { mem.page(pa) }
-            .and_then(|p| p.first())
-            .copied()
-            .ok_or(EFAULT)?;
-    }
-    Ok(v)
+fn chunk_list(desc: &KhoVmalloc) -> Result<KVVec<u64>> {
+    let limit = desc.total_pages as usize + 2;
+    // SAFETY: the chunks of a descriptor this test preserved, still live; nothing writes
+    // them meanwhile.
+    unsafe { chain_pas(&reader(), desc.first, limit) }
 }
 
 /// The entries as the Rust reader sees them (`validate` + `for_each_entry`).

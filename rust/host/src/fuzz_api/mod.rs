@@ -19,7 +19,7 @@ mod compat;
 mod fdt;
 mod image;
 mod input;
-mod radix;
+pub(crate) mod radix;
 pub(crate) mod seeds;
 mod subtree;
 mod vmalloc;
@@ -27,75 +27,52 @@ mod vmalloc;
 use std::string::String;
 use std::vec::Vec;
 
-/// (a) The FDT reader: `Fdt::parse` and the node API.
-pub fn fdt(data: &[u8]) {
-    let _ = fdt::run(data);
-}
-
-/// Runs target `name` on `data`; returns whether its decoder accepted the input.
-pub(crate) fn accepts(name: &str, data: &[u8]) -> bool {
-    match name {
-        "fdt" => fdt::run(data),
-        "subtree" => subtree::run(data),
-        "compat" => compat::run(data),
-        "radix_key" => radix::run_key(data),
-        "radix_restore" => radix::run_restore(data),
-        "vmalloc" => vmalloc::run(data),
-        "block" => block::run(data),
-        "image" => image::run(data),
-        _ => panic!("no fuzz target {name}"),
-    }
-}
-
-/// (b) The subtree blob: FDT, per-component compatibility, values.
-pub fn subtree(data: &[u8]) {
-    let _ = subtree::run(data);
-}
-
-/// (c) Composite compatibility strings: parser, checker, `check_against`, fields.
-pub fn compat(data: &[u8]) {
-    let _ = compat::run(data);
-}
-
-/// (d) Radix key decoding (and encoding).
-pub fn radix_key(data: &[u8]) {
-    let _ = radix::run_key(data);
-}
-
-/// (e) Radix tree restore from fuzzer-made node and leaf pages.
-pub fn radix_restore(data: &[u8]) {
-    let _ = radix::run_restore(data);
-}
-
-/// (f) vmalloc descriptor and chunk chain: validate, list, restore.
-pub fn vmalloc(data: &[u8]) {
-    let _ = vmalloc::run(data);
-}
-
-/// (g) Block chain restore and read.
-pub fn block(data: &[u8]) {
-    let _ = block::run(data);
-}
-
-/// (h) A whole simulated kexec image, damaged, restored end to end.
-pub fn image(data: &[u8]) {
-    let _ = image::run(data);
-}
-
 /// A fuzz target: takes the fuzzer's bytes, panics when an invariant breaks.
 pub type Target = fn(&[u8]);
 
-/// Every target by name (the names of the fuzz crate's binaries and corpus directories).
-pub const TARGETS: &[(&str, Target)] = &[
-    ("fdt", fdt),
-    ("subtree", subtree),
-    ("compat", compat),
-    ("radix_key", radix_key),
-    ("radix_restore", radix_restore),
-    ("vmalloc", vmalloc),
-    ("block", block),
-    ("image", image),
-];
+/// Makes, from one list of targets, a public function per target (what the fuzz crate's
+/// binaries call), [`TARGETS`] and [`accepts`].
+macro_rules! targets {
+    ($($(#[$doc:meta])* $name:ident => $run:path;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(data: &[u8]) {
+                let _ = $run(data);
+            }
+        )*
+
+        /// Every target by name (the names of the fuzz crate's binaries and corpus
+        /// directories).
+        pub const TARGETS: &[(&str, Target)] = &[$((stringify!($name), $name)),*];
+
+        /// Runs target `name` on `data`; returns whether its decoder accepted the input.
+        pub(crate) fn accepts(name: &str, data: &[u8]) -> bool {
+            match name {
+                $(stringify!($name) => $run(data),)*
+                _ => panic!("no fuzz target {name}"),
+            }
+        }
+    };
+}
+
+targets! {
+    /// (a) The FDT reader: `Fdt::parse` and the node API.
+    fdt => fdt::run;
+    /// (b) The subtree blob: FDT, per-component compatibility, values.
+    subtree => subtree::run;
+    /// (c) Composite compatibility strings: parser, checker, `check_against`, fields.
+    compat => compat::run;
+    /// (d) Radix key decoding (and encoding).
+    radix_key => radix::run_key;
+    /// (e) Radix tree restore from fuzzer-made node and leaf pages.
+    radix_restore => radix::run_restore;
+    /// (f) vmalloc descriptor and chunk chain: validate, list, restore.
+    vmalloc => vmalloc::run;
+    /// (g) Block chain restore and read.
+    block => block::run;
+    /// (h) A whole simulated kexec image, damaged, restored end to end.
+    image => image::run;
+}
 
 /// One seed input.
 pub struct Seed {

@@ -9,37 +9,15 @@ use std::vec::Vec;
 
 use proptest::prelude::*;
 
-use crate::pure::block::{BlockEntry, BlockSet, KHO_MAX_BLOCKS};
-use crate::pure::error::errno;
+use crate::pure::block::model::{Model, TestEntry, Words};
+use crate::pure::block::pat::{is_pat, pat_fill, Pat};
+use crate::pure::block::{BlockEntry, BlockIter, BlockSet, KHO_MAX_BLOCKS};
+use crate::pure::error::{errno, Result};
 use crate::pure::geometry::{Geometry, G16K, G4K, G64K};
 use crate::pure::mem::PageMem;
 use crate::sim::SimMem;
 
 const GEOS: [Geometry; 3] = [G4K, G16K, G64K];
-
-/// Entry types of the tests, built from a seed so that distinct seeds give distinct entries.
-trait TestEntry: BlockEntry + Clone + PartialEq + Debug {
-    fn from_seed(seed: u64) -> Self;
-    fn zero() -> Self {
-        Self::decode(&vec![0u8; Self::SIZE])
-    }
-}
-
-impl TestEntry for u64 {
-    fn from_seed(seed: u64) -> Self {
-        seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1
-    }
-}
-
-impl<const N: usize> TestEntry for [u8; N] {
-    fn from_seed(seed: u64) -> Self {
-        let mut a = [0u8; N];
-        for (i, b) in a.iter_mut().enumerate() {
-            *b = (seed.wrapping_mul(31).wrapping_add(i as u64 * 7) % 251) as u8 + 1;
-        }
-        a
-    }
-}
 
 /// Walks the chain of `set` in `mem`: (pa, next, count) of every block.
 fn chain<E: BlockEntry>(mem: &SimMem, set: &BlockSet<E>) -> Vec<(u64, u64, u64)> {
@@ -54,6 +32,24 @@ fn chain<E: BlockEntry>(mem: &SimMem, set: &BlockSet<E>) -> Vec<(u64, u64, u64)>
     out
 }
 
+/// Destroys `set` and checks that nothing of it is left: no page allocated or preserved.
+fn destroy_all<E: BlockEntry>(mem: &mut SimMem, set: &mut BlockSet<E>) {
+    set.destroy(mem);
+    assert_eq!(mem.live(), 0, "pages left after destroy");
+    assert!(mem.preserved.is_empty(), "pages still preserved");
+}
+
+/// Runs `body` on a new set of `E` in a fresh memory of every geometry; then destroys the set
+/// ([`destroy_all`]).
+fn each_set<E: BlockEntry>(body: impl Fn(&mut SimMem, &mut BlockSet<E>)) {
+    for geo in GEOS {
+        let mut mem = SimMem::new(geo);
+        let mut set = BlockSet::<E>::new(geo);
+        body(&mut mem, &mut set);
+        destroy_all(&mut mem, &mut set);
+    }
+}
+
 /// Reads every entry of a set with a fresh iterator.
 fn read_all<E: BlockEntry>(mem: &SimMem, set: &BlockSet<E>) -> Vec<E> {
     let mut it = set.iter();
@@ -66,6 +62,18 @@ fn read_all<E: BlockEntry>(mem: &SimMem, set: &BlockSet<E>) -> Vec<E> {
 
 // ---------------------------------------------------------------------------------------
 // Model-based property test.
+
+/// The model's words on the host.
+impl Words for Vec<u64> {
+    fn push_zeros(&mut self, n: usize) -> Result {
+        self.resize(self.len() + n, 0);
+        Ok(())
+    }
+
+    fn truncate(&mut self, len: usize) {
+        Vec::truncate(self, len);
+    }
+}
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -106,142 +114,92 @@ fn op_strategy() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The C semantics on a `Vec` of blocks.
-struct Model<E> {
-    cap: usize,
-    /// (count, entries) of every block.
-    blocks: Vec<(usize, Vec<E>)>,
-    /// Iterator (block index, entry index).
-    it: (usize, usize),
-}
-
-impl<E: TestEntry> Model<E> {
-    fn grow(&mut self, count: usize) {
-        while count > self.blocks.len() * self.cap {
-            self.blocks.push((0, vec![E::zero(); self.cap]));
-        }
+/// Compares the pages of `set` with the model, byte for byte (the shared
+/// [`Model::check`]), and the simulated memory with the chain: its blocks are distinct,
+/// exactly they are preserved, and no other page is live.
+fn check_against_model<E: TestEntry>(mem: &SimMem, set: &BlockSet<E>, model: &Model<Vec<u64>>) {
+    if let Err(m) = model.check(mem, set) {
+        panic!("set differs from the model: {m}");
     }
-    fn shrink(&mut self, count: usize) {
-        while !self.blocks.is_empty() && count <= (self.blocks.len() - 1) * self.cap {
-            self.blocks.pop();
-        }
-    }
-    fn clear(&mut self) {
-        for b in &mut self.blocks {
-            *b = (0, vec![E::zero(); self.cap]);
-        }
-    }
-    fn reserve(&mut self) -> Option<(usize, usize)> {
-        if self.blocks.is_empty() {
-            return None;
-        }
-        if self.it.1 == self.cap {
-            if self.it.0 + 1 == self.blocks.len() {
-                return None;
-            }
-            self.it = (self.it.0 + 1, 0);
-        }
-        let slot = self.it;
-        self.it.1 += 1;
-        self.blocks[slot.0].0 = self.it.1;
-        Some(slot)
-    }
-    fn write(&mut self, e: E) -> bool {
-        match self.reserve() {
-            Some((b, i)) => {
-                self.blocks[b].1[i] = e;
-                true
-            }
-            None => false,
-        }
-    }
-    fn read(&mut self) -> Option<E> {
-        if self.blocks.is_empty() {
-            return None;
-        }
-        let (b, i) = self.it;
-        if i >= self.blocks[b].0 {
-            if b + 1 == self.blocks.len() || self.blocks[b + 1].0 == 0 {
-                return None;
-            }
-            self.it = (b + 1, 0);
-        }
-        let (b, i) = self.it;
-        self.it.1 += 1;
-        Some(self.blocks[b].1[i].clone())
-    }
-    fn prev(&mut self) -> Option<(usize, usize)> {
-        if self.blocks.is_empty() {
-            return None;
-        }
-        if self.it.1 == 0 {
-            if self.it.0 == 0 {
-                return None;
-            }
-            self.it = (self.it.0 - 1, self.cap - 1);
-        } else {
-            self.it.1 -= 1;
-        }
-        Some(self.it)
-    }
-    /// Every entry a reader sees, in order.
-    fn readable(&self) -> Vec<E> {
-        self.blocks
-            .iter()
-            .flat_map(|(c, es)| es[..*c].iter().cloned())
-            .collect()
-    }
-}
-
-/// Compares the pages of `set` with the model, byte for byte.
-fn check_against_model<E: TestEntry>(mem: &SimMem, set: &BlockSet<E>, model: &Model<E>) {
     let blocks = chain(mem, set);
-    assert_eq!(blocks.len(), model.blocks.len());
-    assert_eq!(set.nblocks(), model.blocks.len());
-    assert_eq!(set.is_empty(), model.blocks.is_empty());
-    assert_eq!(set.capacity(), model.blocks.len() * model.cap);
     let pages: BTreeSet<u64> = blocks.iter().map(|b| b.0).collect();
     assert_eq!(pages.len(), blocks.len(), "blocks are distinct");
     assert_eq!(mem.preserved, pages, "exactly the blocks are preserved");
     assert_eq!(mem.live(), blocks.len(), "no page leaked");
-    for ((pa, _, count), (mcount, entries)) in blocks.iter().zip(&model.blocks) {
-        assert_eq!(*count as usize, *mcount);
-        let bytes = mem.bytes(*pa);
-        for (i, e) in entries.iter().enumerate() {
-            let mut want = vec![0u8; E::SIZE];
-            e.encode(&mut want);
-            assert_eq!(&bytes[16 + i * E::SIZE..16 + (i + 1) * E::SIZE], &want[..]);
+}
+
+/// One operation of a run on one iterator, on the set and on the model.
+fn iter_op<E: TestEntry + Debug>(
+    mem: &mut SimMem,
+    it: &mut BlockIter<'_, E>,
+    model: &mut Model<Vec<u64>>,
+    op: &Op,
+) {
+    match op {
+        Op::Write(s) => {
+            let ok = it.write(mem, &E::from_seed(*s)).is_ok();
+            assert_eq!(ok, model.write(*s).is_some());
         }
-        // Nothing after the last entry.
-        assert!(bytes[16 + entries.len() * E::SIZE..]
-            .iter()
-            .all(|&b| b == 0));
+        Op::WriteMany(n, s) => {
+            for k in 0..*n as u64 {
+                let seed = s.wrapping_add(k);
+                let ok = it.write(mem, &E::from_seed(seed));
+                assert_eq!(ok.is_ok(), model.write(seed).is_some());
+                if let Err(err) = ok {
+                    assert_eq!(err.errno, errno::ENOSPC);
+                    break;
+                }
+            }
+        }
+        Op::WriteSlice(n, s) => {
+            let seeds = (0..*n as u64).map(|k| s.wrapping_add(k));
+            let src: Vec<E> = seeds.clone().map(E::from_seed).collect();
+            // The model takes entries one by one until it is full.
+            let want = seeds
+                .take_while(|&seed| model.write(seed).is_some())
+                .count();
+            assert_eq!(it.write_slice(mem, &src), want);
+        }
+        Op::ReadSlice(n) => {
+            let mut out: Vec<E> = (0..*n).map(|_| E::from_seed(0)).collect();
+            let got = it.read_slice(mem, &mut out);
+            let want: Vec<E> = core::iter::from_fn(|| model.read())
+                .take(*n as usize)
+                .map(E::from_seed)
+                .collect();
+            assert_eq!(got, want.len());
+            assert_eq!(&out[..got], &want[..]);
+        }
+        Op::Read => assert_eq!(it.read_entry(mem), model.read().map(E::from_seed)),
+        Op::ReadMany(n) => {
+            for _ in 0..*n {
+                assert_eq!(it.read_entry(mem), model.read().map(E::from_seed));
+            }
+        }
+        Op::Prev => {
+            let slot = it.prev(mem);
+            let want = model.prev();
+            assert_eq!(slot.is_some(), want.is_some());
+            if let (Some(slot), Some((b, idx))) = (slot, want) {
+                assert_eq!(slot.index(), idx);
+                assert_eq!(slot.read(mem).unwrap(), E::from_seed(model.seed(b, idx)));
+            }
+        }
+        Op::PrevMany(n) => {
+            for _ in 0..*n {
+                assert_eq!(it.prev(mem).map(|s| s.index()), model.prev().map(|p| p.1));
+            }
+        }
+        Op::Grow(_) | Op::Shrink(_) | Op::Clear => unreachable!("not an iterator operation"),
     }
-    if let Some(last) = blocks.last() {
-        assert_eq!(last.1, 0, "tail next is 0");
-    }
-    assert_eq!(set.head_pa(), blocks.first().map_or(0, |b| b.0));
 }
 
-/// Position of a real iterator translated into (block index, entry index).
-fn position_index(blocks: &[(u64, u64, u64)], pos: (u64, usize)) -> (usize, usize) {
-    let b = blocks
-        .iter()
-        .position(|b| b.0 == pos.0)
-        .expect("iterator on a block");
-    (b, pos.1)
-}
-
-fn run_model<E: TestEntry>(geo: Geometry, ops: &[Op]) {
+fn run_model<E: TestEntry + Debug>(geo: Geometry, ops: &[Op]) {
     let mut mem = SimMem::new(geo);
     let mut set = BlockSet::<E>::new(geo);
     let cap = set.count_per_block();
     assert_eq!(cap, (geo.page_size - 16) / E::SIZE);
-    let mut model = Model::<E> {
-        cap,
-        blocks: Vec::new(),
-        it: (0, 0),
-    };
+    let mut model = Model::<Vec<u64>>::new(cap);
     let mut i = 0;
     while i < ops.len() {
         if !ops[i].is_iter_op() {
@@ -249,7 +207,7 @@ fn run_model<E: TestEntry>(geo: Geometry, ops: &[Op]) {
                 Op::Grow(x) => {
                     let count = x as usize % (4 * cap + 1);
                     set.grow(&mut mem, count).unwrap();
-                    model.grow(count);
+                    model.grow(count).unwrap();
                 }
                 Op::Shrink(x) => {
                     let count = x as usize % (4 * cap + 1);
@@ -268,68 +226,11 @@ fn run_model<E: TestEntry>(geo: Geometry, ops: &[Op]) {
         }
         // A run of iterator operations on a fresh iterator.
         let mut it = set.iter();
-        model.it = (0, 0);
+        model.rewind();
         while i < ops.len() && ops[i].is_iter_op() {
-            match &ops[i] {
-                Op::Write(s) => {
-                    let e = E::from_seed(*s);
-                    assert_eq!(it.write(&mut mem, &e).is_ok(), model.write(e));
-                }
-                Op::WriteMany(n, s) => {
-                    for k in 0..*n as u64 {
-                        let e = E::from_seed(s.wrapping_add(k));
-                        let ok = it.write(&mut mem, &e);
-                        assert_eq!(ok.is_ok(), model.write(e));
-                        if let Err(err) = ok {
-                            assert_eq!(err.errno, errno::ENOSPC);
-                            break;
-                        }
-                    }
-                }
-                Op::WriteSlice(n, s) => {
-                    let src: Vec<E> = (0..*n as u64)
-                        .map(|k| E::from_seed(s.wrapping_add(k)))
-                        .collect();
-                    // The model takes entries one by one until it is full.
-                    let want = src.iter().take_while(|e| model.write((*e).clone())).count();
-                    assert_eq!(it.write_slice(&mut mem, &src), want);
-                }
-                Op::ReadSlice(n) => {
-                    let mut out: Vec<E> = (0..*n).map(|_| E::zero()).collect();
-                    let got = it.read_slice(&mem, &mut out);
-                    let want: Vec<E> = core::iter::from_fn(|| model.read())
-                        .take(*n as usize)
-                        .collect();
-                    assert_eq!(got, want.len());
-                    assert_eq!(&out[..got], &want[..]);
-                }
-                Op::Read => assert_eq!(it.read_entry(&mem), model.read()),
-                Op::ReadMany(n) => {
-                    for _ in 0..*n {
-                        assert_eq!(it.read_entry(&mem), model.read());
-                    }
-                }
-                Op::Prev => {
-                    let slot = it.prev(&mem);
-                    let want = model.prev();
-                    assert_eq!(slot.is_some(), want.is_some());
-                    if let (Some(slot), Some((b, idx))) = (slot, want) {
-                        assert_eq!(slot.index(), idx);
-                        assert_eq!(slot.read(&mem).unwrap(), model.blocks[b].1[idx]);
-                    }
-                }
-                Op::PrevMany(n) => {
-                    for _ in 0..*n {
-                        assert_eq!(it.prev(&mem).map(|s| s.index()), model.prev().map(|p| p.1));
-                    }
-                }
-                _ => unreachable!(),
-            }
-            if !model.blocks.is_empty() {
-                let blocks = chain(&mem, &set);
-                assert_eq!(position_index(&blocks, it.position()), model.it);
-            } else {
-                assert_eq!(it.position(), (0, 0));
+            iter_op(&mut mem, &mut it, &mut model, &ops[i]);
+            if let Err(m) = model.check_position(&mem, &set, it.position()) {
+                panic!("iterator differs from the model: {m}");
             }
             i += 1;
         }
@@ -338,55 +239,49 @@ fn run_model<E: TestEntry>(geo: Geometry, ops: &[Op]) {
 
     // Publish: trim, validate, kexec, restore, read everything back.
     set.trim(&mut mem);
-    let written: usize = model.blocks.iter().map(|b| b.0).sum();
-    assert_eq!(set.written(&mem), written);
+    model.trim();
+    check_against_model(&mem, &set, &model);
     set.validate_outgoing(&mem).unwrap();
-    let m2 = mem.kexec();
-    let mut m2 = m2;
+    let mut m2 = mem.kexec();
     let mut incoming = BlockSet::<E>::restore(&mut m2, set.head_pa()).unwrap();
     assert!(incoming.is_incoming());
-    assert_eq!(read_all(&m2, &incoming), model.readable());
+    let restored: Vec<E> = model.restored().map(E::from_seed).collect();
+    assert_eq!(read_all(&m2, &incoming), restored);
     assert!(m2.incoming.is_empty());
-    incoming.destroy(&mut m2);
-    assert_eq!(m2.live(), 0);
+    destroy_all(&mut m2, &mut incoming);
     assert!(incoming.is_empty());
 
-    set.destroy(&mut mem);
-    assert_eq!(mem.live(), 0);
-    assert!(mem.preserved.is_empty());
+    destroy_all(&mut mem, &mut set);
 }
 
 fn geo_strategy() -> impl Strategy<Value = Geometry> {
     prop_oneof![Just(G4K), Just(G16K), Just(G64K)]
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+/// One property test per entry type, each with its own random geometries and operations.
+macro_rules! model_tests {
+    ($($name:ident: $entry:ty,)*) => {
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+            $(
+                #[test]
+                fn $name(
+                    geo in geo_strategy(),
+                    ops in proptest::collection::vec(op_strategy(), 0..40),
+                ) {
+                    run_model::<$entry>(geo, &ops);
+                }
+            )*
+        }
+    };
+}
 
-    #[test]
-    fn model_u64(geo in geo_strategy(), ops in proptest::collection::vec(op_strategy(), 0..40)) {
-        run_model::<u64>(geo, &ops);
-    }
-
-    #[test]
-    fn model_24(geo in geo_strategy(), ops in proptest::collection::vec(op_strategy(), 0..40)) {
-        run_model::<[u8; 24]>(geo, &ops);
-    }
-
-    #[test]
-    fn model_64(geo in geo_strategy(), ops in proptest::collection::vec(op_strategy(), 0..40)) {
-        run_model::<[u8; 64]>(geo, &ops);
-    }
-
-    #[test]
-    fn model_100(geo in geo_strategy(), ops in proptest::collection::vec(op_strategy(), 0..40)) {
-        run_model::<[u8; 100]>(geo, &ops);
-    }
-
-    #[test]
-    fn model_4080(geo in geo_strategy(), ops in proptest::collection::vec(op_strategy(), 0..40)) {
-        run_model::<[u8; 4080]>(geo, &ops);
-    }
+model_tests! {
+    model_u64: u64,
+    model_24: [u8; 24],
+    model_64: [u8; 64],
+    model_100: [u8; 100],
+    model_4080: [u8; 4080],
 }
 
 // ---------------------------------------------------------------------------------------
@@ -409,27 +304,52 @@ fn capacity_per_geometry() {
 }
 
 #[test]
+fn pat_entries_check_every_byte() {
+    for seed in [1u64, 2, 252, u64::MAX] {
+        let mut bytes = vec![0u8; 4080];
+        Pat::<4080>::of(seed).encode(&mut bytes);
+        assert_eq!(&bytes[..8], &seed.to_ne_bytes(), "the seed comes first");
+        assert!(bytes[8..].iter().all(|&b| b != 0));
+        let mut filled = vec![0u8; 4080];
+        pat_fill(seed, &mut filled);
+        assert_eq!(filled, bytes);
+        assert!(is_pat(seed, &bytes));
+        assert_eq!(Pat::<4080>::decode(&bytes), Pat::of(seed));
+        assert!(!is_pat(seed.wrapping_add(1), &bytes));
+        for i in [0, 7, 8, 100, 4079] {
+            let mut damaged = bytes.clone();
+            damaged[i] ^= 0x40;
+            assert!(!is_pat(seed, &damaged), "byte {i}");
+            assert_ne!(Pat::<4080>::decode(&damaged), Pat::of(seed), "byte {i}");
+        }
+        // A short read is never the entry.
+        assert_ne!(Pat::<4080>::decode(&bytes[..4079]), Pat::of(seed));
+    }
+    // Seed 0 is the all-zero entry.
+    assert_eq!(Pat::<64>::decode(&[0u8; 64]), Pat::of(0));
+    assert_eq!(<[u8; 64]>::from_seed(0), [0u8; 64]);
+}
+
+#[test]
 fn exact_byte_layout() {
-    for geo in GEOS {
-        let mut mem = SimMem::new(geo);
-        let mut set = BlockSet::<[u8; 24]>::new(geo);
+    each_set::<[u8; 24]>(|mem, set| {
         let cap = set.count_per_block();
-        set.grow(&mut mem, cap + 2).unwrap();
+        set.grow(mem, cap + 2).unwrap();
         assert_eq!(set.nblocks(), 2);
         let mut it = set.iter();
         for k in 0..cap as u64 + 2 {
-            let e = <[u8; 24]>::from_seed(k);
-            it.write(&mut mem, &e).unwrap();
+            let e = <[u8; 24]>::from_seed(k + 1);
+            it.write(mem, &e).unwrap();
         }
         let (b0, b1) = {
-            let c = chain(&mem, &set);
+            let c = chain(mem, set);
             (c[0].0, c[1].0)
         };
         let first = mem.bytes(b0);
         assert_eq!(&first[0..8], &b1.to_ne_bytes(), "next at +0");
         assert_eq!(&first[8..16], &(cap as u64).to_ne_bytes(), "count at +8");
         for k in 0..cap {
-            let want = <[u8; 24]>::from_seed(k as u64);
+            let want = <[u8; 24]>::from_seed(k as u64 + 1);
             assert_eq!(&first[16 + 24 * k..16 + 24 * (k + 1)], &want, "entry {k}");
         }
         assert!(
@@ -439,13 +359,10 @@ fn exact_byte_layout() {
         let second = mem.bytes(b1);
         assert_eq!(&second[0..8], &0u64.to_ne_bytes());
         assert_eq!(&second[8..16], &2u64.to_ne_bytes());
-        assert_eq!(&second[16..40], &<[u8; 24]>::from_seed(cap as u64));
-        assert_eq!(&second[40..64], &<[u8; 24]>::from_seed(cap as u64 + 1));
+        assert_eq!(&second[16..40], &<[u8; 24]>::from_seed(cap as u64 + 1));
+        assert_eq!(&second[40..64], &<[u8; 24]>::from_seed(cap as u64 + 2));
         assert!(second[64..].iter().all(|&b| b == 0));
-        set.destroy(&mut mem);
-        assert_eq!(mem.live(), 0);
-        assert!(mem.preserved.is_empty());
-    }
+    });
 }
 
 #[test]
@@ -459,7 +376,7 @@ fn u64_entries_are_native_words() {
     }
     let p = mem.page(set.head_pa()).unwrap();
     assert_eq!(&p[..5], &[0, 3, 0x1122_3344_5566_7788, 0, u64::MAX]);
-    set.destroy(&mut mem);
+    destroy_all(&mut mem, &mut set);
 }
 
 #[test]
@@ -487,8 +404,7 @@ fn prev_crosses_block_boundary_without_lowering_count() {
     assert!(it.prev(&mem).is_none());
     // Counts unchanged.
     assert!(chain(&mem, &set).iter().all(|b| b.2 == 1));
-    set.destroy(&mut mem);
-    assert_eq!(mem.live(), 0);
+    destroy_all(&mut mem, &mut set);
 }
 
 #[test]
@@ -528,9 +444,7 @@ fn grow_rollback_removes_only_new_blocks() {
             mem.fail_at = None;
             set.grow(&mut mem, 3 * cap).unwrap();
             assert_eq!(set.nblocks(), 3);
-            set.destroy(&mut mem);
-            assert_eq!(mem.live(), 0);
-            assert!(mem.preserved.is_empty());
+            destroy_all(&mut mem, &mut set);
         }
         // From an empty set: the head is reset.
         let mut mem = SimMem::new(geo);
@@ -570,60 +484,49 @@ fn max_blocks_grow_and_restore() {
     let mut m2 = mem.kexec();
     let mut inc = BlockSet::<[u8; 4080]>::restore(&mut m2, set.head_pa()).unwrap();
     assert_eq!(inc.nblocks(), KHO_MAX_BLOCKS);
-    inc.destroy(&mut m2);
-    assert_eq!(m2.live(), 0);
-    set.destroy(&mut mem);
-    assert_eq!(mem.live(), 0);
+    destroy_all(&mut m2, &mut inc);
+    destroy_all(&mut mem, &mut set);
 }
 
 #[test]
 fn validate_outgoing_and_trim() {
-    for geo in GEOS {
-        let mut mem = SimMem::new(geo);
-        let mut set = BlockSet::<[u8; 64]>::new(geo);
+    each_set::<[u8; 64]>(|mem, set| {
         let cap = set.count_per_block();
-        set.grow(&mut mem, 3 * cap).unwrap();
+        set.grow(mem, 3 * cap).unwrap();
         let mut it = set.iter();
         for k in 0..cap + 5 {
-            it.write(&mut mem, &<[u8; 64]>::from_seed(k as u64))
-                .unwrap();
+            it.write(mem, &<[u8; 64]>::from_seed(k as u64 + 1)).unwrap();
         }
-        let err = set.validate_outgoing(&mem).unwrap_err();
+        let err = set.validate_outgoing(mem).unwrap_err();
         assert_eq!(err.errno, errno::EINVAL);
-        assert_eq!(
-            err.value,
-            chain(&mem, &set)[2].0,
-            "the unused tail is named"
-        );
-        set.trim(&mut mem);
+        assert_eq!(err.value, chain(mem, set)[2].0, "the unused tail is named");
+        set.trim(mem);
         assert_eq!(set.nblocks(), 2);
-        set.validate_outgoing(&mem).unwrap();
-        assert_eq!(set.written(&mem), cap + 5);
+        set.validate_outgoing(mem).unwrap();
+        assert_eq!(set.written(mem), cap + 5);
         assert_eq!(mem.live(), 2);
         // A grown but never written set trims to nothing.
-        set.clear(&mut mem);
-        set.trim(&mut mem);
+        set.clear(mem);
+        set.trim(mem);
         assert!(set.is_empty());
         assert_eq!(set.head_pa(), 0);
         assert_eq!(mem.live(), 0);
         assert!(mem.preserved.is_empty());
-    }
+    });
 }
 
 #[test]
 fn kexec_round_trip() {
-    for geo in GEOS {
-        let mut mem = SimMem::new(geo);
-        let mut set = BlockSet::<[u8; 100]>::new(geo);
+    each_set::<[u8; 100]>(|mem, set| {
         let cap = set.count_per_block();
         let n = 2 * cap + 3;
-        set.grow(&mut mem, n).unwrap();
+        set.grow(mem, n).unwrap();
         let mut it = set.iter();
-        let want: Vec<[u8; 100]> = (0..n as u64).map(<[u8; 100]>::from_seed).collect();
+        let want: Vec<[u8; 100]> = (1..=n as u64).map(<[u8; 100]>::from_seed).collect();
         for e in &want {
-            it.write(&mut mem, e).unwrap();
+            it.write(mem, e).unwrap();
         }
-        set.validate_outgoing(&mem).unwrap();
+        set.validate_outgoing(mem).unwrap();
         let head = set.head_pa();
         let mut m2 = mem.kexec();
         assert_eq!(m2.incoming.len(), 3);
@@ -636,13 +539,9 @@ fn kexec_round_trip() {
         assert_eq!(inc.nblocks(), 2);
         assert_eq!(m2.live(), 2);
         assert_eq!(read_all(&m2, &inc), want[..2 * cap].to_vec());
-        inc.destroy(&mut m2);
-        assert_eq!(m2.live(), 0);
+        destroy_all(&mut m2, &mut inc);
         assert!(inc.is_incoming());
-        set.destroy(&mut mem);
-        assert_eq!(mem.live(), 0);
-        assert!(mem.preserved.is_empty());
-    }
+    });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -749,8 +648,7 @@ fn rejects_bad_counts_and_links() {
         let mut m2 = mem.kexec();
         let mut ok = BlockSet::<u64>::restore(&mut m2, pas[0]).unwrap();
         assert_eq!(ok.written(&m2), 1 + cap as usize + 1);
-        ok.destroy(&mut m2);
-        assert_eq!(m2.live(), 0);
+        destroy_all(&mut m2, &mut ok);
 
         // Misaligned head and misaligned next.
         let mut mem = SimMem::new(geo);

@@ -40,6 +40,11 @@ fn rfc_values_and_alignment() {
         KHO_RS_COMPATIBLE,
     ] {
         assert_eq!(check_composite(s), Ok(()), "{s}");
+        // The same property checked independently of the checker: non-empty, strictly
+        // ascending sub-components after the base.
+        let subs: Vec<&str> = s.split(';').skip(1).collect();
+        assert!(subs.iter().all(|c| !c.is_empty()), "{s}");
+        assert!(subs.windows(2).all(|w| w[0] < w[1]), "{s}");
     }
 }
 

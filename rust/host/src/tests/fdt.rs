@@ -271,22 +271,14 @@ fn typed_getters() {
         "fdt: u32 property is not 4 bytes"
     );
     assert_eq!(r.prop_str("s"), Ok("hello"));
-    assert_eq!(
-        r.prop_str("strlist").unwrap_err().what,
-        "fdt: string property has an inner NUL"
-    );
-    assert_eq!(
-        r.prop_str("nonul").unwrap_err().what,
-        "fdt: string property not NUL-terminated"
-    );
-    assert_eq!(
-        r.prop_str("utf8").unwrap_err().what,
-        "fdt: string property not valid UTF-8"
-    );
-    assert_eq!(
-        r.prop_str("empty").unwrap_err().what,
-        "fdt: string property is empty"
-    );
+    for (name, what) in [
+        ("strlist", "fdt: string property has an inner NUL"),
+        ("nonul", "fdt: string property not NUL-terminated"),
+        ("utf8", "fdt: string property not valid UTF-8"),
+        ("empty", "fdt: string property is empty"),
+    ] {
+        assert_eq!(r.prop_str(name).unwrap_err().what, what, "{name}");
+    }
     let r2 = Fdt::parse(&b).unwrap().root();
     assert_eq!(r2.property("strlist"), Some(&b"a\0b\0"[..]));
     // is_compatible on a string list.

@@ -8,6 +8,7 @@ use std::vec::Vec;
 
 use proptest::prelude::*;
 
+use crate::fuzz_api::radix::Recorder;
 use crate::pure::error::{errno, Error, Result};
 use crate::pure::geometry::{Geometry, G16K, G4K, G64K};
 use crate::pure::mem::PageMem;
@@ -16,29 +17,28 @@ use crate::sim::SimMem;
 
 const GEOS: [Geometry; 3] = [G4K, G16K, G64K];
 
-/// Records everything a walk reports.
-#[derive(Default)]
-struct Collect {
-    nodes: Vec<(u64, u32)>,
-    keys: Vec<u64>,
-}
-
-impl RadixVisitor for Collect {
-    fn node(&mut self, pa: u64, level: u32) -> Result {
-        self.nodes.push((pa, level));
-        Ok(())
-    }
-
-    fn key(&mut self, key: u64) -> Result {
-        self.keys.push(key);
-        Ok(())
-    }
-}
-
-fn collect(t: &RadixTree, mem: &SimMem) -> Collect {
-    let mut c = Collect::default();
+/// Everything a walk of `t` reports (the fuzzers' recorder).
+fn collect(t: &RadixTree, mem: &SimMem) -> Recorder {
+    let mut c = Recorder::default();
     t.walk(mem, &mut c).unwrap();
     c
+}
+
+/// Runs `body` on an empty tree in a fresh memory of every geometry; then destroys the tree
+/// and checks that no page is left.
+fn each_tree(body: impl Fn(Geometry, &mut SimMem, &mut RadixTree)) {
+    for g in GEOS {
+        on_tree(g, |mem, t| body(g, mem, t));
+    }
+}
+
+/// [`each_tree`] for geometry `g` only.
+fn on_tree(g: Geometry, body: impl FnOnce(&mut SimMem, &mut RadixTree)) {
+    let mut mem = SimMem::new(g);
+    let mut t = RadixTree::new(&mut mem).unwrap();
+    body(&mut mem, &mut t);
+    t.destroy(&mut mem);
+    assert_eq!(mem.live(), 0);
 }
 
 fn keys_of(t: &RadixTree, mem: &SimMem) -> Vec<u64> {
@@ -57,7 +57,7 @@ fn snapshot(mem: &SimMem) -> BTreeMap<u64, Vec<u64>> {
 /// its words, for a table, its non-empty slots.
 fn shape(t: &RadixTree, mem: &SimMem) -> Vec<(u32, Vec<u64>)> {
     collect(t, mem)
-        .nodes
+        .pages
         .into_iter()
         .map(|(pa, level)| {
             let p = mem.page(pa).unwrap();
@@ -186,56 +186,48 @@ proptest! {
 
 #[test]
 fn empty_tree_walk_and_destroy() {
-    for g in GEOS {
-        let mut mem = SimMem::new(g);
-        let t = RadixTree::new(&mut mem).unwrap();
-        let c = collect(&t, &mem);
-        assert_eq!(c.nodes, vec![(t.root(), g.root_level())]);
+    each_tree(|g, mem, t| {
+        let c = collect(t, mem);
+        assert_eq!(c.pages, vec![(t.root(), g.root_level())]);
         assert!(c.keys.is_empty());
-        t.destroy(&mut mem);
-        assert_eq!(mem.live(), 0);
-    }
+    });
 }
 
 #[test]
 fn add_del_contains_semantics() {
-    for g in GEOS {
-        let mut mem = SimMem::new(g);
-        let mut t = RadixTree::new(&mut mem).unwrap();
+    each_tree(|g, mem, t| {
         let k = encode_key(&g, 0x4_0000_0000, 2).unwrap();
-        assert!(!t.contains(&mem, k).unwrap());
+        assert!(!t.contains(mem, k).unwrap());
         // The path of a fresh key: one page per level below the root.
-        t.add(&mut mem, k).unwrap();
+        t.add(mem, k).unwrap();
         assert_eq!(mem.live() as u32, g.depth);
-        assert!(t.contains(&mem, k).unwrap());
+        assert!(t.contains(mem, k).unwrap());
         // Adding again is a no-op.
-        let before = snapshot(&mem);
-        t.add(&mut mem, k).unwrap();
-        assert_eq!(snapshot(&mem), before);
+        let before = snapshot(mem);
+        t.add(mem, k).unwrap();
+        assert_eq!(snapshot(mem), before);
         // A neighbour in the same leaf.
         let k2 = k + 1;
-        assert!(!t.contains(&mem, k2).unwrap());
-        t.del(&mut mem, k2).unwrap(); // absent, path exists: fine
-        t.del(&mut mem, k).unwrap();
-        assert!(!t.contains(&mem, k).unwrap());
+        assert!(!t.contains(mem, k2).unwrap());
+        t.del(mem, k2).unwrap(); // absent, path exists: fine
+        t.del(mem, k).unwrap();
+        assert!(!t.contains(mem, k).unwrap());
         // Nodes are never freed.
         assert_eq!(mem.live() as u32, g.depth);
-        assert!(keys_of(&t, &mem).is_empty());
+        assert!(keys_of(t, mem).is_empty());
         // Missing path.
         let far = encode_key(&g, 0, 0).unwrap();
-        let e = t.del(&mut mem, far).unwrap_err();
+        let e = t.del(mem, far).unwrap_err();
         assert_eq!((e.errno, e.value), (errno::ENOENT, far));
         // Invalid keys.
         let wide = 1u64 << g.key_width;
-        assert_eq!(t.add(&mut mem, wide).unwrap_err().errno, errno::ERANGE);
-        assert_eq!(t.del(&mut mem, wide).unwrap_err().errno, errno::ERANGE);
-        assert_eq!(t.contains(&mem, wide).unwrap_err().errno, errno::ERANGE);
-        assert_eq!(t.add(&mut mem, 0).unwrap_err().errno, errno::EINVAL);
-        assert_eq!(t.add(&mut mem, 1).unwrap_err().errno, errno::ERANGE);
+        assert_eq!(t.add(mem, wide).unwrap_err().errno, errno::ERANGE);
+        assert_eq!(t.del(mem, wide).unwrap_err().errno, errno::ERANGE);
+        assert_eq!(t.contains(mem, wide).unwrap_err().errno, errno::ERANGE);
+        assert_eq!(t.add(mem, 0).unwrap_err().errno, errno::EINVAL);
+        assert_eq!(t.add(mem, 1).unwrap_err().errno, errno::ERANGE);
         assert_eq!(mem.live() as u32, g.depth);
-        t.destroy(&mut mem);
-        assert_eq!(mem.live(), 0);
-    }
+    });
 }
 
 /// A key strategy with clustering, so that leaves and tables get shared.
@@ -310,11 +302,11 @@ fn check_model(g: Geometry, ops: Vec<Op>) -> std::result::Result<(), TestCaseErr
     let want: Vec<u64> = model.iter().copied().collect();
     prop_assert_eq!(&c.keys, &want);
     // Pre-order: root first, every page once, every live page visited, levels consistent.
-    prop_assert_eq!(c.nodes[0], (t.root(), g.root_level()));
-    let pages: BTreeSet<u64> = c.nodes.iter().map(|n| n.0).collect();
-    prop_assert_eq!(pages.len(), c.nodes.len());
+    prop_assert_eq!(c.pages[0], (t.root(), g.root_level()));
+    let pages: BTreeSet<u64> = c.pages.iter().map(|n| n.0).collect();
+    prop_assert_eq!(pages.len(), c.pages.len());
     prop_assert_eq!(pages, mem.live_pages());
-    for w in c.nodes.windows(2) {
+    for w in c.pages.windows(2) {
         // A child is exactly one level down; otherwise we climbed back up.
         prop_assert!(w[1].1 + 1 == w[0].1 || (w[1].1 >= w[0].1 && w[1].1 < g.root_level()));
     }
@@ -347,9 +339,7 @@ proptest! {
 
 #[test]
 fn walk_order_is_descending_order_then_ascending_address() {
-    for g in GEOS {
-        let mut mem = SimMem::new(g);
-        let mut t = RadixTree::new(&mut mem).unwrap();
+    each_tree(|g, mem, t| {
         let ps = g.page_size as u64;
         let blocks = [
             (8 * ps, 0),
@@ -360,9 +350,9 @@ fn walk_order_is_descending_order_then_ascending_address() {
             (ps, 0),
         ];
         for (pa, o) in blocks {
-            t.add(&mut mem, encode_key(&g, pa, o).unwrap()).unwrap();
+            t.add(mem, encode_key(&g, pa, o).unwrap()).unwrap();
         }
-        let decoded: Vec<(u64, u32)> = keys_of(&t, &mem)
+        let decoded: Vec<(u64, u32)> = keys_of(t, mem)
             .into_iter()
             .map(|k| decode_key(&g, k).unwrap())
             .collect();
@@ -377,8 +367,7 @@ fn walk_order_is_descending_order_then_ascending_address() {
                 (8 * ps, 0)
             ]
         );
-        t.destroy(&mut mem);
-    }
+    });
 }
 
 #[test]
@@ -403,27 +392,24 @@ fn visitor_error_aborts_walk() {
         }
     }
     let g = G4K;
-    let mut mem = SimMem::new(g);
-    let mut t = RadixTree::new(&mut mem).unwrap();
-    for i in 0..10u64 {
-        t.add(&mut mem, encode_key(&g, i << 12, 0).unwrap())
-            .unwrap();
-    }
-    let mut v = Stop(0);
-    let e = t.walk(&mem, &mut v).unwrap_err();
-    assert_eq!(
-        (e.what, e.value),
-        ("test: stop", encode_key(&g, 2 << 12, 0).unwrap())
-    );
-    assert_eq!(v.0, 3);
-    let e = t.walk(&mem, &mut StopNode).unwrap_err();
-    assert_eq!(e.errno, errno::EEXIST);
-    // A visitor with only the default methods.
-    struct Nop;
-    impl RadixVisitor for Nop {}
-    t.walk(&mem, &mut Nop).unwrap();
-    t.destroy(&mut mem);
-    assert_eq!(mem.live(), 0);
+    on_tree(g, |mem, t| {
+        for i in 0..10u64 {
+            t.add(mem, encode_key(&g, i << 12, 0).unwrap()).unwrap();
+        }
+        let mut v = Stop(0);
+        let e = t.walk(mem, &mut v).unwrap_err();
+        assert_eq!(
+            (e.what, e.value),
+            ("test: stop", encode_key(&g, 2 << 12, 0).unwrap())
+        );
+        assert_eq!(v.0, 3);
+        let e = t.walk(mem, &mut StopNode).unwrap_err();
+        assert_eq!(e.errno, errno::EEXIST);
+        // A visitor with only the default methods.
+        struct Nop;
+        impl RadixVisitor for Nop {}
+        t.walk(mem, &mut Nop).unwrap();
+    });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -431,11 +417,9 @@ fn visitor_error_aborts_walk() {
 
 #[test]
 fn add_rolls_back_on_allocation_failure() {
-    for g in GEOS {
-        let mut mem = SimMem::new(g);
-        let mut t = RadixTree::new(&mut mem).unwrap();
+    each_tree(|g, mem, t| {
         let base = encode_key(&g, 0x8000_0000, 0).unwrap();
-        t.add(&mut mem, base).unwrap();
+        t.add(mem, base).unwrap();
         // A key of another order shares only the root (4K/16K) or more: count new pages.
         for key in [
             encode_key(&g, 0, 5).unwrap(),
@@ -446,15 +430,15 @@ fn add_rolls_back_on_allocation_failure() {
             let mut probe_mem_allocs = None;
             // Find how many pages the add needs by trying each failure point.
             for fail in 0..g.depth as usize {
-                let before = snapshot(&mem);
-                let keys_before = keys_of(&t, &mem);
+                let before = snapshot(mem);
+                let keys_before = keys_of(t, mem);
                 mem.fail_at = Some(mem.allocs + fail);
-                match t.add(&mut mem, key) {
+                match t.add(mem, key) {
                     Err(e) => {
                         assert_eq!(e.errno, errno::ENOMEM);
-                        assert_eq!(snapshot(&mem), before, "tree changed, fail {fail}");
-                        assert_eq!(keys_of(&t, &mem), keys_before);
-                        assert!(!t.contains(&mem, key).unwrap());
+                        assert_eq!(snapshot(mem), before, "tree changed, fail {fail}");
+                        assert_eq!(keys_of(t, mem), keys_before);
+                        assert!(!t.contains(mem, key).unwrap());
                     }
                     Ok(()) => {
                         probe_mem_allocs = Some(fail);
@@ -465,30 +449,26 @@ fn add_rolls_back_on_allocation_failure() {
             mem.fail_at = None;
             let needed = probe_mem_allocs.expect("add never succeeded");
             assert_eq!(mem.live() - probe_before, needed);
-            assert!(t.contains(&mem, key).unwrap());
+            assert!(t.contains(mem, key).unwrap());
         }
-        t.destroy(&mut mem);
-        assert_eq!(mem.live(), 0);
-    }
+    });
 }
 
 #[test]
 fn add_range_rolls_back_on_allocation_failure() {
-    for g in GEOS {
-        let mut mem = SimMem::new(g);
-        let mut t = RadixTree::new(&mut mem).unwrap();
-        t.add(&mut mem, encode_key(&g, 0, 0).unwrap()).unwrap();
+    each_tree(|g, mem, t| {
+        t.add(mem, encode_key(&g, 0, 0).unwrap()).unwrap();
         let leaf = g.leaf_bits() as u64;
         // Spans three leaves at order 0 plus small-order blocks at both ends.
         let (pfn, nr) = (3 * leaf - 7, 2 * leaf + 100);
         let mut fail = 0usize;
         loop {
-            let before = snapshot(&mem);
+            let before = snapshot(mem);
             mem.fail_at = Some(mem.allocs + fail);
-            match t.add_range(&mut mem, pfn << g.page_shift, nr, 3) {
+            match t.add_range(mem, pfn << g.page_shift, nr, 3) {
                 Err(e) => {
                     assert_eq!(e.errno, errno::ENOMEM);
-                    assert_eq!(snapshot(&mem), before, "fail {fail}");
+                    assert_eq!(snapshot(mem), before, "fail {fail}");
                 }
                 Ok(n) => {
                     assert_eq!(n, blocks(pfn, nr, 3).len() as u64);
@@ -503,12 +483,10 @@ fn add_range_rolls_back_on_allocation_failure() {
         let mut want = block_keys(&g, pfn, nr, 3);
         want.push(encode_key(&g, 0, 0).unwrap());
         want.sort();
-        assert_eq!(keys_of(&t, &mem), want);
+        assert_eq!(keys_of(t, mem), want);
         // No surplus pool page stayed allocated.
-        assert_eq!(collect(&t, &mem).nodes.len(), mem.live());
-        t.destroy(&mut mem);
-        assert_eq!(mem.live(), 0);
-    }
+        assert_eq!(collect(t, mem).pages.len(), mem.live());
+    });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -572,64 +550,57 @@ fn add_range_matches_per_block_adds() {
 
 #[test]
 fn add_range_leaf_words() {
-    let g = G4K;
-    let mut mem = SimMem::new(g);
-    let mut t = RadixTree::new(&mut mem).unwrap();
-    assert_eq!(t.add_range(&mut mem, 0, 10000, 0).unwrap(), 10000);
-    let c = collect(&t, &mem);
-    assert_eq!(c.nodes.len(), 6);
-    let (leaf, level) = c.nodes[5];
-    assert_eq!(level, 0);
-    let w = mem.page(leaf).unwrap();
-    // Keys 1<<52 | 0..10000: bits 0..10000 of the first order-0 leaf.
-    assert!(w[..156].iter().all(|&x| x == u64::MAX));
-    assert_eq!(w[156], (1 << (10000 - 156 * 64)) - 1);
-    assert!(w[157..].iter().all(|&x| x == 0));
-    // Partially present: only the new keys count.
-    assert_eq!(t.add_range(&mut mem, 0x1000 * 9990, 20, 0).unwrap(), 10);
-    assert_eq!(t.del_range(&mut mem, 0x1000 * 64, 64, 0).unwrap(), 64);
-    assert_eq!(mem.page(leaf).unwrap()[1], 0);
-    assert_eq!(keys_of(&t, &mem).len(), 10010 - 64);
-    t.destroy(&mut mem);
-    assert_eq!(mem.live(), 0);
+    on_tree(G4K, |mem, t| {
+        assert_eq!(t.add_range(mem, 0, 10000, 0).unwrap(), 10000);
+        let c = collect(t, mem);
+        assert_eq!(c.pages.len(), 6);
+        let (leaf, level) = c.pages[5];
+        assert_eq!(level, 0);
+        let w = mem.page(leaf).unwrap();
+        // Keys 1<<52 | 0..10000: bits 0..10000 of the first order-0 leaf.
+        assert!(w[..156].iter().all(|&x| x == u64::MAX));
+        assert_eq!(w[156], (1 << (10000 - 156 * 64)) - 1);
+        assert!(w[157..].iter().all(|&x| x == 0));
+        // Partially present: only the new keys count.
+        assert_eq!(t.add_range(mem, 0x1000 * 9990, 20, 0).unwrap(), 10);
+        assert_eq!(t.del_range(mem, 0x1000 * 64, 64, 0).unwrap(), 64);
+        assert_eq!(mem.page(leaf).unwrap()[1], 0);
+        assert_eq!(keys_of(t, mem).len(), 10010 - 64);
+    });
 }
 
 #[test]
 fn range_rejects_bad_arguments() {
-    for g in GEOS {
-        let mut mem = SimMem::new(g);
-        let mut t = RadixTree::new(&mut mem).unwrap();
-        let e = t.add_range(&mut mem, 8, 1, 0).unwrap_err();
+    each_tree(|g, mem, t| {
+        let e = t.add_range(mem, 8, 1, 0).unwrap_err();
         assert_eq!((e.errno, e.value), (errno::EINVAL, 8));
         let last = u64::MAX << g.page_shift;
         assert_eq!(
-            t.add_range(&mut mem, last, 2, 0).unwrap_err().errno,
+            t.add_range(mem, last, 2, 0).unwrap_err().errno,
             errno::ERANGE
         );
         assert_eq!(
-            t.add_range(&mut mem, last, u64::MAX, 0).unwrap_err().errno,
+            t.add_range(mem, last, u64::MAX, 0).unwrap_err().errno,
             errno::ERANGE
         );
         assert_eq!(
-            t.del_range(&mut mem, last, 2, 0).unwrap_err().errno,
+            t.del_range(mem, last, 2, 0).unwrap_err().errno,
             errno::ERANGE
         );
-        assert_eq!(t.add_range(&mut mem, 0, 0, 0).unwrap(), 0);
+        assert_eq!(t.add_range(mem, 0, 0, 0).unwrap(), 0);
         assert_eq!(mem.live(), 1);
         // The very last page is fine.
-        assert_eq!(t.add_range(&mut mem, last, 1, 0).unwrap(), 1);
-        assert_eq!(keys_of(&t, &mem), vec![(1u64 << g.key_width) - 1]);
-        t.destroy(&mut mem);
-        // The whole physical space with no order cap: two blocks of the largest usable
-        // order (`max_order` is clamped), in the all-zero-prefix leaf.
-        let mut mem = SimMem::new(g);
-        let mut t = RadixTree::new(&mut mem).unwrap();
+        assert_eq!(t.add_range(mem, last, 1, 0).unwrap(), 1);
+        assert_eq!(keys_of(t, mem), vec![(1u64 << g.key_width) - 1]);
+    });
+    // The whole physical space with no order cap: two blocks of the largest usable order
+    // (`max_order` is clamped), in the all-zero-prefix leaf.
+    each_tree(|g, mem, t| {
         let all = 1u64 << (64 - g.page_shift);
-        assert_eq!(t.add_range(&mut mem, 0, all, u32::MAX).unwrap(), 2);
-        assert_eq!(keys_of(&t, &mem), vec![2, 3]);
-        assert_eq!(t.del_range(&mut mem, 0, all, u32::MAX).unwrap(), 2);
-        t.destroy(&mut mem);
-    }
+        assert_eq!(t.add_range(mem, 0, all, u32::MAX).unwrap(), 2);
+        assert_eq!(keys_of(t, mem), vec![2, 3]);
+        assert_eq!(t.del_range(mem, 0, all, u32::MAX).unwrap(), 2);
+    });
 }
 
 proptest! {
@@ -662,7 +633,7 @@ proptest! {
         prop_assert_eq!(t.add_range(&mut mem, pfn << g.page_shift, nr, mo).unwrap(), fresh);
         model.extend(keys.iter().copied());
         prop_assert_eq!(keys_of(&t, &mem), model.iter().copied().collect::<Vec<_>>());
-        prop_assert_eq!(collect(&t, &mem).nodes.len(), mem.live());
+        prop_assert_eq!(collect(&t, &mem).pages.len(), mem.live());
         prop_assert_eq!(t.del_range(&mut mem, pfn << g.page_shift, nr, mo).unwrap(), keys.len() as u64);
         for k in &keys {
             model.remove(k);
@@ -680,54 +651,52 @@ proptest! {
 fn byte_layout_of_a_known_key() {
     // 4K: key = 1<<52 | 0x12345; L5 (root) slot 2, L4..L2 slot 0, L1 slot 2, leaf bit 0x2345.
     let g = G4K;
-    let mut mem = SimMem::new(g);
-    let mut t = RadixTree::new(&mut mem).unwrap();
-    let key = encode_key(&g, 0x1234_5000, 0).unwrap();
-    assert_eq!(key, (1 << 52) | 0x12345);
-    t.add(&mut mem, key).unwrap();
-    let slots = [(5, 2usize), (4, 0), (3, 0), (2, 0), (1, 2)];
-    let mut pa = t.root();
-    for (level, slot) in slots {
-        assert_eq!(g.table_index(key, level), slot);
-        let bytes = mem.bytes(pa);
-        let p = mem.page(pa).unwrap();
-        assert_eq!(p.iter().filter(|&&e| e != 0).count(), 1, "level {level}");
-        let child = p[slot];
-        assert_ne!(child, 0);
-        assert!(g.is_page_aligned(child));
-        // Native-endian physical address at byte offset slot * 8.
-        assert_eq!(bytes[slot * 8..slot * 8 + 8], child.to_ne_bytes());
-        pa = child;
-    }
-    let leaf = mem.bytes(pa);
-    let bit = 0x2345usize;
-    assert_eq!(mem.page(pa).unwrap()[bit / 64], 1 << (bit % 64));
-    assert_eq!(mem.page(pa).unwrap()[141], 1 << 5);
-    if cfg!(target_endian = "little") {
-        assert_eq!(leaf[bit / 8], 1 << (bit % 8));
-        assert_eq!(leaf.iter().filter(|&&b| b != 0).count(), 1);
-    }
-    t.destroy(&mut mem);
+    on_tree(g, |mem, t| {
+        let key = encode_key(&g, 0x1234_5000, 0).unwrap();
+        assert_eq!(key, (1 << 52) | 0x12345);
+        t.add(mem, key).unwrap();
+        let slots = [(5, 2usize), (4, 0), (3, 0), (2, 0), (1, 2)];
+        let mut pa = t.root();
+        for (level, slot) in slots {
+            assert_eq!(g.table_index(key, level), slot);
+            let bytes = mem.bytes(pa);
+            let p = mem.page(pa).unwrap();
+            assert_eq!(p.iter().filter(|&&e| e != 0).count(), 1, "level {level}");
+            let child = p[slot];
+            assert_ne!(child, 0);
+            assert!(g.is_page_aligned(child));
+            // Native-endian physical address at byte offset slot * 8.
+            assert_eq!(bytes[slot * 8..slot * 8 + 8], child.to_ne_bytes());
+            pa = child;
+        }
+        let leaf = mem.bytes(pa);
+        let bit = 0x2345usize;
+        assert_eq!(mem.page(pa).unwrap()[bit / 64], 1 << (bit % 64));
+        assert_eq!(mem.page(pa).unwrap()[141], 1 << 5);
+        if cfg!(target_endian = "little") {
+            assert_eq!(leaf[bit / 8], 1 << (bit % 8));
+            assert_eq!(leaf.iter().filter(|&&b| b != 0).count(), 1);
+        }
+    });
 
     // The other geometries: follow the path with the geometry's own index functions.
     for g in [G16K, G64K] {
-        let mut mem = SimMem::new(g);
-        let mut t = RadixTree::new(&mut mem).unwrap();
-        let key = encode_key(&g, 0x1234_5678u64 << g.page_shift, 0).unwrap();
-        t.add(&mut mem, key).unwrap();
-        let mut pa = t.root();
-        for level in (1..=g.root_level()).rev() {
-            let p = mem.page(pa).unwrap();
-            pa = p[g.table_index(key, level)];
-            assert_ne!(pa, 0);
-            assert_eq!(p.iter().filter(|&&e| e != 0).count(), 1);
-        }
-        let bit = g.leaf_bit(key);
-        assert_eq!(mem.page(pa).unwrap()[bit / 64], 1 << (bit % 64));
-        // Root slot of an order-0 key: the order bit is in the root's index bits.
-        let root_slot = (key >> g.level_shift(g.root_level())) as usize;
-        assert_ne!(mem.page(t.root()).unwrap()[root_slot], 0);
-        t.destroy(&mut mem);
+        on_tree(g, |mem, t| {
+            let key = encode_key(&g, 0x1234_5678u64 << g.page_shift, 0).unwrap();
+            t.add(mem, key).unwrap();
+            let mut pa = t.root();
+            for level in (1..=g.root_level()).rev() {
+                let p = mem.page(pa).unwrap();
+                pa = p[g.table_index(key, level)];
+                assert_ne!(pa, 0);
+                assert_eq!(p.iter().filter(|&&e| e != 0).count(), 1);
+            }
+            let bit = g.leaf_bit(key);
+            assert_eq!(mem.page(pa).unwrap()[bit / 64], 1 << (bit % 64));
+            // Root slot of an order-0 key: the order bit is in the root's index bits.
+            let root_slot = (key >> g.level_shift(g.root_level())) as usize;
+            assert_ne!(mem.page(t.root()).unwrap()[root_slot], 0);
+        });
     }
 }
 
@@ -776,18 +745,18 @@ fn kexec_round_trip() {
     for g in GEOS {
         let (mut mem, t, keys) = build_preserved(g);
         let c = collect(&t, &mem);
-        assert_eq!(mem.preserved.len(), c.nodes.len());
+        assert_eq!(mem.preserved.len(), c.pages.len());
         let root = t.root();
 
         let mut m2 = mem.kexec();
         let (t2, stats) = RadixTree::restore(&mut m2, root).unwrap();
         assert_eq!(t2.root(), root);
         assert!(m2.incoming.is_empty());
-        let leaves = c.nodes.iter().filter(|n| n.1 == 0).count() as u64;
+        let leaves = c.pages.iter().filter(|n| n.1 == 0).count() as u64;
         assert_eq!(
             stats,
             RadixStats {
-                nodes: c.nodes.len() as u64 - leaves,
+                nodes: c.pages.len() as u64 - leaves,
                 leaves,
                 keys: keys.len() as u64,
             }
@@ -813,27 +782,23 @@ fn kexec_round_trip() {
 
 #[test]
 fn preserve_nodes_rolls_back() {
-    for g in GEOS {
-        let mut mem = SimMem::new(g);
-        let mut t = RadixTree::new(&mut mem).unwrap();
+    each_tree(|g, mem, t| {
         for i in 0..5u64 {
             let k = encode_key(&g, i << (g.page_shift + 20), 0).unwrap();
-            t.add(&mut mem, k).unwrap();
+            t.add(mem, k).unwrap();
         }
         let n = mem.live();
         // Link a page that does not exist: preserving it fails after some others succeeded.
         let root = mem.page_mut(t.root()).unwrap();
         let last = root.len() - 1;
         root[last] = 0x7f00_0000_0000;
-        assert!(t.preserve_nodes(&mut mem).is_err());
+        assert!(t.preserve_nodes(mem).is_err());
         assert!(mem.preserved.is_empty());
         mem.page_mut(t.root()).unwrap()[last] = 0;
-        t.preserve_nodes(&mut mem).unwrap();
+        t.preserve_nodes(mem).unwrap();
         assert_eq!(mem.preserved.len(), n);
-        t.unpreserve_nodes(&mut mem);
-        t.destroy(&mut mem);
-        assert_eq!(mem.live(), 0);
-    }
+        t.unpreserve_nodes(mem);
+    });
 }
 
 /// Path of table pages to the leaf of `key`: `(table pa, slot)` from the root down.
