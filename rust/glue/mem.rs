@@ -16,7 +16,7 @@ use kernel::sync::atomic::{Atomic, Relaxed};
 use super::ffi;
 use crate::pure::error::{Error, Result};
 use crate::pure::geometry::Geometry;
-use crate::pure::mem::PageMem;
+use crate::pure::mem::{BlockList, PageMem};
 
 /// Geometry of this kernel's pages.
 pub(crate) const GEOMETRY: Geometry =
@@ -221,12 +221,15 @@ impl PageMem for KernelMem {
 
     unsafe fn claim_blocks_into(
         &mut self,
-        list_pa: u64,
-        first: usize,
-        n: usize,
-        nr_pages: u64,
+        list: BlockList,
         out: &mut VmapPages,
     ) -> (usize, Result) {
+        let BlockList {
+            page: list_pa,
+            first,
+            n,
+            nr_pages,
+        } = list;
         let Some(words) = self.virt(list_pa) else {
             return (0, Err(Error::inval("block list page misaligned", list_pa)));
         };

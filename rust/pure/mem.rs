@@ -100,13 +100,12 @@ pub(crate) trait PageMem {
     /// the pages.
     fn claim(&mut self, pa: u64, nr_pages: u64) -> Result;
 
-    /// Claims `n` blocks of `nr_pages` pages each, in order, as [`PageMem::claim`] does one by
-    /// one, and appends the `nr_pages` order-0 pages of each claimed block to `out`, in
-    /// address order; the blocks' addresses are the words `first..first + n` of the page at
-    /// `list_pa`. This is how a vmalloc restore fills the page list of the area.
+    /// Claims the blocks of `list` in order, as [`PageMem::claim`] does one by one, and
+    /// appends the `list.nr_pages` order-0 pages of each claimed block to `out`, in address
+    /// order. This is how a vmalloc restore fills the page list of the area.
     ///
-    /// First makes room in `out` for `n * nr_pages` more pages, and claims nothing if it
-    /// cannot (`-ENOMEM`). Stops at the first block that cannot be claimed. Returns how many
+    /// First makes room in `out` for all the pages, and claims nothing if it cannot
+    /// (`-ENOMEM`). Stops at the first block that cannot be claimed. Returns how many
     /// blocks were claimed (they are owned by the caller, and their pages are in `out`) and
     /// the error that stopped it, whose value is the block's address. The kernel implements
     /// this with one C call for the whole list, writing `struct page` pointers straight
@@ -114,15 +113,27 @@ pub(crate) trait PageMem {
     ///
     /// # Safety
     ///
-    /// `list_pa` must be a page owned by the caller.
+    /// `list.page` must be a page owned by the caller.
     unsafe fn claim_blocks_into(
         &mut self,
-        list_pa: u64,
-        first: usize,
-        n: usize,
-        nr_pages: u64,
+        list: BlockList,
         out: &mut Self::Pages,
     ) -> (usize, Result);
+}
+
+/// Blocks to claim with [`PageMem::claim_blocks_into`]: their addresses are the words
+/// `first..first + n` of the page at `page`, and each is `nr_pages` pages long (a power of
+/// two, as a vmalloc chunk lists blocks of `2^order` pages).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BlockList {
+    /// Physical address of the page holding the list.
+    pub(crate) page: u64,
+    /// Index of the first address in the page, in words.
+    pub(crate) first: usize,
+    /// Number of blocks.
+    pub(crate) n: usize,
+    /// Pages per block.
+    pub(crate) nr_pages: u64,
 }
 
 /// Splits `[pfn, pfn + nr)` into the naturally aligned blocks `kho_preserve_pages()` and

@@ -28,7 +28,7 @@ use zerocopy_derive::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::error::{errno, Error, Result};
 use super::geometry::Geometry;
-use super::mem::PageMem;
+use super::mem::{BlockList, PageMem};
 
 /// Compatible string of the vmalloc format (`KHO_VMALLOC_COMPATIBLE`).
 #[cfg(any(test, feature = "fuzz"))]
@@ -688,8 +688,14 @@ pub(crate) fn restore<M: PageMem>(
                 entries,
             ));
         }
+        let list = BlockList {
+            page: chunk,
+            first: 1,
+            n: used,
+            nr_pages: nr,
+        };
         // SAFETY: `chunk` was claimed above, so it is owned by this function.
-        let (claimed, res) = unsafe { mem.claim_blocks_into(chunk, 1, used, nr, out) };
+        let (claimed, res) = unsafe { mem.claim_blocks_into(list, out) };
         blocks_done += claimed;
         if let Err(e) = res {
             let what = if e.errno == errno::ENOMEM {

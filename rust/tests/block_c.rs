@@ -70,7 +70,7 @@ use crate::pure::block::pat::Pat;
 use crate::pure::block::{BlockEntry, BlockSet, BLOCK_HEADER_SIZE, KHO_MAX_BLOCKS};
 use crate::pure::error::{errno, Error as CoreError, Result as CoreResult};
 use crate::pure::geometry::Geometry;
-use crate::pure::mem::PageMem;
+use crate::pure::mem::{BlockList, PageMem};
 use crate::pure::rng::XorShift;
 
 /// Entries per block for entries of `size` bytes, as the C header computes it
@@ -247,10 +247,7 @@ impl PageMem for LoanMem {
 
     unsafe fn claim_blocks_into(
         &mut self,
-        _list_pa: u64,
-        _first: usize,
-        _n: usize,
-        _nr_pages: u64,
+        _: BlockList,
         out: &mut Self::Pages,
     ) -> (usize, CoreResult) {
         match *out {}

@@ -23,7 +23,7 @@ use crate::glue::mem::{KernelMem, VmapPages, GEOMETRY};
 use crate::glue::radix::CRadixTree;
 use crate::pure::error::{Error as CoreError, Result as CoreResult};
 use crate::pure::geometry::Geometry;
-use crate::pure::mem::PageMem;
+use crate::pure::mem::{BlockList, PageMem};
 use crate::pure::radix::{encode_key, RadixTree, RadixVisitor};
 use crate::pure::rng::XorShift;
 
@@ -108,17 +108,11 @@ impl PageMem for CountingMem<'_> {
 
     unsafe fn claim_blocks_into(
         &mut self,
-        list_pa: u64,
-        first: usize,
-        n: usize,
-        nr_pages: u64,
+        list: BlockList,
         out: &mut VmapPages,
     ) -> (usize, CoreResult) {
         // SAFETY: forwarded with this function's own contract.
-        unsafe {
-            self.inner
-                .claim_blocks_into(list_pa, first, n, nr_pages, out)
-        }
+        unsafe { self.inner.claim_blocks_into(list, out) }
     }
 }
 

@@ -22,7 +22,7 @@ use std::vec::Vec;
 
 use crate::pure::error::{Error, Result};
 use crate::pure::geometry::Geometry;
-use crate::pure::mem::{page_blocks, PageMem};
+use crate::pure::mem::{page_blocks, BlockList, PageMem};
 
 /// The page list of a restored vmalloc area on the host ([`PageMem::Pages`]): physical
 /// addresses in area order. With `limit` set it takes at most that many pages: growing past
@@ -309,14 +309,13 @@ impl PageMem for SimMem {
         Ok(())
     }
 
-    unsafe fn claim_blocks_into(
-        &mut self,
-        list_pa: u64,
-        first: usize,
-        n: usize,
-        nr_pages: u64,
-        out: &mut SimPages,
-    ) -> (usize, Result) {
+    unsafe fn claim_blocks_into(&mut self, list: BlockList, out: &mut SimPages) -> (usize, Result) {
+        let BlockList {
+            page: list_pa,
+            first,
+            n,
+            nr_pages,
+        } = list;
         let room = out
             .limit
             .map_or(u64::MAX, |l| l.saturating_sub(out.pas.len()) as u64);
