@@ -6,8 +6,10 @@
 //! ([`crate::glue::vmalloc::preserve`]) and by C (`kho_preserve_vmalloc()` /
 //! `kho_unpreserve_vmalloc()`), alternating, after one untimed warm-up round each; and the
 //! Rust reader (`validate` + `for_each_entry`) on the C-written descriptor, which has no C
-//! counterpart (C only reads while restoring). Restore cannot be measured in one boot:
-//! `kho_restore_pages()` only accepts the previous kernel's memory.
+//! counterpart (C only reads while restoring). Both preserves read the area's own page
+//! list: C `vm->pages[]`, Rust the list [`VmallocArea`] records at allocation. Restore
+//! cannot be measured in one boot: `kho_restore_pages()` only accepts the previous
+//! kernel's memory (see [`crate::vmx`]).
 
 use kernel::prelude::*;
 
@@ -25,7 +27,6 @@ struct Totals {
     c_pres: u64,
     c_unpres: u64,
     read: u64,
-    lookup: u64,
 }
 
 /// One timed (or warm-up) round: Rust preserve/unpreserve, C preserve, Rust read of the C
@@ -52,15 +53,6 @@ fn round(area: &VmallocArea, t: &mut Totals) -> Result {
     }
     let (ns, ()) = time_ns(|| drop(c));
     t.c_unpres += ns;
-
-    // The part of Rust's preserve that C gets for free from `vm->pages[]`.
-    let (ns, sum) = time_ns(|| {
-        (0..area.nr_pages()).fold(0u64, |s, i| s.wrapping_add(area.page_phys(i).unwrap_or(0)))
-    });
-    t.lookup += ns;
-    if sum == 0 {
-        return Err(EINVAL);
-    }
     Ok(())
 }
 
@@ -120,14 +112,6 @@ pub(super) fn run() -> Result {
             rp + ru,
             cp + cu,
             Fixed(rp + ru, cp + cu, 3)
-        );
-        let lk = per(t.lookup);
-        pr_info!(
-            "bench: vmalloc {} MiB of which page lookup (vmalloc_to_page per page, C reads \
-             vm->pages[]): rust {} ns ({} ns/page)\n",
-            mib,
-            lk,
-            lk / pages
         );
         let rd = per(t.read);
         pr_info!(

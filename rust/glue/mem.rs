@@ -219,6 +219,25 @@ impl PageMem for KernelMem {
         }
     }
 
+    unsafe fn unpreserve_blocks_in(&mut self, list: BlockList) {
+        let Some(words) = self.virt(list.page) else {
+            return;
+        };
+        if list.first.saturating_add(list.n) > GEOMETRY.page_words {
+            return;
+        }
+        // SAFETY: `list.page` is owned by the caller (contract), so its words
+        // `first..first + n` (checked to be inside the page) are readable; each is a block
+        // the caller preserved with `nr_pages` pages.
+        unsafe {
+            ffi::kho_rs_unpreserve_blocks(
+                words.add(list.first),
+                list.n as c_ulong,
+                list.nr_pages as c_ulong,
+            )
+        }
+    }
+
     unsafe fn claim_blocks_into(
         &mut self,
         list: BlockList,

@@ -245,6 +245,15 @@ void kho_rs_unpreserve_pages(u64 phys, unsigned long nr_pages)
 	kho_unpreserve_pages(phys_to_page(phys), nr_pages);
 }
 
+/* kho_unpreserve_pages() of @n blocks of @nr_pages pages listed at @phys: one call a chunk. */
+void kho_rs_unpreserve_blocks(const u64 *phys, unsigned long n, unsigned long nr_pages)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		kho_unpreserve_pages(phys_to_page(phys[i]), nr_pages);
+}
+
 int kho_rs_add_subtree(const char *name, void *blob, size_t size)
 {
 	return kho_add_subtree(name, blob, size);

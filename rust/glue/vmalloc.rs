@@ -44,11 +44,14 @@ pub(crate) const HUGE_ORDER: u16 = {
 /// # Invariants
 ///
 /// `ptr` is the start of a live `vmalloc()` (or, if `huge`, `vmalloc_huge()`) area of
-/// `nr_pages * PAGE_SIZE` bytes (`nr_pages > 0`) owned by this value; every page is mapped
-/// and initialized. A huge area's size is a multiple of `PAGE_SIZE << HUGE_ORDER`.
+/// `pages.len() * PAGE_SIZE` bytes (at least one page) owned by this value; every page is
+/// mapped and initialized, and `pages[i]` is the physical address of page `i` (vmalloc
+/// pages do not move). A huge area's size is a multiple of `PAGE_SIZE << HUGE_ORDER`.
 pub(crate) struct VmallocArea {
     ptr: NonNull<u8>,
-    nr_pages: usize,
+    /// The area's own page list, looked up once at allocation, as `vm->pages[]` is
+    /// filled by `vmalloc()`: preserving reads it instead of walking the page tables.
+    pages: KVVec<u64>,
     huge: bool,
 }
 
@@ -91,19 +94,34 @@ impl VmallocArea {
             return Err(E2BIG);
         }
         let bytes = nr_pages * PAGE_SIZE;
+        let mut pages = KVVec::<u64>::with_capacity(nr_pages, GFP_KERNEL)?;
         // SAFETY: `vmalloc()` and `vmalloc_huge()` have no preconditions; `bytes` fits in
         // `unsigned long`.
         let raw = unsafe { ffi::kho_rs_vmalloc(bytes as c_ulong, huge) };
         let ptr = NonNull::new(raw.cast::<u8>()).ok_or(ENOMEM)?;
         // SAFETY: `ptr` is a fresh, writable mapping of `bytes` bytes owned by us.
         unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0, bytes) };
-        // INVARIANT: a live area of `nr_pages` pages, all initialized above; a huge one is
-        // whole blocks (checked by `new_huge`).
-        Ok(Self {
-            ptr,
-            nr_pages,
-            huge,
-        })
+        // SAFETY: `pages` has room for `nr_pages` u64 values; the area at `ptr` is live and
+        // has `nr_pages` pages, each looked up with `vmalloc_to_page()` in one C call.
+        let filled = unsafe {
+            ffi::kho_rs_vmalloc_phys(
+                ptr.as_ptr().cast(),
+                0,
+                nr_pages as c_ulong,
+                pages.as_mut_ptr(),
+            )
+        } as usize;
+        if filled != nr_pages {
+            pr_err!("vmalloc: page {} of a new area is not mapped\n", filled);
+            // SAFETY: the area is ours and not used afterwards.
+            unsafe { ffi::kho_rs_vfree(ptr.as_ptr().cast()) };
+            return Err(EFAULT);
+        }
+        // SAFETY: C initialized the first `filled == nr_pages <= capacity` elements.
+        unsafe { pages.inc_len(filled) };
+        // INVARIANT: a live area of `nr_pages` pages, all initialized above, with their
+        // physical addresses in `pages`; a huge one is whole blocks (checked by `new_huge`).
+        Ok(Self { ptr, pages, huge })
     }
 
     /// Whether the area was allocated with `vmalloc_huge()`.
@@ -113,12 +131,17 @@ impl VmallocArea {
 
     /// Number of order-0 pages of the area.
     pub(crate) fn nr_pages(&self) -> usize {
-        self.nr_pages
+        self.pages.len()
     }
 
     /// Size of the area in bytes (`nr_pages * PAGE_SIZE`).
     pub(crate) fn len(&self) -> usize {
-        self.nr_pages * PAGE_SIZE
+        self.nr_pages() * PAGE_SIZE
+    }
+
+    /// Physical address of every page of the area, in order (recorded at allocation).
+    pub(crate) fn pages(&self) -> &[u64] {
+        &self.pages
     }
 
     /// Start address of the area (for the C functions taking a vmalloc pointer).
@@ -139,9 +162,10 @@ impl VmallocArea {
         unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len()) }
     }
 
-    /// Physical address of page `i` (`vmalloc_to_page()`), `None` if `i` is out of range.
+    /// Physical address of page `i` looked up now in the page tables (`vmalloc_to_page()`),
+    /// `None` if `i` is out of range: for tests, independently of [`VmallocArea::pages`].
     pub(crate) fn page_phys(&self, i: usize) -> Option<u64> {
-        if i >= self.nr_pages {
+        if i >= self.nr_pages() {
             return None;
         }
         // SAFETY: `i < nr_pages`, so the address is inside the live area (type invariant);
@@ -149,31 +173,6 @@ impl VmallocArea {
         let pa =
             unsafe { ffi::kho_rs_vmalloc_to_phys(self.ptr.as_ptr().add(i * PAGE_SIZE).cast()) };
         (pa != 0).then_some(pa)
-    }
-}
-
-impl VmallocArea {
-    /// Physical addresses of all pages of the area, in order, with one C call (a page-table
-    /// walk per page inside C, no FFI call per page).
-    pub(crate) fn phys_list(&self) -> Result<KVVec<u64>> {
-        let mut list = KVVec::<u64>::with_capacity(self.nr_pages, GFP_KERNEL)?;
-        // SAFETY: `list` has room for `nr_pages` u64 values; the area is live (type
-        // invariant) and has `nr_pages` pages, each looked up with `vmalloc_to_page()`.
-        let filled = unsafe {
-            ffi::kho_rs_vmalloc_phys(
-                self.ptr.as_ptr().cast(),
-                0,
-                self.nr_pages as c_ulong,
-                list.as_mut_ptr(),
-            )
-        } as usize;
-        if filled != self.nr_pages {
-            pr_err!("vmalloc: page {} of the area is not mapped\n", filled);
-            return Err(EFAULT);
-        }
-        // SAFETY: C initialized the first `filled == nr_pages <= capacity` elements.
-        unsafe { list.inc_len(filled) };
-        Ok(list)
     }
 }
 
@@ -215,10 +214,10 @@ pub(crate) struct PreservedVmalloc<'a> {
 pub(crate) fn preserve(area: &VmallocArea) -> Result<PreservedVmalloc<'_>> {
     let total = u32::try_from(area.nr_pages()).map_err(|_| E2BIG)?;
     let mut mem = kernel_mem();
-    let list = area.phys_list()?;
+    let list = area.pages();
     let (order, flags) = match area.is_huge() {
         false => (0, KHO_VMALLOC_ALLOC),
-        true if core_vm::made_of_blocks(&GEOMETRY, &list, HUGE_ORDER) => {
+        true if core_vm::made_of_blocks(&GEOMETRY, list, HUGE_ORDER) => {
             (HUGE_ORDER, KHO_VMALLOC_ALLOC | KHO_VMALLOC_HUGE_VMAP)
         }
         true => (0, KHO_VMALLOC_ALLOC | KHO_VMALLOC_HUGE_VMAP),

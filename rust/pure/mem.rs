@@ -92,6 +92,24 @@ pub(crate) trait PageMem {
     /// Undoes [`PageMem::preserve`] for exactly the same range.
     fn unpreserve(&mut self, pa: u64, nr_pages: u64);
 
+    /// Undoes [`PageMem::preserve`] for every block of `list` (`list.nr_pages` pages each),
+    /// in order. The kernel does it with one C call for the whole list.
+    ///
+    /// # Safety
+    ///
+    /// `list.page` must be a page owned by the caller, and every listed block must have been
+    /// preserved with `list.nr_pages` pages and not unpreserved since.
+    unsafe fn unpreserve_blocks_in(&mut self, list: BlockList) {
+        for i in 0..list.n {
+            // SAFETY: the caller owns `list.page`.
+            let word = unsafe { self.page(list.page) }.and_then(|p| p.get(list.first + i));
+            let Some(&pa) = word else {
+                return;
+            };
+            self.unpreserve(pa, list.nr_pages);
+        }
+    }
+
     /// New kernel: checks, then claims, `nr_pages` pages at `pa` preserved by the previous
     /// kernel.
     ///
@@ -121,7 +139,8 @@ pub(crate) trait PageMem {
     ) -> (usize, Result);
 }
 
-/// Blocks to claim with [`PageMem::claim_blocks_into`]: their addresses are the words
+/// Blocks listed in a page, for [`PageMem::claim_blocks_into`] and
+/// [`PageMem::unpreserve_blocks_in`]: their addresses are the words
 /// `first..first + n` of the page at `page`, and each is `nr_pages` pages long (a power of
 /// two, as a vmalloc chunk lists blocks of `2^order` pages).
 #[derive(Clone, Copy, Debug)]

@@ -330,19 +330,17 @@ pub(crate) unsafe fn unpreserve<M: PageMem>(mem: &mut M, desc: &KhoVmalloc) {
             return;
         };
         let next = page.next;
-        for i in 1..=per_chunk {
-            // SAFETY: as above.
-            let Some(&pa) = (unsafe { mem.page(chunk) })
-                .and_then(KhoVmallocChunk::of)
-                .and_then(|c| c.phys.get(i - 1))
-            else {
-                break;
-            };
-            if pa == 0 {
-                break;
-            }
-            mem.unpreserve(pa, nr);
-        }
+        let list = page.entries(per_chunk);
+        let used = list.iter().position(|&pa| pa == 0).unwrap_or(list.len());
+        let blocks = BlockList {
+            page: chunk,
+            first: 1,
+            n: used,
+            nr_pages: nr,
+        };
+        // SAFETY: as above; the chunk's first `used` entries are blocks this descriptor
+        // preserved with `nr` pages each.
+        unsafe { mem.unpreserve_blocks_in(blocks) };
         mem.unpreserve(chunk, 1);
         // SAFETY: as above; unpreserved, read for the last time, freed once.
         unsafe { mem.free(chunk) };
