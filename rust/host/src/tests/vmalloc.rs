@@ -285,20 +285,10 @@ fn alloc_desc(first: u64, total_pages: u32) -> KhoVmalloc {
 }
 
 /// Restores `desc` in `m2` expecting `errno_want`; checks that nothing restored is left.
-fn expect_reject(mut m2: SimMem, desc: &KhoVmalloc, errno_want: i32) -> (SimMem, Error) {
-    let incoming = m2.incoming.clone();
-    let live = m2.live_pages();
-    let err = restore(&mut m2, desc, &mut SimPages::default()).unwrap_err();
-    assert_eq!(err.errno, errno_want, "{err}");
-    assert!(err.what.starts_with("vmalloc: "), "{err}");
-    let leaked: Vec<u64> = m2
-        .live_pages()
-        .into_iter()
-        .filter(|p| incoming.contains(p) && !m2.incoming.contains(p))
-        .collect();
-    assert!(leaked.is_empty(), "restored pages leaked: {leaked:x?}");
-    assert!(m2.live_pages().is_subset(&live));
-    (m2, err)
+fn expect_reject(m2: SimMem, desc: &KhoVmalloc, errno_want: i32) -> (SimMem, Error) {
+    super::expect_restore_error(m2, "vmalloc: ", errno_want, |m| {
+        restore(m, desc, &mut SimPages::default())
+    })
 }
 
 #[test]
