@@ -207,7 +207,6 @@ impl Drop for BlockxOut {
 struct Seen {
     /// Blocks of the chain, in order (as the reader reported them).
     blocks: KVVec<u64>,
-    /// Entries read.
     entries: usize,
     /// Entries whose bytes differ from what the writer wrote.
     bad: usize,
@@ -298,7 +297,7 @@ fn check_all(blob: &[u8]) -> Result {
 struct Check {
     /// Writer and reader.
     dir: &'static str,
-    /// Entry size.
+    /// Entry size in bytes.
     size: usize,
 }
 

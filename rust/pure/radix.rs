@@ -158,7 +158,6 @@ impl RadixStats {
 /// One table on the walk stack.
 #[derive(Clone, Copy, Default)]
 struct Frame {
-    /// Physical address of the table page.
     pa: u64,
     /// Level of the table (>= 1).
     level: u32,
@@ -195,7 +194,6 @@ enum Step {
 /// page before the next step. Depth is bounded by the geometry, so a malformed tree cannot
 /// make the cursor run deeper than [`STACK_DEPTH`].
 struct Cursor {
-    /// Geometry of the tree.
     geo: Geometry,
     /// The stack of tables being walked; `frames[..sp]` are live.
     frames: [Frame; STACK_DEPTH],
@@ -500,7 +498,6 @@ struct Runs {
     pfn: u64,
     /// Pages left.
     left: u64,
-    /// Largest order of a block.
     max_order: u32,
 }
 

@@ -47,7 +47,6 @@ fn key(pa: u64, order: u32) -> Result<u64> {
 
 /// `PageMem` wrapper counting page allocations and frees.
 struct CountingMem<'a> {
-    /// The real memory.
     inner: &'a mut KernelMem,
     /// Pages allocated.
     allocs: u64,
