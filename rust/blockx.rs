@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Block chains across kexec: Rust and C (upstream's `kho_block.c`), each writing for the
-//! other.
+//! Block chains across kexec: Rust and C (upstream's `kernel/liveupdate/kho_block.c`), each
+//! writing for the other.
 //!
 //! With `blockx=1` the first kernel writes, for each entry size of [`SIZES`], one chain with
 //! the C writer (the oracle of [`crate::glue::block_oracle`]: `kho_block_set_grow()` and
