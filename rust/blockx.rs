@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Block chains across kexec: Rust and C (upstream's `kho_block.c`), each writing for the
-//! other.
+//! Block chains across kexec: Rust and C (upstream's `kernel/liveupdate/kho_block.c`), each
+//! writing for the other.
 //!
 //! With `blockx=1` the first kernel writes, for each entry size of [`SIZES`], one chain with
 //! the C writer (the oracle of [`crate::glue::block_oracle`]: `kho_block_set_grow()` and
@@ -207,7 +207,6 @@ impl Drop for BlockxOut {
 struct Seen {
     /// Blocks of the chain, in order (as the reader reported them).
     blocks: KVVec<u64>,
-    /// Entries read.
     entries: usize,
     /// Entries whose bytes differ from what the writer wrote.
     bad: usize,
@@ -298,7 +297,7 @@ fn check_all(blob: &[u8]) -> Result {
 struct Check {
     /// Writer and reader.
     dir: &'static str,
-    /// Entry size.
+    /// Entry size in bytes.
     size: usize,
 }
 

@@ -7,7 +7,7 @@
 //! carries a workload across kexec through its own KHO subtree.
 //!
 //! Layout: [`pure`] is the kernel-independent core (also built as a host crate for
-//! `cargo test`); [`glue`] is the only layer that calls C; this file wires them together.
+//! `cargo test`); [`glue`] is the layer that calls C; this file wires them together.
 
 use kernel::prelude::*;
 

@@ -15,7 +15,7 @@ use crate::glue::kho::core_err;
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::radix::CRadixTree;
 use crate::pure::error::Result as CoreResult;
-use crate::pure::radix::{encode_key, RadixTree, RadixVisitor};
+use crate::pure::radix::{encode_key, PageRange, RadixTree, RadixVisitor};
 use crate::pure::rng::XorShift;
 
 /// Numbers of keys.
@@ -197,7 +197,7 @@ fn range_vs_keys(mem: &mut KernelMem, keys: &[u64]) -> Result {
     let n = keys.len();
     let pa = CONTIG_BASE_PFN << GEOMETRY.page_shift;
     let mut range_tree = RadixTree::new(mem).map_err(ce)?;
-    let (t_range, r) = time_ns(|| range_tree.add_range(mem, pa, n as u64, 0));
+    let (t_range, r) = time_ns(|| range_tree.add_range(mem, PageRange::new(pa, n as u64, 0)));
     let r = r.map_err(ce).and_then(|added| {
         let mut key_tree = RadixTree::new(mem).map_err(ce)?;
         let (t_keys, r) = time_ns(|| keys.iter().try_for_each(|&k| key_tree.add(mem, k)));

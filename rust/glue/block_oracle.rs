@@ -78,7 +78,6 @@ pub(crate) fn live() -> (isize, isize) {
 /// restored by [`CBlockSet::restore_kho`] without a ledger, and it counts in [`ORACLE_STATE`],
 /// so no ledger can be opened until it is dropped.
 pub(crate) struct CBlockSet {
-    /// The C handle.
     set: NonNull<c_void>,
     /// The entry size the set was created with.
     entry_size: usize,
@@ -279,7 +278,6 @@ pub(crate) struct Ledger {
 /// Gives shared access to the [`CBlockSet`] and forwards the reading methods, but never a
 /// `&mut CBlockSet`, so the incoming set cannot be moved out and dropped after the ledger.
 pub(crate) struct Incoming<'l> {
-    /// The set.
     set: CBlockSet,
     /// The ledger that must outlive the set.
     _ledger: PhantomData<&'l Ledger>,

@@ -51,7 +51,6 @@ const _: () = assert!(core::mem::size_of::<c_ulong>() == core::mem::size_of::<u6
 /// C tree functions and belongs to this object; otherwise the pages belong to someone else
 /// who keeps them alive (and does not change them) for the lifetime of this object.
 pub(crate) struct CRadixTree {
-    /// The C handle.
     tree: NonNull<c_void>,
     /// Whether dropping this object destroys the tree's pages.
     owned: bool,

@@ -280,7 +280,6 @@ pub(crate) struct BlockSet<E: BlockEntry> {
     head_pa: u64,
     /// Physical address of the last block, 0 when empty.
     tail_pa: u64,
-    /// Number of blocks in the chain.
     nblocks: usize,
     /// Entries per block, `(PAGE_SIZE - 16) / E::SIZE`.
     count_per_block: usize,
@@ -653,9 +652,7 @@ impl<E: BlockEntry> BlockSet<E> {
 /// creates slots.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Slot<'s, E: BlockEntry> {
-    /// Physical address of the block holding the entry.
     block_pa: u64,
-    /// Index of the entry in its block.
     index: usize,
     /// The set the block belongs to, and the entry type.
     _set: PhantomData<&'s BlockSet<E>>,
@@ -728,7 +725,6 @@ impl<'s, E: BlockEntry> Slot<'s, E> {
 ///
 /// `block_pa` is 0 (the set is empty) or a block of `set`, and `index <= count_per_block`.
 pub(crate) struct BlockIter<'s, E: BlockEntry> {
-    /// The set iterated over.
     set: &'s BlockSet<E>,
     /// Current block, 0 when the set has no blocks.
     block_pa: u64,

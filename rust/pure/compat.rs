@@ -415,7 +415,6 @@ impl fmt::Display for Component<'_> {
 pub(crate) struct Composite<'a> {
     /// The whole string.
     raw: &'a str,
-    /// The base component.
     base: Component<'a>,
     /// The sub-components, `;`-separated (empty if there are none).
     subs: &'a str,

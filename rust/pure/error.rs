@@ -9,7 +9,8 @@
 
 use core::fmt;
 
-/// Errno values used by the core (positive, as in `errno-base.h` / `errno.h` on x86_64).
+/// Errno values used by the core (positive, as in `include/uapi/asm-generic/errno-base.h` and
+/// `include/uapi/asm-generic/errno.h`, which x86_64 uses).
 pub(crate) mod errno {
     /// No such entry.
     pub(crate) const ENOENT: i32 = 2;

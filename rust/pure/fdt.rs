@@ -86,7 +86,6 @@ fn inval(what: &'static str, value: usize) -> Error {
 /// block. Running out of space is `-ENOSPC`; the writer stays usable (nothing is written by
 /// a failed call).
 pub(crate) struct FdtWriter<'a> {
-    /// The output buffer.
     buf: &'a mut [u8],
     /// Usable size of `buf` (capped to what a u32 offset can address).
     end: usize,
@@ -96,7 +95,6 @@ pub(crate) struct FdtWriter<'a> {
     strings_low: usize,
     /// Current nesting depth (0 outside the root).
     depth: usize,
-    /// Whether the root node has been started.
     root_started: bool,
     /// Bit `d` set: the node at depth `d` already has a subnode (no more properties).
     closed: u32,
@@ -530,11 +528,10 @@ pub(crate) struct Fdt<'a> {
     blob: &'a [u8],
     /// The structure block.
     st: &'a [u8],
-    /// The strings block.
     strings: &'a [u8],
     /// Offset of the root's `FDT_BEGIN_NODE` in `st`.
     root: usize,
-    /// `version`.
+    /// The header's `version`.
     #[cfg(any(test, feature = "fuzz"))]
     version: u32,
     /// Number of memory reservation entries (without the terminator).
@@ -795,11 +792,9 @@ fn check_structure(st: &[u8], strings: &[u8], exact: bool) -> Result<usize> {
 pub(crate) struct Node<'a> {
     /// The structure block.
     st: &'a [u8],
-    /// The strings block.
     strings: &'a [u8],
     /// Offset of the first token after the node's name.
     body: usize,
-    /// The name.
     name: &'a str,
 }
 
@@ -920,7 +915,6 @@ pub(crate) struct Property<'a> {
 pub(crate) struct Properties<'a> {
     /// The structure block.
     st: &'a [u8],
-    /// The strings block.
     strings: &'a [u8],
     /// Next token, `None` when done.
     off: Option<usize>,
@@ -951,7 +945,6 @@ impl<'a> Iterator for Properties<'a> {
 pub(crate) struct Subnodes<'a> {
     /// The structure block.
     st: &'a [u8],
-    /// The strings block.
     strings: &'a [u8],
     /// Next token at the parent's level, `None` when done.
     off: Option<usize>,

@@ -2,7 +2,8 @@
 
 //! Kernel-independent core of kho-rs.
 //!
-//! Everything below this module uses `core` only: no `kernel` crate, no allocator, no FFI.
+//! Everything below this module uses `core` and zerocopy only: no `kernel` crate, no
+//! allocator, no FFI.
 //! The same files are compiled twice: into `kho_rs.ko` (as `crate::pure`) and into the host
 //! crate in `rust/host/` (where `cargo test`, property tests and fuzzing run). Physical memory
 //! is reached only through the [`mem::PageMem`] trait, implemented by the kernel glue on real

@@ -158,7 +158,6 @@ impl RadixStats {
 /// One table on the walk stack.
 #[derive(Clone, Copy, Default)]
 struct Frame {
-    /// Physical address of the table page.
     pa: u64,
     /// Level of the table (>= 1).
     level: u32,
@@ -195,7 +194,6 @@ enum Step {
 /// page before the next step. Depth is bounded by the geometry, so a malformed tree cannot
 /// make the cursor run deeper than [`STACK_DEPTH`].
 struct Cursor {
-    /// Geometry of the tree.
     geo: Geometry,
     /// The stack of tables being walked; `frames[..sp]` are live.
     frames: [Frame; STACK_DEPTH],
@@ -494,12 +492,12 @@ struct Run {
 ///
 /// The block orders first rise, then stay at the cap, then fall, so there are at most about
 /// `2 * max_order + 1` runs however long the range is.
+#[derive(Clone)]
 struct Runs {
     /// Next PFN to split.
     pfn: u64,
     /// Pages left.
     left: u64,
-    /// Largest order of a block.
     max_order: u32,
 }
 
@@ -546,49 +544,53 @@ impl Iterator for Runs {
     }
 }
 
-/// Validated arguments of a range operation.
-struct RangeArgs {
-    /// First PFN.
-    pfn: u64,
-    /// Number of pages (0: no runs).
-    nr_pages: u64,
-    /// Largest block order.
-    max_order: u32,
+/// The page range `[pa, pa + nr_pages * PAGE_SIZE)` of [`RadixTree::add_range`] and
+/// [`RadixTree::del_range`], split into blocks of order at most `max_order`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PageRange {
+    /// Physical address of the first page; must be page aligned.
+    pub(crate) pa: u64,
+    /// Number of pages (0: no blocks).
+    pub(crate) nr_pages: u64,
+    /// Largest block order, clamped to `geo.max_order - 1`, the largest encodable order.
+    pub(crate) max_order: u32,
 }
 
-impl RangeArgs {
-    /// Checks a range: page-aligned start, inside the 64-bit space.
-    ///
-    /// `max_order` is clamped to the largest encodable order, `geo.max_order - 1`. An empty
-    /// range has no runs.
-    fn new(geo: &Geometry, pa: u64, nr_pages: u64, max_order: u32) -> Result<Self> {
+impl PageRange {
+    /// The range of `nr_pages` pages from `pa`, in blocks of order at most `max_order`.
+    pub(crate) const fn new(pa: u64, nr_pages: u64, max_order: u32) -> Self {
+        Self {
+            pa,
+            nr_pages,
+            max_order,
+        }
+    }
+
+    /// Checks the range (page-aligned start, inside the 64-bit space) and returns the
+    /// inclusive key interval of each run of its blocks, in order.
+    fn intervals<'g>(
+        self,
+        geo: &'g Geometry,
+    ) -> Result<impl Iterator<Item = Result<(u64, u64)>> + Clone + 'g> {
+        let pa = self.pa;
         if !geo.is_page_aligned(pa) {
             return Err(Error::inval("radix: range start not page aligned", pa));
         }
         let pfn = pa >> geo.page_shift;
         let limit = 1u64 << (64 - geo.page_shift);
-        if !matches!(pfn.checked_add(nr_pages), Some(end) if end <= limit) {
+        if !matches!(pfn.checked_add(self.nr_pages), Some(end) if end <= limit) {
             return Err(Error::new(
                 errno::ERANGE,
                 "radix: range beyond the physical address space",
-                nr_pages,
+                self.nr_pages,
             ));
         }
-        Ok(Self {
-            pfn,
-            nr_pages,
-            max_order: max_order.min(geo.max_order.saturating_sub(1)),
-        })
-    }
-
-    /// The inclusive key interval of each run of the range, in order.
-    fn intervals<'g>(&self, geo: &'g Geometry) -> impl Iterator<Item = Result<(u64, u64)>> + 'g {
         let runs = Runs {
-            pfn: self.pfn,
+            pfn,
             left: self.nr_pages,
-            max_order: self.max_order,
+            max_order: self.max_order.min(geo.max_order.saturating_sub(1)),
         };
-        runs.map(move |run| run_keys(geo, &run))
+        Ok(runs.map(move |run| run_keys(geo, &run)))
     }
 }
 
@@ -893,10 +895,11 @@ impl RadixTree {
         let _ = unsafe { for_first_pages(mem, self.root, u64::MAX, |m, pa| m.unpreserve(pa, 1)) };
     }
 
-    /// Adds the blocks of the page range `[pa, pa + nr_pages * PAGE_SIZE)`.
+    /// Adds the blocks of `range`.
     ///
-    /// The range is split into maximal naturally aligned blocks of order at most `max_order`
-    /// (clamped to `geo.max_order - 1`, the largest encodable order) like `kho_preserve_pages()` (`order = min(ctz(pfn), ilog2(remaining), max_order)`) and
+    /// The range is split into maximal naturally aligned blocks of order at most
+    /// `range.max_order` (clamped to `geo.max_order - 1`, the largest encodable order) like
+    /// `kho_preserve_pages()` (`order = min(ctz(pfn), ilog2(remaining), max_order)`) and
     /// one key is added per block; runs of blocks of one order set whole leaf words at once.
     /// Returns the number of keys that were not present before.
     ///
@@ -905,16 +908,14 @@ impl RadixTree {
     pub(crate) fn add_range<M: PageMem + ?Sized>(
         &mut self,
         mem: &mut M,
-        pa: u64,
-        nr_pages: u64,
-        max_order: u32,
+        range: PageRange,
     ) -> Result<u64> {
         let geo = *mem.geometry();
-        let range = RangeArgs::new(&geo, pa, nr_pages, max_order)?;
+        let intervals = range.intervals(&geo)?;
         // Pass 1: count missing pages (exact per run, possibly too many across runs that
         // share a missing node; the surplus is freed at the end).
         let mut need = 0u64;
-        for keys in range.intervals(&geo) {
+        for keys in intervals.clone() {
             let (lo, hi) = keys?;
             need = need.saturating_add(self.count_missing(mem, &geo, lo, hi)?);
         }
@@ -946,7 +947,7 @@ impl RadixTree {
         // Pass 3: link and set bits; fails only if `mem` breaks its contract.
         let mut added = 0u64;
         let mut res = Ok(());
-        for keys in range.intervals(&geo) {
+        for keys in intervals {
             res = keys.and_then(|(lo, hi)| {
                 // SAFETY: the pool holds pages this call allocated and did not link yet.
                 unsafe { self.update_interval(mem, &geo, lo, hi, Some(&mut pool)) }
@@ -961,7 +962,7 @@ impl RadixTree {
         res.map(|()| added)
     }
 
-    /// Removes the blocks of the page range `[pa, pa + nr_pages * PAGE_SIZE)`.
+    /// Removes the blocks of `range`.
     ///
     /// Splits the range exactly like [`RadixTree::add_range`] and clears whole leaf words at
     /// once. Keys of missing subtrees are skipped. Never frees nodes. Returns the number of
@@ -970,13 +971,11 @@ impl RadixTree {
     pub(crate) fn del_range<M: PageMem + ?Sized>(
         &mut self,
         mem: &mut M,
-        pa: u64,
-        nr_pages: u64,
-        max_order: u32,
+        range: PageRange,
     ) -> Result<u64> {
-        let geo = *mem.geometry();
         let mut removed = 0u64;
-        for keys in RangeArgs::new(&geo, pa, nr_pages, max_order)?.intervals(&geo) {
+        let geo = *mem.geometry();
+        for keys in range.intervals(&geo)? {
             let (lo, hi) = keys?;
             // SAFETY: no pool: only pages of this tree are touched.
             removed += unsafe { self.update_interval(mem, &geo, lo, hi, None) }?;

@@ -64,7 +64,6 @@ enum Reject {
 /// What the C reader accepted: number of blocks and of entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Accepted {
-    /// Number of blocks in the chain.
     blocks: usize,
     /// Sum of the block counts.
     entries: usize,
@@ -176,7 +175,6 @@ fn agrees(res: core::result::Result<(), Mismatch>) -> Result {
 /// `len` is the writer's position: the number of entries logically in the set. Each
 /// operation starts a fresh iterator and moves it (and the model's) past those entries.
 struct ModelRun {
-    /// The block set as words.
     model: Model<KVec<u64>>,
     /// Entries written and not popped.
     len: usize,
@@ -439,15 +437,10 @@ fn reader_accepts_on<E: TestEntry>(mem: &mut KernelMem, set: &mut BlockSet<E>, n
 #[repr(C)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
 struct FileRec {
-    /// Identifier.
     id: u64,
-    /// A physical address.
     pa: u64,
-    /// A length.
     len: u32,
-    /// A checksum.
     csum: u32,
-    /// A tag.
     tag: [u8; 16],
 }
 

@@ -111,9 +111,7 @@ const fn seed(case: u64, k: usize) -> u64 {
 /// lent, so between `claim` and `free` the reader may use the page as PageMem's contract
 /// says a claimed page may be used.
 struct LoanMem {
-    /// Real memory.
     mem: KernelMem,
-    /// KHO's outgoing memory map.
     map: OutMemoryMap,
     /// One bit per page frame: lent and not returned.
     lent: KVVec<u64>,
@@ -256,7 +254,6 @@ impl PageMem for LoanMem {
 
 /// State of one test case: the memory accessor and every page the case put on a chain.
 struct Case {
-    /// Memory, lending for same-boot restores.
     lm: LoanMem,
     /// Page-aligned addresses of every block and test page used; none may stay preserved.
     touched: KVec<u64>,
@@ -337,9 +334,7 @@ impl Case {
 
 /// A page the case allocated for damaged chains.
 struct TestPage {
-    /// Its address.
     pa: u64,
-    /// Whether it is preserved.
     preserved: bool,
 }
 
@@ -777,9 +772,7 @@ fn c_verdict(entry_size: usize, head: u64, max: usize) -> Result<(Verdict, KVVec
 /// verdicts, the blocks C releases and the blocks Rust gives back, in order.
 #[derive(Clone, Copy)]
 struct Expect<'a> {
-    /// C's verdict.
     c: Verdict,
-    /// Rust's verdict.
     rust: Verdict,
     /// Blocks C releases (restores and frees).
     c_released: &'a [u64],

@@ -6,9 +6,9 @@
 //! It needs a kexec, so the kexec selftest runs it (case `claim`): the first kernel loads
 //! the module with `claim_prep=1` (see [`crate::claim_fixture`]), kexecs with KHO and
 //! `kunit.enable=1 kunit.filter_glob=kho_rs_kexec_claim`, and the suite runs at insmod in
-//! the second kernel, where KHO has marked the fixture's blocks; `kunit.py parse` judges its
-//! KTAP. `scripts/kunit.sh` (one cold boot) runs every other suite with the filter
-//! `kho_rs_[!k]*`. The suite
+//! the second kernel, where KHO has marked the fixture's blocks;
+//! `tools/testing/kunit/kunit.py parse` judges its KTAP. `scripts/kunit.sh` (one cold boot)
+//! runs every other suite with the filter `kho_rs_[!k]*`. The suite
 //!
 //! * pins the private layout of KHO's mark (`page->private` = `{u32 order, u32 magic}`) that
 //!   the shim reads before it claims: a layout change fails here instead of misreading;

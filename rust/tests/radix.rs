@@ -24,7 +24,7 @@ use crate::glue::radix::CRadixTree;
 use crate::pure::error::{Error as CoreError, Result as CoreResult};
 use crate::pure::geometry::Geometry;
 use crate::pure::mem::{BlockList, PageMem};
-use crate::pure::radix::{encode_key, RadixTree, RadixVisitor};
+use crate::pure::radix::{encode_key, PageRange, RadixTree, RadixVisitor};
 use crate::pure::rng::XorShift;
 
 /// Order-0 pages of a 64 GiB physical address space (random keys are drawn below it).
@@ -47,7 +47,6 @@ fn key(pa: u64, order: u32) -> Result<u64> {
 
 /// `PageMem` wrapper counting page allocations and frees.
 struct CountingMem<'a> {
-    /// The real memory.
     inner: &'a mut KernelMem,
     /// Pages allocated.
     allocs: u64,
@@ -414,7 +413,10 @@ mod tests {
             let mut a = RadixTree::new(&mut mem).map_err(ce)?;
             let mut b = RadixTree::new(&mut mem).map_err(ce)?;
             let mut res = a
-                .add_range(&mut mem, pfn << GEOMETRY.page_shift, n, max_order)
+                .add_range(
+                    &mut mem,
+                    PageRange::new(pfn << GEOMETRY.page_shift, n, max_order),
+                )
                 .map_err(ce)
                 .and_then(|added| check(added == keys.len() as u64, "added", added, 0));
             for &k in keys.iter() {

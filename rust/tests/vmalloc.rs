@@ -168,6 +168,28 @@ fn check_preserved(map: &OutMemoryMap, pages: &[u64], want: bool) -> Result {
     Ok(())
 }
 
+/// Checks that `pages` (the area, in order) and the chunks of `desc` are in KHO's map, that
+/// the chain lists `pages`, and that dropping `preserved`, the preservation `desc` belongs
+/// to, removes them all. Fails instead of asserting: it runs outside `#[kunit_tests]`.
+fn check_preserved_until_drop<P>(
+    map: &OutMemoryMap,
+    pages: &[u64],
+    desc: &KhoVmalloc,
+    preserved: P,
+) -> Result {
+    let chunks = chunk_list(desc)?;
+    check_preserved(map, pages, true)?;
+    check_preserved(map, &chunks, true)?;
+    let (entries, _) = rust_entries(desc)?;
+    ensure(
+        entries[..] == pages[..],
+        "chain entries are the area's pages",
+    )?;
+    drop(preserved);
+    check_preserved(map, pages, false)?;
+    check_preserved(map, &chunks, false)
+}
+
 #[kunit_tests(kho_rs_vmalloc)]
 mod tests {
     use super::*;
@@ -188,26 +210,13 @@ mod tests {
             assert_eq!(desc.total_pages as usize, n);
             assert_eq!(desc.flags, KHO_VMALLOC_ALLOC);
             assert_eq!(desc.order, 0);
-            let chunks = chunk_list(&desc)?;
-            assert_eq!(chunks.len(), n / PER_CHUNK + 1);
-            check_preserved(&map, &pages, true)?;
-            check_preserved(&map, &chunks, true)?;
-            let (entries, _) = rust_entries(&desc)?;
-            assert!(entries[..] == pages[..]);
-            drop(p);
-            check_preserved(&map, &pages, false)?;
-            check_preserved(&map, &chunks, false)?;
+            assert_eq!(chunk_list(&desc)?.len(), n / PER_CHUNK + 1);
+            check_preserved_until_drop(&map, &pages, &desc, p)?;
 
             // C on the same area after Rust's unpreserve: same entries, then nothing left.
             let c = gv::c_preserve(&area)?;
             let cdesc = *c.desc();
-            let cchunks = chunk_list(&cdesc)?;
-            check_preserved(&map, &pages, true)?;
-            let (centries, _) = rust_entries(&cdesc)?;
-            assert!(centries[..] == pages[..]);
-            drop(c);
-            check_preserved(&map, &pages, false)?;
-            check_preserved(&map, &cchunks, false)?;
+            check_preserved_until_drop(&map, &pages, &cdesc, c)?;
         }
         Ok(())
     }

@@ -40,7 +40,6 @@ pub(crate) fn is_pat(seed: u64, bytes: &[u8]) -> bool {
 /// only; it is small in memory, also for `N = 4080`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Pat<const N: usize> {
-    /// Seed of the entry.
     seed: u64,
     /// Whether every byte read back matched the pattern of `seed`.
     intact: bool,

@@ -12,7 +12,7 @@ use crate::fuzz_api::radix::Recorder;
 use crate::pure::error::{errno, Error, Result};
 use crate::pure::geometry::{Geometry, G16K, G4K, G64K};
 use crate::pure::mem::PageMem;
-use crate::pure::radix::{decode_key, encode_key, RadixStats, RadixTree, RadixVisitor};
+use crate::pure::radix::{decode_key, encode_key, PageRange, RadixStats, RadixTree, RadixVisitor};
 use crate::sim::SimMem;
 
 const GEOS: [Geometry; 3] = [G4K, G16K, G64K];
@@ -465,7 +465,7 @@ fn add_range_rolls_back_on_allocation_failure() {
         loop {
             let before = snapshot(mem);
             mem.fail_at = Some(mem.allocs + fail);
-            match t.add_range(mem, pfn << g.page_shift, nr, 3) {
+            match t.add_range(mem, PageRange::new(pfn << g.page_shift, nr, 3)) {
                 Err(e) => {
                     assert_eq!(e.errno, errno::ENOMEM);
                     assert_eq!(snapshot(mem), before, "fail {fail}");
@@ -494,7 +494,7 @@ fn add_range_rolls_back_on_allocation_failure() {
 
 /// Builds one tree with `add` per block and one with `add_range`; compares them.
 fn check_range(g: Geometry, pfn: u64, nr: u64, max_order: u32) {
-    let pa = pfn << g.page_shift;
+    let range = PageRange::new(pfn << g.page_shift, nr, max_order);
     let mut m1 = SimMem::new(g);
     let mut t1 = RadixTree::new(&mut m1).unwrap();
     let want = block_keys(&g, pfn, nr, max_order);
@@ -503,29 +503,23 @@ fn check_range(g: Geometry, pfn: u64, nr: u64, max_order: u32) {
     }
     let mut m2 = SimMem::new(g);
     let mut t2 = RadixTree::new(&mut m2).unwrap();
-    assert_eq!(
-        t2.add_range(&mut m2, pa, nr, max_order).unwrap(),
-        want.len() as u64
-    );
+    assert_eq!(t2.add_range(&mut m2, range).unwrap(), want.len() as u64);
     let mut sorted = want.clone();
     sorted.sort();
     assert_eq!(keys_of(&t2, &m2), sorted);
     assert_eq!(shape(&t1, &m1), shape(&t2, &m2));
     assert_eq!(m1.live(), m2.live(), "no surplus page kept");
     // Adding again adds nothing.
-    assert_eq!(t2.add_range(&mut m2, pa, nr, max_order).unwrap(), 0);
+    assert_eq!(t2.add_range(&mut m2, range).unwrap(), 0);
     assert_eq!(shape(&t1, &m1), shape(&t2, &m2));
     // del_range removes exactly those keys, like del per key.
     for &k in &want {
         t1.del(&mut m1, k).unwrap();
     }
-    assert_eq!(
-        t2.del_range(&mut m2, pa, nr, max_order).unwrap(),
-        want.len() as u64
-    );
+    assert_eq!(t2.del_range(&mut m2, range).unwrap(), want.len() as u64);
     assert!(keys_of(&t2, &m2).is_empty());
     assert_eq!(shape(&t1, &m1), shape(&t2, &m2));
-    assert_eq!(t2.del_range(&mut m2, pa, nr, max_order).unwrap(), 0);
+    assert_eq!(t2.del_range(&mut m2, range).unwrap(), 0);
     t1.destroy(&mut m1);
     t2.destroy(&mut m2);
     assert_eq!(m1.live() + m2.live(), 0);
@@ -551,7 +545,10 @@ fn add_range_matches_per_block_adds() {
 #[test]
 fn add_range_leaf_words() {
     on_tree(G4K, |mem, t| {
-        assert_eq!(t.add_range(mem, 0, 10000, 0).unwrap(), 10000);
+        assert_eq!(
+            t.add_range(mem, PageRange::new(0, 10000, 0)).unwrap(),
+            10000
+        );
         let c = collect(t, mem);
         assert_eq!(c.pages.len(), 6);
         let (leaf, level) = c.pages[5];
@@ -562,8 +559,16 @@ fn add_range_leaf_words() {
         assert_eq!(w[156], (1 << (10000 - 156 * 64)) - 1);
         assert!(w[157..].iter().all(|&x| x == 0));
         // Partially present: only the new keys count.
-        assert_eq!(t.add_range(mem, 0x1000 * 9990, 20, 0).unwrap(), 10);
-        assert_eq!(t.del_range(mem, 0x1000 * 64, 64, 0).unwrap(), 64);
+        assert_eq!(
+            t.add_range(mem, PageRange::new(0x1000 * 9990, 20, 0))
+                .unwrap(),
+            10
+        );
+        assert_eq!(
+            t.del_range(mem, PageRange::new(0x1000 * 64, 64, 0))
+                .unwrap(),
+            64
+        );
         assert_eq!(mem.page(leaf).unwrap()[1], 0);
         assert_eq!(keys_of(t, mem).len(), 10010 - 64);
     });
@@ -572,34 +577,46 @@ fn add_range_leaf_words() {
 #[test]
 fn range_rejects_bad_arguments() {
     each_tree(|g, mem, t| {
-        let e = t.add_range(mem, 8, 1, 0).unwrap_err();
+        let e = t.add_range(mem, PageRange::new(8, 1, 0)).unwrap_err();
         assert_eq!((e.errno, e.value), (errno::EINVAL, 8));
         let last = u64::MAX << g.page_shift;
         assert_eq!(
-            t.add_range(mem, last, 2, 0).unwrap_err().errno,
+            t.add_range(mem, PageRange::new(last, 2, 0))
+                .unwrap_err()
+                .errno,
             errno::ERANGE
         );
         assert_eq!(
-            t.add_range(mem, last, u64::MAX, 0).unwrap_err().errno,
+            t.add_range(mem, PageRange::new(last, u64::MAX, 0))
+                .unwrap_err()
+                .errno,
             errno::ERANGE
         );
         assert_eq!(
-            t.del_range(mem, last, 2, 0).unwrap_err().errno,
+            t.del_range(mem, PageRange::new(last, 2, 0))
+                .unwrap_err()
+                .errno,
             errno::ERANGE
         );
-        assert_eq!(t.add_range(mem, 0, 0, 0).unwrap(), 0);
+        assert_eq!(t.add_range(mem, PageRange::new(0, 0, 0)).unwrap(), 0);
         assert_eq!(mem.live(), 1);
         // The very last page is fine.
-        assert_eq!(t.add_range(mem, last, 1, 0).unwrap(), 1);
+        assert_eq!(t.add_range(mem, PageRange::new(last, 1, 0)).unwrap(), 1);
         assert_eq!(keys_of(t, mem), vec![(1u64 << g.key_width) - 1]);
     });
     // The whole physical space with no order cap: two blocks of the largest usable order
     // (`max_order` is clamped), in the all-zero-prefix leaf.
     each_tree(|g, mem, t| {
         let all = 1u64 << (64 - g.page_shift);
-        assert_eq!(t.add_range(mem, 0, all, u32::MAX).unwrap(), 2);
+        assert_eq!(
+            t.add_range(mem, PageRange::new(0, all, u32::MAX)).unwrap(),
+            2
+        );
         assert_eq!(keys_of(t, mem), vec![2, 3]);
-        assert_eq!(t.del_range(mem, 0, all, u32::MAX).unwrap(), 2);
+        assert_eq!(
+            t.del_range(mem, PageRange::new(0, all, u32::MAX)).unwrap(),
+            2
+        );
     });
 }
 
@@ -630,11 +647,11 @@ proptest! {
         }
         let keys = block_keys(&g, pfn, nr, mo);
         let fresh = keys.iter().filter(|k| !model.contains(k)).count() as u64;
-        prop_assert_eq!(t.add_range(&mut mem, pfn << g.page_shift, nr, mo).unwrap(), fresh);
+        prop_assert_eq!(t.add_range(&mut mem, PageRange::new(pfn << g.page_shift, nr, mo)).unwrap(), fresh);
         model.extend(keys.iter().copied());
         prop_assert_eq!(keys_of(&t, &mem), model.iter().copied().collect::<Vec<_>>());
         prop_assert_eq!(collect(&t, &mem).pages.len(), mem.live());
-        prop_assert_eq!(t.del_range(&mut mem, pfn << g.page_shift, nr, mo).unwrap(), keys.len() as u64);
+        prop_assert_eq!(t.del_range(&mut mem, PageRange::new(pfn << g.page_shift, nr, mo)).unwrap(), keys.len() as u64);
         for k in &keys {
             model.remove(k);
         }
@@ -717,9 +734,7 @@ fn build_preserved(g: Geometry) -> (SimMem, RadixTree, Vec<u64>) {
     let mut t = RadixTree::new(&mut mem).unwrap();
     t.add_range(
         &mut mem,
-        0x10_0000_0000 & (u64::MAX << g.page_shift),
-        5000,
-        4,
+        PageRange::new(0x10_0000_0000 & (u64::MAX << g.page_shift), 5000, 4),
     )
     .unwrap();
     for (pa, o) in [

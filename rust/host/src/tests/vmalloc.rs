@@ -274,21 +274,21 @@ fn preserved_blocks(mem: &mut SimMem, blocks: usize, order: u16) -> Vec<u64> {
     list
 }
 
+/// The descriptor of an order-0 `VM_ALLOC` area of `total_pages` pages from chunk `first`.
+fn alloc_desc(first: u64, total_pages: u32) -> KhoVmalloc {
+    KhoVmalloc {
+        first,
+        total_pages,
+        flags: KHO_VMALLOC_ALLOC,
+        order: 0,
+    }
+}
+
 /// Restores `desc` in `m2` expecting `errno_want`; checks that nothing restored is left.
-fn expect_reject(mut m2: SimMem, desc: &KhoVmalloc, errno_want: i32) -> (SimMem, Error) {
-    let incoming = m2.incoming.clone();
-    let live = m2.live_pages();
-    let err = restore(&mut m2, desc, &mut SimPages::default()).unwrap_err();
-    assert_eq!(err.errno, errno_want, "{err}");
-    assert!(err.what.starts_with("vmalloc: "), "{err}");
-    let leaked: Vec<u64> = m2
-        .live_pages()
-        .into_iter()
-        .filter(|p| incoming.contains(p) && !m2.incoming.contains(p))
-        .collect();
-    assert!(leaked.is_empty(), "restored pages leaked: {leaked:x?}");
-    assert!(m2.live_pages().is_subset(&live));
-    (m2, err)
+fn expect_reject(m2: SimMem, desc: &KhoVmalloc, errno_want: i32) -> (SimMem, Error) {
+    super::expect_restore_error(m2, "vmalloc: ", errno_want, |m| {
+        restore(m, desc, &mut SimPages::default())
+    })
 }
 
 #[test]
@@ -298,12 +298,7 @@ fn rejects_bad_descriptors() {
         let mut mem = SimMem::new(geo);
         let list = preserved_blocks(&mut mem, 6, 0);
         let first = raw_chunk(&mut mem, 0, &list);
-        let good = KhoVmalloc {
-            first,
-            total_pages: 6,
-            flags: 1,
-            order: 0,
-        };
+        let good = alloc_desc(first, 6);
         let mut m_ok = mem.kexec();
         let mut out = SimPages::default();
         let stats = restore(&mut m_ok, &good, &mut out);
@@ -400,12 +395,7 @@ fn rejects_bad_chains() {
         let list = preserved_blocks(&mut mem, n, 0);
         let c = raw_chunk(&mut mem, 0, &list);
         mem.page_mut(c).unwrap()[0] = c;
-        let desc = KhoVmalloc {
-            first: c,
-            total_pages: 2 * n as u32,
-            flags: 1,
-            order: 0,
-        };
+        let desc = alloc_desc(c, 2 * n as u32);
         expect_reject(mem.kexec(), &desc, errno::ELOOP);
 
         // Two full chunks pointing at each other; a loop back to the first of three.
@@ -414,24 +404,14 @@ fn rejects_bad_chains() {
         let b = raw_chunk(&mut mem, 0, &list[n..]);
         let a = raw_chunk(&mut mem, b, &list[..n]);
         mem.page_mut(b).unwrap()[0] = a;
-        let desc = KhoVmalloc {
-            first: a,
-            total_pages: 5 * n as u32,
-            flags: 1,
-            order: 0,
-        };
+        let desc = alloc_desc(a, 5 * n as u32);
         expect_reject(mem.kexec(), &desc, errno::ELOOP);
 
         // Truncated chain: next points at a page that does not exist.
         let mut mem = SimMem::new(geo);
         let list = preserved_blocks(&mut mem, n + 2, 0);
         let a = raw_chunk(&mut mem, 0x7f00_0000_0000, &list[..n]);
-        let desc = KhoVmalloc {
-            first: a,
-            total_pages: n as u32 + 2,
-            flags: 1,
-            order: 0,
-        };
+        let desc = alloc_desc(a, n as u32 + 2);
         let (m2, e) = expect_reject(mem.kexec(), &desc, errno::EINVAL);
         assert_eq!(e.value, 0x7f00_0000_0000);
         assert_eq!(m2.live_pages(), m2.incoming, "claimed pages freed");
@@ -448,22 +428,12 @@ fn rejects_bad_chains() {
         let mut mem = SimMem::new(geo);
         let list = preserved_blocks(&mut mem, 4, 0);
         let a = raw_chunk(&mut mem, 0, &[list[0], 0, list[1], list[2]]);
-        let desc = KhoVmalloc {
-            first: a,
-            total_pages: 3,
-            flags: 1,
-            order: 0,
-        };
+        let desc = alloc_desc(a, 3);
         let (_, e) = expect_reject(mem.kexec(), &desc, errno::EINVAL);
         assert_eq!(e.value, list[1]);
         let b = raw_chunk(&mut mem, 0, &[list[3]]);
         let a = raw_chunk(&mut mem, b, &list[..3]);
-        let desc = KhoVmalloc {
-            first: a,
-            total_pages: 4,
-            flags: 1,
-            order: 0,
-        };
+        let desc = alloc_desc(a, 4);
         expect_reject(mem.kexec(), &desc, errno::EINVAL);
 
         // Order-2 entry not aligned to 4 pages.
