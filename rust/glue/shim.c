@@ -78,9 +78,9 @@ unsigned long kho_rs_direct_map_offset(void)
  * page->private of the head page of every block the previous kernel preserved,
  * as "union kho_page_info { unsigned long page_private; struct { unsigned int
  * order; unsigned int magic; }; }" with magic KHO_PAGE_MAGIC, and clears it in
- * kho_restore_page(). The layout is private to kexec_handover.c; the KUnit case
- * kho_rs_claim::page_mark_layout pins it against pages really preserved and
- * restored in the same boot.
+ * kho_restore_page(). The layout is private to kexec_handover.c; the KUnit suite
+ * kho_rs_kexec_claim (case page_mark_layout) pins it against pages the
+ * previous kernel really preserved, before and after they are restored.
  */
 #define KHO_RS_PAGE_MAGIC 0x4b484f50U /* "KHOP", KHO_PAGE_MAGIC */
 

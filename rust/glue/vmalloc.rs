@@ -5,10 +5,13 @@
 //! C header: [`include/linux/vmalloc.h`](srctree/include/linux/vmalloc.h)
 //!
 //! `find_vm_area()` and the vmalloc internals are not exported (`mm/vmalloc.c`), so
-//! the module preserves only areas it allocated itself ([`VmallocArea`], plain `vmalloc()`:
-//! `VM_ALLOC`, order 0), takes each page with `vmalloc_to_page()` and writes the descriptor
-//! with the pure core ([`crate::pure::vmalloc`]). In the next kernel [`restore`] claims the
-//! pages with `kho_restore_pages()` and maps them with `vmap(VM_MAP | VM_MAP_PUT_PAGES)`.
+//! the module preserves only areas it allocated itself ([`VmallocArea`]: `vmalloc()`,
+//! preserved in order 0, or `vmalloc_huge()`, preserved in 2 MiB blocks where it has them).
+//! An area records its page list once at allocation (with `vmalloc_to_page()`), as
+//! `vmalloc()` fills `vm->pages[]`, and the pure core ([`crate::pure::vmalloc`]) writes the
+//! descriptor from it. In the next kernel [`restore`] claims each chunk's blocks with one
+//! C call (the mark check, then `kho_restore_pages()`) that fills the page array which
+//! `vmap(VM_MAP | VM_MAP_PUT_PAGES)` takes over.
 //!
 //! The `c_*` items wrap the exported C implementation (`kho_preserve_vmalloc()` and
 //! friends) for the interoperability tests and benchmarks.
