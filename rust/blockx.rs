@@ -19,12 +19,12 @@ use kernel::prelude::*;
 use crate::glue::block_oracle::{self as oracle, CBlockSet};
 use crate::glue::kho::core_err;
 use crate::glue::mem::{KernelMem, GEOMETRY};
-use crate::glue::subtree::{numbered_name, IncomingBlob, OutgoingBlob};
+use crate::glue::subtree::{checked_root, numbered_name, IncomingBlob, OutgoingBlob};
 use crate::pure::block::pat::{is_pat, pat_fill, Pat};
 use crate::pure::block::{BlockSet, BLOCK_HEADER_SIZE};
 use crate::pure::compat::{self, kho_compat};
 use crate::pure::error::Error as CoreError;
-use crate::pure::fdt::{Fdt, FdtWriter};
+use crate::pure::fdt::FdtWriter;
 
 /// Name of the subtree.
 const NAME: &CStr = c"kho-rs-blockx";
@@ -246,18 +246,7 @@ pub(crate) fn restore_and_verify() -> Result<bool> {
 }
 
 fn check_all(blob: &[u8]) -> Result {
-    let fdt = Fdt::parse(blob).map_err(|e| core_err("blockx blob", e))?;
-    let root = fdt.root();
-    let found = root
-        .prop_str("compatible")
-        .map_err(|e| core_err("blockx", e))?;
-    compat::check_against(COMPAT, found).map_err(|m| {
-        pr_err!("blockx: {}\n", m);
-        Error::from_errno(m.to_errno())
-    })?;
-    let seed = root
-        .prop_u64_ne("seed")
-        .map_err(|e| core_err("blockx", e))?;
+    let (root, seed) = checked_root(blob, COMPAT, "blockx")?;
     let mut failed = 0usize;
     let mut chains = 0usize;
     for node in root.subnodes() {

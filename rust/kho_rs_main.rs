@@ -73,6 +73,10 @@ module! {
             default: 0,
             description: "vmalloc exchange: areas of 1/16/256 MiB up to this size, preserved by Rust and C for each other, restored and timed after kexec",
         },
+        vmx_rounds: u32 {
+            default: 1,
+            description: "vmalloc exchange: rounds of four areas per size (1..4; 256 MiB areas get one), more for a steadier restore benchmark",
+        },
         blockx: u32 {
             default: 0,
             description: "1: block chains written by C (upstream kho_block.c) and by Rust for each other, restored and verified by the other after kexec",
@@ -139,10 +143,20 @@ impl kernel::Module for KhoRs {
         };
         let mut vmx_out = None;
         let vmx_mib: u32 = param(module_parameters::vmx_mib.value());
+        let vmx_rounds = u64::from(param::<u32>(module_parameters::vmx_rounds.value()));
+        if !(1..=vmx::MAX_ROUNDS).contains(&vmx_rounds) {
+            pr_err!(
+                "vmx_rounds={} is not within 1..={}\n",
+                vmx_rounds,
+                vmx::MAX_ROUNDS
+            );
+            return Err(EINVAL);
+        }
         if vmx_mib != 0 && !vmx::restore_and_verify()? {
             vmx_out = Some(vmx::VmxOut::create(
                 param(module_parameters::seed.value()),
                 vmx_mib,
+                vmx_rounds,
             )?);
         }
         let mut blockx_out = None;

@@ -3,8 +3,8 @@
 //! vmalloc exchange across kexec: Rust and C, each writing for the other.
 //!
 //! With `vmx_mib=S`, the first kernel preserves, for each size in [`SIZES`] up to `S` MiB
-//! (plain areas, and `vmalloc_huge()` areas of 16 MiB in 2 MiB blocks), rounds of four
-//! areas filled from the seed: one preserved by Rust for Rust to restore,
+//! (plain areas, and `vmalloc_huge()` areas of 4 MiB in 2 MiB blocks), `vmx_rounds`
+//! rounds (up to the size's most) of four areas filled from the seed: one preserved by Rust for Rust to restore,
 //! one by C (`kho_preserve_vmalloc()`) for C, one by Rust for C (`kho_restore_vmalloc()`
 //! must accept a Rust-written descriptor) and one by C for Rust; and one warm-up area,
 //! preserved and restored by C. Their descriptors go into a second subtree, `kho-rs-vmx`
@@ -27,26 +27,30 @@ use zerocopy::IntoBytes;
 
 use crate::bench::{time_ns, Fixed};
 use crate::glue::kho::core_err;
-use crate::glue::subtree::{numbered_name, IncomingBlob, OutgoingBlob};
+use crate::glue::subtree::{checked_root, numbered_name, IncomingBlob, OutgoingBlob};
 use crate::glue::vmalloc;
 use crate::pure::compat::{self, kho_compat};
 use crate::pure::error::Error as CoreError;
-use crate::pure::fdt::{Fdt, FdtWriter};
+use crate::pure::fdt::FdtWriter;
 use crate::pure::vmalloc::KhoVmalloc;
 
 /// Name of the subtree.
 const NAME: &CStr = c"kho-rs-vmx";
 /// Its compatible string: its own base plus the one structure it carries.
 const COMPAT: &str = kho_compat!("kho-rs-vmx-v1"; compat::VMALLOC_COMPAT);
-/// Area sizes in MiB (those not above the `vmx_mib` parameter are used), rounds of the four
-/// areas per size (more rounds where areas are small, for a steadier timing), and whether
-/// the areas are `vmalloc_huge()` areas, preserved in 2 MiB blocks by both writers.
+/// Area sizes in MiB (those not above the `vmx_mib` parameter are used), the most rounds of
+/// the four areas per size (the `vmx_rounds` parameter asks for up to that many: more
+/// rounds make a steadier timing, where the areas are small enough), and whether the areas
+/// are `vmalloc_huge()` areas, preserved in 2 MiB blocks by both writers.
 const SIZES: [(u64, u64, bool); 4] = [
-    (1, 4, false),
-    (16, 4, false),
+    (1, MAX_ROUNDS, false),
+    (16, MAX_ROUNDS, false),
     (256, 1, false),
-    (16, 1, true),
+    (4, MAX_ROUNDS, true),
 ];
+
+/// Most rounds of four areas per size (`vmx_rounds`).
+pub(crate) const MAX_ROUNDS: u64 = 4;
 /// The four areas of one round: (property name, written by Rust, read by Rust). Restored
 /// in this order: Rust, C, C, Rust.
 const KINDS: [(&str, bool, bool); 4] = [
@@ -87,16 +91,16 @@ impl Group {
     }
 }
 
-/// The groups for `max_mib`, in restore order.
-fn groups(max_mib: u32) -> impl Iterator<Item = Group> {
+/// The groups for `max_mib` with up to `rounds` rounds each, in restore order.
+fn groups(max_mib: u32, rounds: u64) -> impl Iterator<Item = Group> {
     SIZES
         .into_iter()
         .filter(move |&(s, _, _)| s <= u64::from(max_mib))
         .enumerate()
-        .map(|(g, (mib, rounds, huge))| Group {
+        .map(move |(g, (mib, most, huge))| Group {
             number: g as u64,
             mib,
-            rounds,
+            rounds: rounds.clamp(1, most),
             huge,
         })
 }
@@ -123,13 +127,14 @@ pub(crate) struct VmxOut {
 }
 
 impl VmxOut {
-    /// Preserves the areas for sizes up to `max_mib` and publishes `kho-rs-vmx`.
-    pub(crate) fn create(seed: u64, max_mib: u32) -> Result<Self> {
+    /// Preserves the areas for sizes up to `max_mib`, up to `rounds` rounds of four per
+    /// size, and publishes `kho-rs-vmx`.
+    pub(crate) fn create(seed: u64, max_mib: u32, rounds: u64) -> Result<Self> {
         let mut s = Self {
             blob: None,
             areas: KVec::new(),
         };
-        for g in groups(max_mib) {
+        for g in groups(max_mib, rounds) {
             for (round, k, (_, by_rust, _)) in g.areas() {
                 let bytes = (g.mib as usize) << 20;
                 let mut area = if g.huge {
@@ -155,7 +160,7 @@ impl VmxOut {
                 )?;
             }
         }
-        s.publish(seed, max_mib)?;
+        s.publish(seed, max_mib, rounds)?;
         pr_info!(
             "vmx: preserved {} areas (Rust and C writers) up to {} MiB\n",
             s.areas.len(),
@@ -164,7 +169,7 @@ impl VmxOut {
         Ok(s)
     }
 
-    fn publish(&mut self, seed: u64, max_mib: u32) -> Result {
+    fn publish(&mut self, seed: u64, max_mib: u32, rounds: u64) -> Result {
         let areas = &self.areas;
         self.blob = Some(OutgoingBlob::publish(NAME, |buf| {
             let mut w = FdtWriter::new(buf)?;
@@ -172,7 +177,7 @@ impl VmxOut {
             w.property_str("compatible", COMPAT)?;
             w.property_u64_ne("seed", seed)?;
             let mut it = areas.iter();
-            for g in groups(max_mib) {
+            for g in groups(max_mib, rounds) {
                 let name = numbered_name('g', g.number)?;
                 w.begin_node(
                     name.to_str()
@@ -230,16 +235,7 @@ pub(crate) fn restore_and_verify() -> Result<bool> {
 }
 
 fn check_all(blob: &[u8]) -> Result {
-    let fdt = Fdt::parse(blob).map_err(|e| core_err("vmx blob", e))?;
-    let root = fdt.root();
-    let found = root
-        .prop_str("compatible")
-        .map_err(|e| core_err("vmx", e))?;
-    compat::check_against(COMPAT, found).map_err(|m| {
-        pr_err!("vmx: {}\n", m);
-        Error::from_errno(m.to_errno())
-    })?;
-    let seed = root.prop_u64_ne("seed").map_err(|e| core_err("vmx", e))?;
+    let (root, seed) = checked_root(blob, COMPAT, "vmx")?;
     let mut bad_total = 0u64;
     for node in root.subnodes() {
         let group = node.prop_u64_ne("group").map_err(|e| core_err("vmx", e))?;

@@ -133,6 +133,8 @@ EOF
 		check "$log" "$name: C on $to restored the $mib MiB descriptor Rust wrote on $from" \
 			"vmx: $mib MiB: C restored the Rust-written descriptor"
 	done
+	check "$log" "$name: C on $to restored the 4 MiB vmalloc_huge() descriptor (2 MiB blocks) Rust wrote on $from" \
+		"vmx: 4 MiB huge: C restored the Rust-written descriptor"
 	check "$log" "$name: vmalloc exchange: each side restored the other's areas, every byte verified" \
 		"kho_rs: vmx: PASS"
 	check "$log" "$name: no claimed page left behind" "kho_rs: restore: no claimed pages left behind"

@@ -336,8 +336,8 @@ for mib in 1 16 256; do
 	check "$log" "vmx: C kho_restore_vmalloc accepts the Rust-written $mib MiB descriptor" \
 		"vmx: $mib MiB: C restored the Rust-written descriptor"
 done
-check "$log" "vmx: C kho_restore_vmalloc accepts the Rust-written 16 MiB vmalloc_huge() descriptor (2 MiB blocks)" \
-	"vmx: 16 MiB huge: C restored the Rust-written descriptor"
+check "$log" "vmx: C kho_restore_vmalloc accepts the Rust-written 4 MiB vmalloc_huge() descriptor (2 MiB blocks)" \
+	"vmx: 4 MiB huge: C restored the Rust-written descriptor"
 check "$log" "vmx: every area restored by the other implementation, every byte verified" \
 	"kho_rs: vmx: PASS"
 no_oops "$log" vmx

@@ -11,7 +11,9 @@ use kernel::str::CString;
 use super::ffi;
 use super::kho::{core_err, is_kho_boot};
 use super::mem::{KernelMem, GEOMETRY};
+use crate::pure::compat;
 use crate::pure::error::{Error as CoreError, Result as CoreResult};
+use crate::pure::fdt::{Fdt, Node};
 use crate::pure::mem::PageMem;
 
 /// A preserved page registered as the subtree `name`.
@@ -160,4 +162,24 @@ impl Drop for IncomingBlob {
 /// [`OutgoingBlob::publish`].
 pub(crate) fn numbered_name(prefix: char, n: u64) -> CoreResult<CString> {
     CString::try_from_fmt(fmt!("{prefix}{n}")).map_err(|_| CoreError::nomem("FDT node name"))
+}
+
+/// The root node of an exchange subtree's blob (the `vmx` and `blockx` tests) and its
+/// `seed`, once the blob parses as an FDT whose root `compatible` is `compat`.
+///
+/// Errors are logged prefixed with `what`; a compatibility mismatch is named.
+pub(crate) fn checked_root<'a>(
+    blob: &'a [u8],
+    compat: &str,
+    what: &str,
+) -> Result<(Node<'a>, u64)> {
+    let fdt = Fdt::parse(blob).map_err(|e| core_err(what, e))?;
+    let root = fdt.root();
+    let found = root.prop_str("compatible").map_err(|e| core_err(what, e))?;
+    compat::check_against(compat, found).map_err(|m| {
+        pr_err!("{}: {}\n", what, m);
+        Error::from_errno(m.to_errno())
+    })?;
+    let seed = root.prop_u64_ne("seed").map_err(|e| core_err(what, e))?;
+    Ok((root, seed))
 }
