@@ -304,44 +304,52 @@ const LEAF_RUN: usize = 8;
 /// Calls `visitor.key` for every set bit of the leaf bitmap `leaf`, in ascending order;
 /// `prefix` holds the key bits above the leaf.
 ///
-/// A sparse leaf is mostly zero words: each run of [`LEAF_RUN`] words is OR-ed and tested
-/// once, so an empty run costs one branch instead of one per word. The leaf is viewed as
-/// whole runs (every page is a multiple of [`LEAF_RUN`] words), written out so that no
-/// per-run slice is made.
+/// A sparse leaf is mostly zero words: each run of [`LEAF_RUN`] words is loaded once, OR-ed
+/// and tested with one branch, and the keys of a non-empty run are taken from the words
+/// already loaded (no second load; under TCG a load costs several ALU operations). The leaf
+/// is viewed as whole runs (every page is a multiple of [`LEAF_RUN`] words).
 fn visit_leaf<V: RadixVisitor + ?Sized>(leaf: &[u64], prefix: u64, visitor: &mut V) -> Result {
     let Ok(runs) = <[[u64; LEAF_RUN]]>::ref_from_bytes(leaf.as_bytes()) else {
-        return visit_words(leaf, 0, prefix, visitor);
+        return leaf
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, &w)| visit_word(w, i, prefix, visitor));
     };
     for (ri, run) in runs.iter().enumerate() {
         let [a, b, c, d, e, f, g, h] = *run;
-        if a | b | c | d | e | f | g | h != 0 {
-            visit_words(run, ri * LEAF_RUN, prefix, visitor)?;
+        if a | b | c | d | e | f | g | h == 0 {
+            continue;
         }
+        let base = ri * LEAF_RUN;
+        visit_word(a, base, prefix, visitor)?;
+        visit_word(b, base + 1, prefix, visitor)?;
+        visit_word(c, base + 2, prefix, visitor)?;
+        visit_word(d, base + 3, prefix, visitor)?;
+        visit_word(e, base + 4, prefix, visitor)?;
+        visit_word(f, base + 5, prefix, visitor)?;
+        visit_word(g, base + 6, prefix, visitor)?;
+        visit_word(h, base + 7, prefix, visitor)?;
     }
     Ok(())
 }
 
-/// Calls `visitor.key` for every set bit of `words`, the leaf words from index `first` on.
+/// Calls `visitor.key` for every set bit of `word`, the leaf's word number `index`.
 #[inline(always)]
-fn visit_words<V: RadixVisitor + ?Sized>(
-    words: &[u64],
-    first: usize,
+fn visit_word<V: RadixVisitor + ?Sized>(
+    word: u64,
+    index: usize,
     prefix: u64,
     visitor: &mut V,
 ) -> Result {
-    for (i, &word) in words.iter().enumerate() {
-        let mut w = word;
-        while w != 0 {
-            let bit = w.trailing_zeros();
-            w &= w - 1;
-            visitor.key(prefix | (((first + i) as u64) << 6) | u64::from(bit))?;
-        }
+    let mut w = word;
+    while w != 0 {
+        let bit = w.trailing_zeros();
+        w &= w - 1;
+        visitor.key(prefix | ((index as u64) << 6) | u64::from(bit))?;
     }
     Ok(())
 }
 
-/// Calls `f` on the first `n` pages of the tree at `root` in pre-order.
-///
 /// Stops at the first error of the walk (an inaccessible page) and returns it.
 ///
 /// # Safety
