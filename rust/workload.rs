@@ -311,6 +311,16 @@ pub(crate) fn restore_and_verify(classify: bool) -> Result<Option<Report>> {
     res.map(Some)
 }
 
+/// 1, and a log line, if `got` (how many `what` the restore found) is not `want` (what the
+/// subtree says); else 0. One mismatch for the verification's count.
+fn count_mismatch(what: &str, got: u64, want: u64) -> u64 {
+    if got == want {
+        return 0;
+    }
+    pr_err!("restore: {} {}, subtree says {}\n", got, what, want);
+    1
+}
+
 /// What a component's verdict says, for the log: `v1 restored` or `v2 refused`.
 struct Said<'a>(subtree::Verdict<'a>, &'a str);
 

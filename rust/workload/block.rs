@@ -6,7 +6,7 @@
 
 use kernel::prelude::*;
 
-use super::{FolioRecord, Outgoing, Params, MIB};
+use super::{count_mismatch, FolioRecord, Outgoing, Params, MIB};
 use crate::glue::kho::core_err;
 use crate::glue::mem::KernelMem;
 use crate::pure::block::BlockSet;
@@ -87,15 +87,7 @@ pub(super) fn check_records(
     records: &[Record],
     with_vmalloc: bool,
 ) -> Result<(u64, KVec<FolioRecord>)> {
-    let mut mismatches = 0u64;
-    if records.len() as u64 != info.block_count {
-        pr_err!(
-            "restore: {} block entries, subtree says {}\n",
-            records.len(),
-            info.block_count
-        );
-        mismatches += 1;
-    }
+    let mut mismatches = count_mismatch("block entries", records.len() as u64, info.block_count);
     // Every field of every record is checked: the records come in the order `build` wrote
     // them (folios, vmalloc MiBs, filler), each kind's `tag` counts from 0, the fields a
     // kind does not use are 0, and the sums are compared with the data (folio, vmalloc)
@@ -136,13 +128,9 @@ pub(super) fn check_records(
         }
     }
     // (Only when the vmalloc component is read too.)
-    if with_vmalloc && seen[KIND_VMALLOC as usize] != info.vmalloc_bytes / MIB as u64 {
-        pr_err!(
-            "restore: {} vmalloc records, subtree says {} bytes\n",
-            seen[KIND_VMALLOC as usize],
-            info.vmalloc_bytes
-        );
-        mismatches += 1;
+    if with_vmalloc {
+        let want = info.vmalloc_bytes / MIB as u64;
+        mismatches += count_mismatch("vmalloc MiB records", seen[KIND_VMALLOC as usize], want);
     }
     folio_records.sort_unstable_by_key(|f| f.0);
     Ok((mismatches, folio_records))

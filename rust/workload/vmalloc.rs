@@ -6,7 +6,7 @@
 use kernel::prelude::*;
 use kernel::time::{Instant, Monotonic};
 
-use super::{Outgoing, Params, MIB, STAGE_VMALLOC};
+use super::{count_mismatch, Outgoing, Params, MIB, STAGE_VMALLOC};
 use crate::glue::kho::elapsed_us;
 use crate::glue::mem::GEOMETRY;
 use crate::glue::vmalloc;
@@ -88,14 +88,7 @@ pub(super) fn verify_area(
     let area = vmalloc::restore(&info.vmalloc)?;
     let data = area.as_slice();
     let tv = Instant::<Monotonic>::now();
-    if data.len() as u64 != info.vmalloc_bytes {
-        pr_err!(
-            "restore: vmalloc area {} bytes, subtree says {}\n",
-            data.len(),
-            info.vmalloc_bytes
-        );
-        mismatches += 1;
-    }
+    mismatches += count_mismatch("vmalloc area bytes", data.len() as u64, info.vmalloc_bytes);
     // Each MiB against what the seed generates, and against its record's sum; without
     // the block set (refused) every MiB of the area, without sums.
     let check = |tag: u64, want: Option<u64>| -> u64 {
