@@ -16,7 +16,7 @@
 //! of memory: one memcpy per page between the user's buffer and as many separately
 //! allocated direct-mapped pages ([`PageBuf`]), with no header, count or link. A single
 //! memcpy between two contiguous `KVVec`s, the baseline of earlier versions, is no steady
-//! reference under TCG: for the same 40 MB it took from 11 to 70 ms depending on the boot
+//! reference under TCG: for the same 40 MB it took from 11 to 67 ms depending on the boot
 //! and on the order of the measurements, at times three times as long as the block read it
 //! was meant to bound.
 //! Each repetition times the bulk write, its baseline, the bulk read and its baseline in
