@@ -153,12 +153,13 @@ pub(crate) fn chunk_pages(geo: &Geometry, desc: &KhoVmalloc) -> u64 {
 /// each physically contiguous and aligned to `PAGE_SIZE << order`. Such an area can be
 /// preserved with that `order` (every listed block is then one of them).
 pub(crate) fn made_of_blocks(geo: &Geometry, pages: &[u64], order: u16) -> bool {
-    let Some(nr) = 1usize.checked_shl(u32::from(order)) else {
+    if order > max_order(geo) {
         return false;
-    };
+    }
+    let nr = 1usize << order;
     let ps = geo.page_size as u64;
-    let align = ps << order.min(max_order(geo));
-    if order > max_order(geo) || pages.is_empty() || pages.len() % nr != 0 {
+    let align = ps << order;
+    if pages.is_empty() || pages.len() % nr != 0 {
         return false;
     }
     pages.chunks_exact(nr).all(|block| {
