@@ -124,6 +124,7 @@ impl KernelMem {
     }
 
     /// Direct-map address of `pa` if it is non-zero and page aligned.
+    #[inline]
     fn virt(&self, pa: u64) -> Option<*mut u64> {
         if pa == 0 || !GEOMETRY.is_page_aligned(pa) {
             return None;
@@ -162,6 +163,7 @@ impl PageMem for KernelMem {
         unsafe { ffi::kho_rs_free_page(pa) }
     }
 
+    #[inline]
     unsafe fn page(&self, pa: u64) -> Option<&[u64]> {
         let p = self.virt(pa)?;
         // SAFETY: `p` is the direct-map address of a whole, page-aligned page owned by the
@@ -170,18 +172,21 @@ impl PageMem for KernelMem {
         Some(unsafe { slice::from_raw_parts(p, GEOMETRY.page_words) })
     }
 
+    #[inline]
     unsafe fn page_mut(&mut self, pa: u64) -> Option<&mut [u64]> {
         let p = self.virt(pa)?;
         // SAFETY: as in `page`; the caller guarantees exclusive access.
         Some(unsafe { slice::from_raw_parts_mut(p, GEOMETRY.page_words) })
     }
 
+    #[inline]
     unsafe fn bytes(&self, pa: u64) -> Option<&[u8]> {
         let p = self.virt(pa)?;
         // SAFETY: as in `page`, for `page_size` bytes.
         Some(unsafe { slice::from_raw_parts(p.cast::<u8>(), GEOMETRY.page_size) })
     }
 
+    #[inline]
     unsafe fn bytes_mut(&mut self, pa: u64) -> Option<&mut [u8]> {
         let p = self.virt(pa)?;
         // SAFETY: as in `page_mut`, for `page_size` bytes.

@@ -119,12 +119,14 @@ impl<E: BlockEntry> SizeCheck<E> {
 impl<T: FromBytes + IntoBytes + Immutable + KnownLayout> BlockEntry for T {
     const SIZE: usize = size_of::<T>();
 
+    #[inline]
     fn encode(&self, out: &mut [u8]) {
-        if let Some(out) = out.get_mut(..Self::SIZE) {
-            out.copy_from_slice(self.as_bytes());
-        }
+        // A copy of the constant size `SIZE`, which the compiler inlines; nothing if `out` is
+        // shorter.
+        let _ = self.write_to_prefix(out);
     }
 
+    #[inline]
     fn decode(bytes: &[u8]) -> Self {
         T::read_from_prefix(bytes).map_or_else(|_| T::new_zeroed(), |(v, _)| v)
     }
@@ -151,6 +153,7 @@ impl<T: FromBytes + IntoBytes + Immutable + KnownLayout> BlockEntry for T {
 /// # Safety
 ///
 /// `pa` must be a page owned by the caller.
+#[inline]
 unsafe fn read_next<M: PageMem>(mem: &M, pa: u64) -> Option<u64> {
     // SAFETY: the caller owns `pa`.
     unsafe { mem.page(pa) }?.first().copied()
@@ -161,6 +164,7 @@ unsafe fn read_next<M: PageMem>(mem: &M, pa: u64) -> Option<u64> {
 /// # Safety
 ///
 /// `pa` must be a page owned by the caller.
+#[inline]
 unsafe fn read_count<M: PageMem>(mem: &M, pa: u64) -> Option<u64> {
     // SAFETY: the caller owns `pa`.
     unsafe { mem.page(pa) }?.get(1).copied()
@@ -171,6 +175,7 @@ unsafe fn read_count<M: PageMem>(mem: &M, pa: u64) -> Option<u64> {
 /// # Safety
 ///
 /// `pa` must be a page owned by the caller and not freed while the slice lives.
+#[inline]
 unsafe fn header<M: PageMem>(mem: &M, pa: u64) -> Option<(BlockHeader, &[u8])> {
     // SAFETY: the caller owns `pa`.
     let page = unsafe { mem.bytes(pa) }?;
@@ -183,6 +188,7 @@ unsafe fn header<M: PageMem>(mem: &M, pa: u64) -> Option<(BlockHeader, &[u8])> {
 /// # Safety
 ///
 /// `pa` must be a page owned by the caller and not borrowed elsewhere.
+#[inline]
 unsafe fn write_next<M: PageMem>(mem: &mut M, pa: u64, next: u64) -> Option<()> {
     // SAFETY: the caller owns `pa` exclusively.
     *unsafe { mem.page_mut(pa) }?.first_mut()? = next;
@@ -194,19 +200,28 @@ unsafe fn write_next<M: PageMem>(mem: &mut M, pa: u64, next: u64) -> Option<()> 
 /// # Safety
 ///
 /// `pa` must be a page owned by the caller and not borrowed elsewhere.
+#[inline]
 unsafe fn write_count<M: PageMem>(mem: &mut M, pa: u64, count: u64) -> Option<()> {
     // SAFETY: the caller owns `pa` exclusively.
     *unsafe { mem.page_mut(pa) }?.get_mut(1)? = count;
     Some(())
 }
 
+/// The error of an entry slot of the block at `block_pa` whose bytes are not in the memory
+/// (which breaks the memory's contract).
+const fn not_in_memory(block_pa: u64) -> Error {
+    Error::new(errno::EFAULT, "block: entry slot not in memory", block_pa)
+}
+
 /// Byte range of entry `index` of size `size` inside a block.
+#[inline]
 fn entry_range(index: usize, size: usize) -> Option<Range<usize>> {
     let start = index.checked_mul(size)?.checked_add(BLOCK_HEADER_SIZE)?;
     Some(start..start.checked_add(size)?)
 }
 
 /// Byte range of the `n` entries of size `size` from entry `index` on inside a block.
+#[inline]
 fn entry_run(index: usize, n: usize, size: usize) -> Option<Range<usize>> {
     let start = index.checked_mul(size)?.checked_add(BLOCK_HEADER_SIZE)?;
     Some(start..start.checked_add(n.checked_mul(size)?)?)
@@ -672,6 +687,7 @@ impl<'s, E: BlockEntry> Slot<'s, E> {
     /// # Safety
     ///
     /// `block_pa` must be a block of `_set` and `index` below its entries per block.
+    #[inline]
     const unsafe fn new(_set: &'s BlockSet<E>, block_pa: u64, index: usize) -> Self {
         // INVARIANT: upheld by the caller, as required above.
         Self {
@@ -691,31 +707,23 @@ impl<'s, E: BlockEntry> Slot<'s, E> {
         self.index
     }
 
-    /// The error of a slot whose bytes are not in `mem` (which breaks `mem`'s contract).
-    const fn not_in_memory(&self) -> Error {
-        Error::new(
-            errno::EFAULT,
-            "block: entry slot not in memory",
-            self.block_pa,
-        )
-    }
-
     /// Writes `entry` into the slot.
+    #[inline]
     pub(crate) fn write<M: PageMem>(&self, mem: &mut M, entry: &E) -> Result {
         // SAFETY: the block belongs to the borrowed set, which owns it (type invariant).
         let page = unsafe { mem.bytes_mut(self.block_pa) };
-        let range = entry_range(self.index, E::SIZE);
-        let out = range.and_then(|r| page?.get_mut(r));
-        entry.encode(out.ok_or(self.not_in_memory())?);
+        let out = entry_range(self.index, E::SIZE).and_then(|r| page?.get_mut(r));
+        entry.encode(out.ok_or(not_in_memory(self.block_pa))?);
         Ok(())
     }
 
     /// Reads the entry in the slot.
+    #[inline]
     pub(crate) fn read<M: PageMem>(&self, mem: &M) -> Result<E> {
         // SAFETY: the block belongs to the borrowed set, which owns it (type invariant).
         let page = unsafe { mem.bytes(self.block_pa) };
         let bytes = entry_range(self.index, E::SIZE).and_then(|r| page?.get(r));
-        Ok(E::decode(bytes.ok_or(self.not_in_memory())?))
+        Ok(E::decode(bytes.ok_or(not_in_memory(self.block_pa))?))
     }
 }
 
@@ -738,23 +746,35 @@ impl<'s, E: BlockEntry> BlockIter<'s, E> {
         (self.block_pa, self.index)
     }
 
+    /// Moves to the next block if the current one is full; `false` on an empty set and at
+    /// the end of the last block (or if a full block's page is not in `mem`).
+    #[inline]
+    fn step_to_free<M: PageMem>(&mut self, mem: &M) -> bool {
+        if self.block_pa == 0 {
+            return false;
+        }
+        if self.index >= self.set.count_per_block {
+            // SAFETY: `block_pa` is a block of the set (type invariant), owned by it.
+            match unsafe { read_next(mem, self.block_pa) } {
+                Some(next) if next != 0 => {
+                    // INVARIANT: the successor of a block of the set is a block of the set.
+                    self.block_pa = next;
+                    self.index = 0;
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+
     /// Reserves the next entry for writing (`kho_block_set_it_reserve_entry()`).
     ///
     /// Moves to the next block when the current one is full; returns `None` at the end of
     /// the last block. Stores the new index into the block's `count`.
+    #[inline]
     pub(crate) fn reserve_entry<M: PageMem>(&mut self, mem: &mut M) -> Option<Slot<'s, E>> {
-        if self.block_pa == 0 {
+        if !self.step_to_free(mem) {
             return None;
-        }
-        if self.index >= self.set.count_per_block {
-            // SAFETY: `block_pa` is a block of the set (type invariant), owned by it.
-            let next = unsafe { read_next(mem, self.block_pa) }?;
-            if next == 0 {
-                return None;
-            }
-            // INVARIANT: the successor of a block of the set is a block of the set.
-            self.block_pa = next;
-            self.index = 0;
         }
         // SAFETY: `block_pa` is a block of the set and `index < count_per_block`.
         let slot = unsafe { Slot::new(self.set, self.block_pa, self.index) };
@@ -765,12 +785,15 @@ impl<'s, E: BlockEntry> BlockIter<'s, E> {
     }
 
     /// Reserves the next entry and writes `entry` into it; `-ENOSPC` if the set is full.
+    #[inline]
     pub(crate) fn write<M: PageMem>(&mut self, mem: &mut M, entry: &E) -> Result {
-        let slot = self.reserve_entry(mem).ok_or(Error::new(
-            errno::ENOSPC,
-            "block: no free entry left (grow first)",
-            self.set.nblocks as u64,
-        ))?;
+        let slot = self.reserve_entry(mem).ok_or_else(|| {
+            Error::new(
+                errno::ENOSPC,
+                "block: no free entry left (grow first)",
+                self.set.nblocks as u64,
+            )
+        })?;
         slot.write(mem, entry)
     }
 
@@ -782,18 +805,7 @@ impl<'s, E: BlockEntry> BlockIter<'s, E> {
     pub(crate) fn write_slice<M: PageMem>(&mut self, mem: &mut M, entries: &[E]) -> usize {
         let cap = self.set.count_per_block;
         let mut done = 0;
-        while done < entries.len() && self.block_pa != 0 {
-            if self.index >= cap {
-                // SAFETY: `block_pa` is a block of the set (type invariant), owned by it.
-                match unsafe { read_next(mem, self.block_pa) } {
-                    Some(next) if next != 0 => {
-                        // INVARIANT: the successor of a block of the set is a block of it.
-                        self.block_pa = next;
-                        self.index = 0;
-                    }
-                    _ => break,
-                }
-            }
+        while done < entries.len() && self.step_to_free(mem) {
             let n = (cap - self.index).min(entries.len() - done);
             let Some(range) = entry_run(self.index, n, E::SIZE) else {
                 break;
@@ -870,32 +882,35 @@ impl<'s, E: BlockEntry> BlockIter<'s, E> {
     /// Returns `None` after the last counted entry of the last block, and also, without
     /// moving, when the next block has count 0 (a grown but unwritten block, which a restored
     /// set never has), so that a writer continuing from this position leaves no gap.
+    #[inline]
     pub(crate) fn read_entry<M: PageMem>(&mut self, mem: &M) -> Option<E> {
         if self.block_pa == 0 {
             return None;
         }
-        let cap = self.set.count_per_block as u64;
+        let cap = self.set.count_per_block;
+        // One look at each block's page: its header, then the entry's bytes from it.
         // SAFETY: `block_pa` is a block of the set (type invariant), owned by it.
-        if self.index as u64 >= unsafe { read_count(mem, self.block_pa) }?.min(cap) {
-            // SAFETY: as above.
-            let next = unsafe { read_next(mem, self.block_pa) }?;
-            // SAFETY: `next` is 0 or the successor of a block of the set, itself a block.
-            if next == 0 || unsafe { read_count(mem, next) }? == 0 {
+        let (hdr, mut page) = unsafe { header(mem, self.block_pa) }?;
+        if self.index as u64 >= hdr.count.min(cap as u64) {
+            if hdr.next == 0 {
                 return None;
             }
-            // INVARIANT: `next` is a block of the set.
-            self.block_pa = next;
+            // SAFETY: `hdr.next` is the successor of a block of the set, itself a block.
+            let (next, next_page) = unsafe { header(mem, hdr.next) }?;
+            if next.count == 0 {
+                return None;
+            }
+            // INVARIANT: `hdr.next` is a block of the set.
+            self.block_pa = hdr.next;
             self.index = 0;
+            page = next_page;
         }
-        if self.index >= self.set.count_per_block {
+        if self.index >= cap {
             return None;
         }
-        // SAFETY: `block_pa` is a block of the set and `index < count_per_block`.
-        let entry = unsafe { Slot::new(self.set, self.block_pa, self.index) }
-            .read(mem)
-            .ok()?;
+        let bytes = entry_range(self.index, E::SIZE).and_then(|r| page.get(r))?;
         self.index += 1;
-        Some(entry)
+        Some(E::decode(bytes))
     }
 
     /// Steps back one entry and returns its slot (`kho_block_set_it_prev()`).
