@@ -31,6 +31,7 @@ use kernel::prelude::*;
 use zerocopy::{Immutable, KnownLayout};
 
 use super::{time_ns, Fixed};
+use crate::glue::block_oracle::CBlockSet;
 use crate::glue::kho::core_err;
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::pure::block::{BlockEntry, BlockIter, BlockSet, KHO_MAX_BLOCKS};
@@ -82,6 +83,20 @@ fn report(op: &str, n: usize, size: usize, rust_ns: u64, memcpy_ns: u64) {
         Fixed(memcpy_ns, n as u64, 2),
         Fixed(rust_ns, memcpy_ns, 2),
         rate
+    );
+}
+
+/// Prints one per-entry comparison line: `op` of `n` entries of `size` bytes, Rust's
+/// iterator vs C's.
+fn report_c(op: &str, n: usize, size: usize, rust_ns: u64, c_ns: u64) {
+    pr_info!(
+        "bench: block {} per entry n={} size={} rust={} ns/entry c={} ns/entry rust/c={}\n",
+        op,
+        n,
+        size,
+        Fixed(rust_ns, n as u64, 2),
+        Fixed(c_ns, n as u64, 2),
+        Fixed(rust_ns, c_ns, 2)
     );
 }
 
@@ -190,43 +205,76 @@ fn bulk<E: BenchEntry>(
     Ok(best)
 }
 
-/// Reads every entry of `set` with a fresh iterator and returns how many there were.
+/// Reads the entries of `set` with a fresh iterator into `dst`, one [`BlockIter::read_entry`]
+/// each, until `dst` is full or the set ends; returns how many there were.
 ///
 /// Kept out of line so that the entry returned by `read_entry` is the only one on its frame.
 #[inline(never)]
-fn read_all<E: BenchEntry>(mem: &KernelMem, set: &BlockSet<E>) -> usize {
+fn read_all<E: BenchEntry>(mem: &KernelMem, set: &BlockSet<E>, dst: &mut [E]) -> usize {
     let mut it: BlockIter<'_, E> = set.iter();
     let mut got = 0usize;
-    while let Some(e) = it.read_entry(mem) {
-        black_box(&e);
+    for d in dst.iter_mut() {
+        let Some(e) = it.read_entry(mem) else { break };
+        *d = e;
         got += 1;
     }
     got
 }
 
-/// Best-of-[`REPS`] times (ns) of writing `src` entry by entry and reading it back.
+/// Checks that a per-entry read (`who`) got all of `src`, byte for byte, into `dst`.
+fn check_read(who: &str, got: usize, src: &[u8], dst: &[u8], n: usize) -> Result {
+    if got != n || src != dst {
+        pr_err!(
+            "bench: block per-entry read ({}): {} of {} entries, or they differ\n",
+            who,
+            got,
+            n
+        );
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// Best-of-[`REPS`] times (ns) of writing `src` entry by entry and reading it back into
+/// `dst`: `[rust write, rust read, C write, C read]`. C's side is upstream's iterator
+/// (`kho_block_set_it_reserve_entry()`/`kho_block_set_it_read_entry()`, a loop in C with one
+/// `memcpy()` per entry) on a C set grown to the same size, timed in turn with Rust's in
+/// each repetition. Every read is checked byte for byte against `src`.
 #[inline(never)]
 fn per_entry<E: BenchEntry>(
     mem: &mut KernelMem,
     set: &BlockSet<E>,
     src: &[E],
-) -> Result<(u64, u64)> {
-    let (mut write, mut read) = (u64::MAX, u64::MAX);
+    dst: &mut [E],
+) -> Result<[u64; 4]> {
+    let mut c = CBlockSet::new(E::SIZE)?;
+    c.grow(src.len() as u64).inspect_err(|e| {
+        pr_err!("bench: block C grow failed: {:?}\n", e);
+    })?;
+    let mut best = [u64::MAX; 4];
     for _ in 0..REPS {
-        let (ns, r) = time_ns(|| {
+        let (w, r) = time_ns(|| {
             let mut it = set.iter();
             src.iter().try_for_each(|e| it.write(mem, e))
         });
         r.map_err(|e| core_err("bench block write", e))?;
-        write = write.min(ns);
-        let (ns, got) = time_ns(|| read_all(mem, set));
-        if got != src.len() {
-            pr_err!("bench: block read {} entries, wrote {}\n", got, src.len());
+        dst.as_mut_bytes().fill(0);
+        let (rd, got) = time_ns(|| read_all(mem, set, dst));
+        check_read("Rust", got, src.as_bytes(), dst.as_bytes(), src.len())?;
+        let (cw, done) = time_ns(|| c.bench_write(src.as_bytes()));
+        if done != src.len() {
+            pr_err!("bench: block C write: {} of {} entries\n", done, src.len());
             return Err(EINVAL);
         }
-        read = read.min(ns);
+        dst.as_mut_bytes().fill(0);
+        let (cr, got) = time_ns(|| c.bench_read(dst.as_mut_bytes()));
+        check_read("C", got, src.as_bytes(), dst.as_bytes(), src.len())?;
+        black_box(&dst);
+        for (b, t) in best.iter_mut().zip([w, rd, cw, cr]) {
+            *b = (*b).min(t);
+        }
     }
-    Ok((write, read))
+    Ok(best)
 }
 
 /// Benchmarks `n` entries of `E`; `each` adds the per-entry iterator.
@@ -244,7 +292,7 @@ fn bench_size<E: BenchEntry>(n: usize, each: bool) -> Result {
         .and_then(|()| {
             let b = bulk(&mut mem, &set, src, dst)?;
             let e = if each {
-                Some(per_entry(&mut mem, &set, src)?)
+                Some(per_entry(&mut mem, &set, src, dst)?)
             } else {
                 None
             };
@@ -255,9 +303,11 @@ fn bench_size<E: BenchEntry>(n: usize, each: bool) -> Result {
     let ([bw, copy_in, br, copy_out], each) = res?;
     report("bulk write", n, E::SIZE, bw, copy_in);
     report("bulk read", n, E::SIZE, br, copy_out);
-    if let Some((w, r)) = each {
+    if let Some([w, r, cw, cr]) = each {
         report("write", n, E::SIZE, w, copy_in);
         report("read", n, E::SIZE, r, copy_out);
+        report_c("write", n, E::SIZE, w, cw);
+        report_c("read", n, E::SIZE, r, cr);
     }
     pr_info!(
         "bench: block grow+destroy n={} size={} blocks={} grow={} ns/block destroy={} ns/block\n",
@@ -270,11 +320,117 @@ fn bench_size<E: BenchEntry>(n: usize, each: bool) -> Result {
     Ok(())
 }
 
+/// One copy layout of [`copy_layouts`]: each page's bytes `off..off + len` go to
+/// `base + i * stride` of the destination buffer.
+struct Layout {
+    off: usize,
+    len: usize,
+    stride: usize,
+    base: usize,
+    what: &'static str,
+}
+
+/// The 4080-byte read's copies without the block code, to show what its row measures.
+///
+/// Times, best of [`REPS`] and in turn, one memcpy per page from `n` separately allocated
+/// pages into one buffer in four layouts: the baseline's (whole pages to page-aligned
+/// places), the block read's (bytes 16..4096 of each page, packed back to back), and the
+/// block read's source with the destination page aligned or 8 bytes past it. Prints each as
+/// ns per page and as a ratio to the first. Under TCG the destination's offset within its
+/// page, not the source's or the block code, decides most of the difference.
+fn copy_layouts(mem: &mut KernelMem, n: usize) -> Result {
+    const PAGE: usize = GEOMETRY.page_size;
+    const ENTRY: usize = PAGE - 16;
+    let layouts = [
+        Layout {
+            off: 0,
+            len: PAGE,
+            stride: PAGE,
+            base: 0,
+            what: "baseline",
+        },
+        Layout {
+            off: 16,
+            len: ENTRY,
+            stride: ENTRY,
+            base: 0,
+            what: "block read",
+        },
+        Layout {
+            off: 16,
+            len: ENTRY,
+            stride: PAGE,
+            base: 0,
+            what: "page-aligned destination",
+        },
+        Layout {
+            off: 16,
+            len: ENTRY,
+            stride: PAGE,
+            base: 8,
+            what: "destination at +8",
+        },
+    ];
+    let pages = PageBuf::new(mem, n * PAGE)?;
+    pages.for_each(mem, |p, _| p.fill(0x5a));
+    let bytes = n * PAGE + PAGE;
+    let mut dst = KVVec::<u8>::with_capacity(bytes, GFP_KERNEL)?;
+    dst.extend_with(bytes, 0, GFP_KERNEL)?;
+    let mut best = [u64::MAX; 4];
+    for _ in 0..REPS {
+        for (b, l) in best.iter_mut().zip(layouts.iter()) {
+            let mut copied = 0usize;
+            let (t, ()) = time_ns(|| {
+                let mut at = l.base;
+                pages.for_each(mem, |p, _| {
+                    if let (Some(s), Some(d)) =
+                        (p.get(l.off..l.off + l.len), dst.get_mut(at..at + l.len))
+                    {
+                        d.copy_from_slice(s);
+                        copied += 1;
+                    }
+                    at += l.stride;
+                });
+            });
+            if copied != n
+                || dst
+                    .get(l.base..l.base + l.len)
+                    .is_none_or(|d| d.iter().any(|&x| x != 0x5a))
+            {
+                pr_err!(
+                    "bench: block copy layout '{}': copied {} of {} pages, or wrong bytes\n",
+                    l.what,
+                    copied,
+                    n
+                );
+                return Err(EINVAL);
+            }
+            black_box(&dst);
+            *b = (*b).min(t);
+        }
+    }
+    for (b, l) in best.iter().zip(layouts.iter()) {
+        pr_info!(
+            "bench: block copy layout n={} off={} len={} stride={} base={} ns/page={} vs_baseline={} ({})\n",
+            n,
+            l.off,
+            l.len,
+            l.stride,
+            l.base,
+            Fixed(*b, n as u64, 2),
+            Fixed(*b, best[0], 2),
+            l.what
+        );
+    }
+    Ok(())
+}
+
 /// Runs the block benchmark.
 pub(super) fn run() -> Result {
     bench_size::<[u8; 64]>(N, true)?;
     bench_size::<u64>(N, true)?;
     // One 4080-byte entry per block: the chain cap allows KHO_MAX_BLOCKS entries.
     bench_size::<[u8; 4080]>(N.min(KHO_MAX_BLOCKS), false)?;
+    copy_layouts(&mut KernelMem::new(), KHO_MAX_BLOCKS)?;
     Ok(())
 }

@@ -51,6 +51,14 @@ u64 kho_rs_oracle_it_read_entry(void *set, void *dst, size_t len);
 u64 kho_rs_oracle_it_prev(void *set, void *dst, size_t len);
 
 /*
+ * Benchmark loops (rust/bench/block.rs): from the first slot, C's own iterator
+ * writes up to @n entries from @src (n * entry_size bytes), or reads up to @n
+ * into @dst, one copy per entry as a C user writes it. Return how many.
+ */
+size_t kho_rs_oracle_bench_write(void *set, const void *src, size_t n);
+size_t kho_rs_oracle_bench_read(void *set, void *dst, size_t n);
+
+/*
  * Same-boot incoming sets. KHO can only restore pages the previous kernel
  * preserved, so while a ledger is open kho_block.c's kho_restore_free() (called
  * when an incoming set releases a block) records the block's physical address

@@ -232,6 +232,26 @@ impl CBlockSet {
         (pa != 0).then_some(pa)
     }
 
+    /// C's benchmark loop: from the first slot, writes the entries of `src` (back to back,
+    /// `entry_size` bytes each, a partial last one ignored) with C's own iterator, one copy
+    /// per entry. Returns how many it wrote.
+    pub(crate) fn bench_write(&mut self, src: &[u8]) -> usize {
+        let n = src.len() / self.entry_size.max(1);
+        // SAFETY: `self.set` is a live handle (type invariant); C reads at most
+        // `n * entry_size <= src.len()` bytes from `src`.
+        unsafe { ffi::kho_rs_oracle_bench_write(self.raw(), src.as_ptr().cast(), n) }
+    }
+
+    /// C's benchmark loop: from the first slot, reads entries into `dst` (back to back,
+    /// `entry_size` bytes each) with C's own iterator, one copy per entry, until `dst` is
+    /// full or the set ends. Returns how many it read.
+    pub(crate) fn bench_read(&mut self, dst: &mut [u8]) -> usize {
+        let n = dst.len() / self.entry_size.max(1);
+        // SAFETY: `self.set` is a live handle (type invariant); C writes at most
+        // `n * entry_size <= dst.len()` bytes to `dst`, which is exclusively borrowed.
+        unsafe { ffi::kho_rs_oracle_bench_read(self.raw(), dst.as_mut_ptr().cast(), n) }
+    }
+
     /// `kho_block_set_it_prev()`, then copies the entry into `out` (if any), as
     /// [`CBlockSet::read_entry`].
     pub(crate) fn prev(&mut self, out: Option<&mut [u8]>) -> Option<u64> {

@@ -143,6 +143,12 @@ extern "C" {
         dst: *mut c_void,
         len: usize,
     ) -> u64;
+    pub(crate) fn kho_rs_oracle_bench_write(
+        set: *mut c_void,
+        src: *const c_void,
+        n: usize,
+    ) -> usize;
+    pub(crate) fn kho_rs_oracle_bench_read(set: *mut c_void, dst: *mut c_void, n: usize) -> usize;
     pub(crate) fn kho_rs_oracle_it_prev(set: *mut c_void, dst: *mut c_void, len: usize) -> u64;
 
     pub(crate) fn kho_rs_oracle_ledger_open(buf: *mut u64, cap: usize);
