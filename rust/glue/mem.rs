@@ -163,7 +163,6 @@ impl PageMem for KernelMem {
         unsafe { ffi::kho_rs_free_page(pa) }
     }
 
-    #[inline]
     unsafe fn page(&self, pa: u64) -> Option<&[u64]> {
         let p = self.virt(pa)?;
         // SAFETY: `p` is the direct-map address of a whole, page-aligned page owned by the
