@@ -39,6 +39,9 @@ use crate::pure::block::{BlockEntry, BlockIter, BlockSet, KHO_MAX_BLOCKS};
 /// Number of entries of the benchmark.
 const N: usize = 100_000;
 
+/// The largest entry: one per block, the block's page after its 16-byte header.
+const WHOLE_ENTRY: usize = GEOMETRY.page_size - 16;
+
 /// Repetitions of each timed loop; the fastest one counts.
 const REPS: usize = 5;
 
@@ -355,7 +358,7 @@ impl Layout {
 /// ratio to the first.
 fn copy_layouts(mem: &mut KernelMem, n: usize) -> Result {
     const PAGE: usize = GEOMETRY.page_size;
-    const ENTRY: usize = PAGE - 16;
+    const ENTRY: usize = WHOLE_ENTRY;
     const SHORT: usize = 4000;
     let layouts = [
         Layout::new(0, PAGE, PAGE, 0, "baseline"),
@@ -376,8 +379,80 @@ fn copy_layouts(mem: &mut KernelMem, n: usize) -> Result {
     let bytes = n * PAGE + PAGE;
     let mut dst = KVVec::<u8>::with_capacity(bytes, GFP_KERNEL)?;
     dst.extend_with(bytes, 0, GFP_KERNEL)?;
+    // The block read itself, timed in turn with the layouts: a set of `n` 4080-byte
+    // entries of the same bytes.
+    let mut set = BlockSet::<[u8; ENTRY]>::new(GEOMETRY);
+    let res = set
+        .grow(mem, n)
+        .map_err(|e| core_err("bench block copy layouts grow", e))
+        .and_then(|()| {
+            let src = buffer::<[u8; ENTRY]>(n, false).and_then(|mut v| {
+                v.fill(0x5a);
+                Ok(v)
+            })?;
+            let done = set.iter().write_slice(mem, entries::<[u8; ENTRY]>(&src)?);
+            if done != n {
+                pr_err!(
+                    "bench: block copy layouts: wrote {} of {} entries\n",
+                    done,
+                    n
+                );
+                return Err(EINVAL);
+            }
+            time_layouts(mem, &set, &pages, &layouts, &mut dst, n)
+        });
+    set.destroy(mem);
+    let (best, read) = res?;
+    for (b, l) in best.iter().zip(layouts.iter()) {
+        pr_info!(
+            "bench: block copy layout n={} off={} len={} stride={} base={} ns/page={} vs_baseline={} ({})\n",
+            n,
+            l.off,
+            l.len,
+            l.stride,
+            l.base,
+            Fixed(*b, n as u64, 2),
+            Fixed(*b, best[0], 2),
+            l.what
+        );
+    }
+    pr_info!(
+        "bench: block bulk read n={} size={} vs the same copies: rust={} ns/entry copies={} ns/entry ratio={} (vs whole pages {})\n",
+        n,
+        ENTRY,
+        Fixed(read, n as u64, 2),
+        Fixed(best[1], n as u64, 2),
+        Fixed(read, best[1], 2),
+        Fixed(read, best[0], 2)
+    );
+    Ok(())
+}
+
+/// Best-of-[`REPS`] times (ns) of each of `layouts` and of the bulk read of `set` into `dst`,
+/// in turn in every repetition; every copy and read is checked.
+fn time_layouts(
+    mem: &mut KernelMem,
+    set: &BlockSet<[u8; WHOLE_ENTRY]>,
+    pages: &PageBuf,
+    layouts: &[Layout; 6],
+    dst: &mut KVVec<u8>,
+    n: usize,
+) -> Result<([u64; 6], u64)> {
     let mut best = [u64::MAX; 6];
+    let mut read = u64::MAX;
     for _ in 0..REPS {
+        let out = entries_mut::<[u8; WHOLE_ENTRY]>(&mut dst[..n * WHOLE_ENTRY])?;
+        out.as_mut_bytes().fill(0);
+        let (t, got) = time_ns(|| set.iter().read_slice(mem, out));
+        if got != n || out.as_bytes().iter().any(|&x| x != 0x5a) {
+            pr_err!(
+                "bench: block copy layouts: read {} of {} entries, or wrong bytes\n",
+                got,
+                n
+            );
+            return Err(EINVAL);
+        }
+        read = read.min(t);
         for (b, l) in best.iter_mut().zip(layouts.iter()) {
             let mut copied = 0usize;
             let (t, ()) = time_ns(|| {
@@ -409,20 +484,7 @@ fn copy_layouts(mem: &mut KernelMem, n: usize) -> Result {
             *b = (*b).min(t);
         }
     }
-    for (b, l) in best.iter().zip(layouts.iter()) {
-        pr_info!(
-            "bench: block copy layout n={} off={} len={} stride={} base={} ns/page={} vs_baseline={} ({})\n",
-            n,
-            l.off,
-            l.len,
-            l.stride,
-            l.base,
-            Fixed(*b, n as u64, 2),
-            Fixed(*b, best[0], 2),
-            l.what
-        );
-    }
-    Ok(())
+    Ok((best, read))
 }
 
 /// Runs the block benchmark.
