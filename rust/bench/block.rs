@@ -386,10 +386,8 @@ fn copy_layouts(mem: &mut KernelMem, n: usize) -> Result {
         .grow(mem, n)
         .map_err(|e| core_err("bench block copy layouts grow", e))
         .and_then(|()| {
-            let src = buffer::<[u8; ENTRY]>(n, false).and_then(|mut v| {
-                v.fill(0x5a);
-                Ok(v)
-            })?;
+            let mut src = buffer::<[u8; ENTRY]>(n, false)?;
+            src.fill(0x5a);
             let done = set.iter().write_slice(mem, entries::<[u8; ENTRY]>(&src)?);
             if done != n {
                 pr_err!(
