@@ -345,28 +345,37 @@ impl Layout {
     }
 }
 
-/// The 4080-byte read's copies without the block code, to show what its row measures.
+/// Number of copy layouts [`copy_layouts`] times.
+const LAYOUTS: usize = 6;
+
+/// The 4080-byte read and its copies without the block code, to show what its row measures.
 ///
-/// Times, best of [`REPS`] and in turn, one memcpy per page from `n` separately allocated
-/// pages into one buffer in several layouts: the baseline's (whole pages to page-aligned
-/// places), the block read's (bytes 16..4096 of each page, packed back to back), and copies
-/// from offset 16 placed so that the kernel's memcpy goes forward or backward. Without
-/// `X86_FEATURE_FSRM` (QEMU's default CPU model has none) `memcpy()` is `memcpy_orig`
-/// (`arch/x86/lib/memcpy_64.S`), which copies backward when the destination's low address
-/// byte, compared as a signed byte, is above the source's: for the block read's packed
-/// destination (entry `i` at `i * 4080` of a page-aligned buffer) that is 6 copies of every 16. Prints each layout as ns per page and as a
-/// ratio to the first.
+/// Times, best of [`REPS`] and in turn, the bulk read of a set of `n` 4080-byte entries and
+/// one memcpy per page from `n` separately allocated pages into one buffer in several
+/// layouts: the baseline's (whole pages to page-aligned places), the block read's (bytes
+/// 16..4096 of each page, packed back to back), and copies from offset 16 placed so that the
+/// kernel's memcpy goes forward or backward. Without `X86_FEATURE_FSRM` (QEMU's default CPU
+/// model has none) `memcpy()` is `memcpy_orig` (`arch/x86/lib/memcpy_64.S`), which copies
+/// backward when the destination's low address byte, compared as a signed byte, is above
+/// the source's: for the block read's packed destination (entry `i` at `i * 4080` of a
+/// page-aligned buffer) that is 6 copies of every 16. Prints each layout as ns per page and
+/// as a ratio to the first, then the read against the same copies and the baseline.
 fn copy_layouts(mem: &mut KernelMem, n: usize) -> Result {
     const PAGE: usize = GEOMETRY.page_size;
-    const ENTRY: usize = WHOLE_ENTRY;
     const SHORT: usize = 4000;
     let layouts = [
         Layout::new(0, PAGE, PAGE, 0, "baseline"),
-        Layout::new(16, ENTRY, ENTRY, 0, "block read"),
-        Layout::new(16, ENTRY, PAGE, 0, "page-aligned destination, forward"),
+        Layout::new(16, WHOLE_ENTRY, WHOLE_ENTRY, 0, "block read"),
         Layout::new(
             16,
-            ENTRY,
+            WHOLE_ENTRY,
+            PAGE,
+            0,
+            "page-aligned destination, forward",
+        ),
+        Layout::new(
+            16,
+            WHOLE_ENTRY,
             PAGE,
             256,
             "destination at +256, crosses a page, forward",
@@ -381,14 +390,16 @@ fn copy_layouts(mem: &mut KernelMem, n: usize) -> Result {
     dst.extend_with(bytes, 0, GFP_KERNEL)?;
     // The block read itself, timed in turn with the layouts: a set of `n` 4080-byte
     // entries of the same bytes.
-    let mut set = BlockSet::<[u8; ENTRY]>::new(GEOMETRY);
+    let mut set = BlockSet::<[u8; WHOLE_ENTRY]>::new(GEOMETRY);
     let res = set
         .grow(mem, n)
         .map_err(|e| core_err("bench block copy layouts grow", e))
         .and_then(|()| {
-            let mut src = buffer::<[u8; ENTRY]>(n, false)?;
+            let mut src = buffer::<[u8; WHOLE_ENTRY]>(n, false)?;
             src.fill(0x5a);
-            let done = set.iter().write_slice(mem, entries::<[u8; ENTRY]>(&src)?);
+            let done = set
+                .iter()
+                .write_slice(mem, entries::<[u8; WHOLE_ENTRY]>(&src)?);
             if done != n {
                 pr_err!(
                     "bench: block copy layouts: wrote {} of {} entries\n",
@@ -417,7 +428,7 @@ fn copy_layouts(mem: &mut KernelMem, n: usize) -> Result {
     pr_info!(
         "bench: block bulk read n={} size={} vs the same copies: rust={} ns/entry copies={} ns/entry ratio={} (vs whole pages {})\n",
         n,
-        ENTRY,
+        WHOLE_ENTRY,
         Fixed(read, n as u64, 2),
         Fixed(best[1], n as u64, 2),
         Fixed(read, best[1], 2),
@@ -432,11 +443,11 @@ fn time_layouts(
     mem: &mut KernelMem,
     set: &BlockSet<[u8; WHOLE_ENTRY]>,
     pages: &PageBuf,
-    layouts: &[Layout; 6],
+    layouts: &[Layout; LAYOUTS],
     dst: &mut KVVec<u8>,
     n: usize,
-) -> Result<([u64; 6], u64)> {
-    let mut best = [u64::MAX; 6];
+) -> Result<([u64; LAYOUTS], u64)> {
+    let mut best = [u64::MAX; LAYOUTS];
     let mut read = u64::MAX;
     for _ in 0..REPS {
         let out = entries_mut::<[u8; WHOLE_ENTRY]>(&mut dst[..n * WHOLE_ENTRY])?;
