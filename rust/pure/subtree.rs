@@ -65,6 +65,11 @@ pub(crate) struct SubtreeInfo {
     pub(crate) block_entry_size: u64,
     /// Number of entries in the block set.
     pub(crate) block_count: u64,
+    /// Pages the state keeps preserved, order-k blocks counted as 2^k: the data, the
+    /// metadata and the blob (root property `preserved-pages`, optional: 0 if absent). It
+    /// is only reported (how much a rejected state leaves reserved) and compared with the
+    /// pages a restore claims; nothing is reached through it.
+    pub(crate) preserved_pages: u64,
 }
 
 /// The published state's own pages (its metadata) against the data it preserves.
@@ -86,6 +91,12 @@ impl Footprint {
     /// Metadata pages in all.
     pub(crate) fn pages(&self) -> u64 {
         self.radix_nodes + self.vmalloc_chunks + self.blocks + self.blob
+    }
+
+    /// Pages preserved in all, order-k blocks counted as 2^k: the metadata and the data
+    /// (`data_bytes` is a whole number of pages of `page_size` bytes).
+    pub(crate) fn preserved_pages(&self, page_size: usize) -> u64 {
+        self.pages() + self.data_bytes / page_size as u64
     }
 
     /// Metadata bytes with pages of `page_size` bytes.
@@ -334,6 +345,7 @@ pub(crate) fn write(buf: &mut [u8], info: &SubtreeInfo, c: &SubtreeCompat<'_>) -
     w.property_str("compatible", c.root)?;
     w.property_u64_ne("generation", info.generation)?;
     w.property_u64_ne("seed", info.seed)?;
+    w.property_u64_ne("preserved-pages", info.preserved_pages)?;
     w.begin_node("radix")?;
     w.property_str("compatible", c.radix)?;
     w.property_u64_ne("root", info.radix_root)?;
@@ -487,6 +499,11 @@ fn read_inner<'a>(
         info: SubtreeInfo {
             generation,
             seed: root.prop_u64_ne("seed")?,
+            // Optional: 0 (unknown) if absent, malformed if present and not 8 bytes.
+            preserved_pages: match root.property("preserved-pages") {
+                Some(_) => root.prop_u64_ne("preserved-pages")?,
+                None => 0,
+            },
             ..SubtreeInfo::default()
         },
         radix: verdicts.0,

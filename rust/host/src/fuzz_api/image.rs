@@ -203,6 +203,8 @@ fn publish(
         block_head: set.head_pa(),
         block_entry_size: Record::SIZE as u64,
         block_count: records.len() as u64,
+        // Only reported by the kernel's restore; the image target does not read it.
+        preserved_pages: 0,
     };
     let mut blob = std::vec![0u8; 4096];
     let n = subtree::write(&mut blob, &info, &COMPAT).expect("subtree write");

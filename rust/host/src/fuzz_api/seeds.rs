@@ -143,6 +143,7 @@ pub(crate) fn sample_info() -> SubtreeInfo {
         block_head: 0x3_0000_1000,
         block_entry_size: 32,
         block_count: 100_000,
+        preserved_pages: 17_654,
     }
 }
 

@@ -6,7 +6,7 @@
 //! and checks compatibility with the reference of [`super::compat`], in the order the ABI
 //! (`Documentation/kho-rs-abi.rst`) gives: root `compatible`, then the `radix`, `vmalloc` and
 //! `block` nodes' own strings, then the values, each of exactly 8 native-endian bytes (the
-//! descriptor 16). The target checks that `read` accepts exactly what the reference accepts,
+//! descriptor 16; `preserved-pages` is optional). The target checks that `read` accepts exactly what the reference accepts,
 //! classifies a rejection the same way (malformed vs incompatible), and on success returns
 //! the values the bytes hold.
 
@@ -77,6 +77,11 @@ pub(crate) fn model_read(blob: &[u8]) -> Result<SubtreeInfo, MReject> {
     Ok(SubtreeInfo {
         generation,
         seed: u64_prop(root, "seed")?,
+        // Optional (ABI): absent reads as 0, present must be 8 bytes.
+        preserved_pages: match root.prop("preserved-pages") {
+            Some(_) => u64_prop(root, "preserved-pages")?,
+            None => 0,
+        },
         radix_root: u64_prop(radix, "root")?,
         radix_keys: u64_prop(radix, "keys")?,
         vmalloc: KhoVmalloc {

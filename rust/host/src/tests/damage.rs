@@ -188,6 +188,8 @@ fn publish() -> Published {
         block_head: blocks.head_pa(),
         block_entry_size: 8,
         block_count: BLOCK_ENTRIES as u64,
+        // Only reported by the kernel's restore; the simulated one does not read it.
+        preserved_pages: 0,
     };
     let blob = mem.alloc_zeroed().unwrap();
     let mut buf = std::vec![0u8; 4096];
@@ -386,6 +388,7 @@ fn every_single_byte_blob_damage_is_parsed_without_panic() {
         block_head: 0x17b_0000,
         block_entry_size: 32,
         block_count: 10_000,
+        preserved_pages: 2_100,
     };
     let mut buf = std::vec![0u8; 4096];
     let len = subtree::write(&mut buf, &info, &COMPAT).unwrap();
@@ -402,4 +405,44 @@ fn every_single_byte_blob_damage_is_parsed_without_panic() {
         }
     }
     assert!(rejected > 0 && read > 0, "{rejected} rejected, {read} read");
+}
+
+/// The byte of the subtree blob that the selftest's pinned seed (`damage_case 1057` in
+/// `selftests/kho_rs_kexec.sh`) must hit: the high byte of the vmalloc descriptor's
+/// `total_pages`. The blob's layout does not depend on the values, so any blob written
+/// with [`COMPAT`] has the byte at the same offset as the small workload's; and a blob
+/// hit depends only on the blob's size and that all five structures have pages, as they
+/// do in the small workload.
+fn total_pages_high_byte() -> (usize, usize) {
+    let info = crate::fuzz_api::seeds::sample_info();
+    let mut buf = std::vec![0u8; 4096];
+    let len = subtree::write(&mut buf, &info, &COMPAT).unwrap();
+    let desc = zerocopy::IntoBytes::as_bytes(&info.vmalloc);
+    let at = buf[..len]
+        .windows(desc.len())
+        .position(|w| w == desc)
+        .unwrap();
+    // `u64 first`, then `u32 total_pages` in native (little-endian) byte order.
+    (len, at + 8 + 3)
+}
+
+/// Pinned seed of the selftest's vmalloc regression case.
+const TOTAL_PAGES_SEED: u64 = 1057;
+
+/// The pinned seed still hits that byte, with a value that makes the small workload's
+/// 2048 pages (0x800) a count whose page array (8 bytes a page) exceeds `INT_MAX`, which is
+/// what once made `kvmalloc()` WARN. A change of the blob's layout fails here, naming the
+/// seed to re-pin, instead of silently turning the selftest's case into another one.
+#[test]
+fn pinned_seed_hits_the_high_byte_of_total_pages() {
+    let (len, want) = total_pages_high_byte();
+    let h = hits(TOTAL_PAGES_SEED, 1, &layout([1, 1, 1, 1, 1], len));
+    assert_eq!(
+        (h[0].structure, h[0].offset),
+        (Structure::Blob, want),
+        "seed {TOTAL_PAGES_SEED} no longer hits total_pages (blob of {len} bytes): re-pin it \
+         here and in selftests/kho_rs_kexec.sh"
+    );
+    let total_pages = 0x800u64 ^ (u64::from(h[0].xor) << 24);
+    assert!(total_pages * 8 > i32::MAX as u64, "{total_pages:#x}");
 }

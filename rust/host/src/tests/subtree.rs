@@ -45,6 +45,29 @@ fn values_are_native_endian_u64() {
     assert!(b.windows(16).any(|w| w == sample().vmalloc.as_bytes()));
 }
 
+/// `preserved-pages` is optional: a blob without it (here: its name changed in the strings
+/// block, to one of the same length) reads as 0, the other values unchanged.
+#[test]
+fn preserved_pages_is_optional() {
+    let b = blob(&sample(), &COMPAT);
+    let needle = b"preserved-pages\0";
+    let at = b
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("name in the strings block");
+    let mut renamed = b.clone();
+    renamed[at + needle.len() - 2] = b'z';
+    assert_eq!(read(&b).expect("read").preserved_pages, 17_654);
+    let got = read(&renamed).expect("read without preserved-pages");
+    assert_eq!(
+        got,
+        SubtreeInfo {
+            preserved_pages: 0,
+            ..sample()
+        }
+    );
+}
+
 /// The message names the component and both versions.
 #[test]
 fn wrong_component_version_is_named() {
@@ -290,6 +313,8 @@ fn footprint_counts_and_share() {
     // 5_345_280 * 10^6 / 2^30 = 4978.2..., rounded up.
     assert_eq!(f.ppm(4096), 4979);
     assert_eq!(Footprint::default().ppm(4096), 0);
+    // 1305 metadata pages and 2^30 / 4096 = 262144 data pages.
+    assert_eq!(f.preserved_pages(4096), 263_449);
     assert_eq!(
         f.to_string(),
         "1305 pages (radix nodes 7, vmalloc chunks 514, blocks 783, blob 1)"
