@@ -78,7 +78,11 @@ fn info(f: &mut fmt::Formatter<'_>, what: &str, i: &SubtreeInfo) -> fmt::Result 
         f,
         "{what}.block: entries={} entry_size={} head={:#x}",
         i.block_count, i.block_entry_size, i.block_head
-    )
+    )?;
+    match i.preserved_pages {
+        0 => writeln!(f, "{what}.preserved_pages: unknown"),
+        n => writeln!(f, "{what}.preserved_pages: {n}"),
+    }
 }
 
 impl fmt::Debug for Status {

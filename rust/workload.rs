@@ -125,6 +125,10 @@ impl Outgoing {
             },
         };
         s.build(p)?;
+        s.footprint.blocks = s.blocks.nblocks() as u64;
+        s.footprint.blob = 1;
+        s.footprint.data_bytes += s.info.vmalloc_bytes;
+        s.info.preserved_pages = s.footprint.preserved_pages(GEOMETRY.page_size);
         let damage = Damage::from_param(p.corrupt)?;
         let bad = subtree::SubtreeCompat {
             root: "kho-rs-v1;block-v1;radix-v1;vmalloc-v2",
@@ -145,9 +149,6 @@ impl Outgoing {
             s.random_damage(p.damage_seed, p.damage_bytes)?;
         }
         s.preserve_us = elapsed_us(&t);
-        s.footprint.blocks = s.blocks.nblocks() as u64;
-        s.footprint.blob = 1;
-        s.footprint.data_bytes += s.info.vmalloc_bytes;
         pr_info!(
             "workload: metadata: {}: {} bytes, {} ppm of the {} bytes of data preserved\n",
             s.footprint,
@@ -256,7 +257,8 @@ pub(crate) fn restore_and_verify(classify: bool) -> Result<Option<Report>> {
     };
     let mut mem = KernelMem::new();
     let mut stage = STAGE_BLOB;
-    let res = verify_blob(&mut mem, blob.bytes(), &mut stage);
+    let mut declared = 0u64;
+    let res = verify_blob(&mut mem, blob.bytes(), &mut stage, &mut declared);
     drop(blob);
 
     // Everything claimed from the previous kernel was freed (or, for vmalloc, handed to
@@ -269,14 +271,29 @@ pub(crate) fn restore_and_verify(classify: bool) -> Result<Option<Report>> {
         pr_err!("restore: {} claimed pages left behind (leak)\n", left);
     }
     if res.is_err() {
-        pr_err!(
-            "restore: state rejected: {} pages claimed and freed; the state's other preserved pages stay reserved, since nobody can prove who owns them\n",
-            claimed
-        );
+        if declared == 0 {
+            pr_err!(
+                "restore: state rejected: {} pages claimed and freed; the state's other preserved pages stay reserved (how many is unknown: the blob was rejected, or does not say), since nobody can prove who owns them\n",
+                claimed
+            );
+        } else {
+            pr_err!(
+                "restore: state rejected: {} pages claimed and freed; {} of the {} pages the previous kernel preserved for it stay reserved, since nobody can prove who owns them\n",
+                claimed,
+                declared.saturating_sub(claimed),
+                declared
+            );
+        }
     }
     let res = res.map(|r| Report {
         elapsed_us: elapsed_us(&t),
         claimed_pages: claimed,
+        // A complete restore claims every page the state preserved, exactly once.
+        mismatches: r.mismatches
+            + match declared {
+                0 => 0,
+                d => count_mismatch("pages claimed", claimed, d),
+            },
         ..r
     });
     if let Ok(r) = &res {
@@ -337,13 +354,20 @@ impl kernel::fmt::Display for Said<'_> {
 }
 
 /// Validates, restores and verifies the state `blob` describes; `stage` names the
-/// structure being restored, so that a rejection can be attributed to it.
-fn verify_blob(mem: &mut KernelMem, blob: &[u8], stage: &mut &'static str) -> Result<Report> {
+/// structure being restored, so that a rejection can be attributed to it, and `declared`
+/// is set to the blob's `preserved-pages` as soon as the blob is read.
+fn verify_blob(
+    mem: &mut KernelMem,
+    blob: &[u8],
+    stage: &mut &'static str,
+    declared: &mut u64,
+) -> Result<Report> {
     *stage = STAGE_BLOB;
     let inc = subtree::read_granular(blob, &subtree::ACCEPT).map_err(|e| {
         pr_err!("restore: {}\n", e);
         Error::from_errno(e.to_errno())
     })?;
+    *declared = inc.info.preserved_pages;
     // Each component's version is checked on its own: one this build does not read is
     // refused by name and nothing of it is touched (its pages stay reserved); the others
     // are restored and verified as far as they can be without it.

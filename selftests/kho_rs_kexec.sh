@@ -101,6 +101,11 @@ check "$log" "workload: no claimed page left behind after verification" \
 check "$log" "workload: module unloads after verification" "KHO_RS_STEP rmmod-2 ok"
 mem_check "$log" "workload"
 check "$log" "workload: status counts the claimed pages" "KHO_RS_STATUS-2 restored.claimed_pages: [1-9]"
+# The first kernel counts what it preserved, the second what it claimed: equal.
+preserved=$(sed -n 's/.*KHO_RS_STATUS-1 preserved.preserved_pages: \([0-9]*\).*/\1/p' "$log" | head -n 1)
+claimed=$(sed -n 's/.*KHO_RS_STATUS-2 restored.claimed_pages: \([0-9]*\).*/\1/p' "$log" | head -n 1)
+[ -n "$preserved" ] && [ "$preserved" = "$claimed" ]
+ok $? "workload: the restore claimed every page the first kernel preserved (${claimed:-?} of ${preserved:-?})"
 check "$log" "workload: a second load after the restore is refused" "KHO_RS_STEP second-load refused"
 check "$log" "workload: ... saying the state was consumed" "restore blob: state already consumed"
 baseline "$log" "workload boots" "KHO restore succeeded"
@@ -139,6 +144,28 @@ no_oops "$log" chain
 # --- corrupted input: the first kernel damages its own state on purpose; the
 # second must reject it with the message specific to the damage, keep nothing
 # it claimed, never WARN (panic_on_warn=1), and refuse a second load cleanly.
+# reserved_check LOG NAME WANT: the rejection says how many of the state's
+# preserved pages stay reserved. WANT=counted: claimed + reserved = what the blob
+# declares, some reserved; WANT=unknown (the blob itself is rejected): the line
+# says the number is unknown.
+reserved_check() {
+	local log=$1 name=$2 want=$3 line claimed left declared
+	line=$(grep -o "restore: state rejected: .*" "$log" | head -n 1)
+	if [ "$want" = unknown ]; then
+		case $line in
+		*"stay reserved (how many is unknown: the blob was rejected"*) ok 0 "$name: the log says the number of reserved pages is unknown (blob rejected)" ;;
+		*) ok 1 "$name: the log says the number of reserved pages is unknown (blob rejected)" ;;
+		esac
+		return
+	fi
+	claimed=$(echo "$line" | sed -n 's/.*rejected: \([0-9]*\) pages claimed and freed; [0-9]* of the [0-9]* pages .* stay reserved.*/\1/p')
+	left=$(echo "$line" | sed -n 's/.*freed; \([0-9]*\) of the .*/\1/p')
+	declared=$(echo "$line" | sed -n 's/.* of the \([0-9]*\) pages the previous kernel preserved.*/\1/p')
+	[ -n "$claimed" ] && [ -n "$left" ] && [ -n "$declared" ] &&
+		[ "$left" -gt 0 ] && [ $((claimed + left)) = "$declared" ]
+	ok $? "$name: the log says ${left:-?} of ${declared:-?} preserved pages stay reserved (${claimed:-?} claimed and freed)"
+}
+
 corrupt_case() {
 	local mode=$1 name=$2 pattern=$3
 	cat >"$out/corrupt-$mode.sh" <<EOF
@@ -162,6 +189,10 @@ EOF
 	grep -q "kho_rs: restore: no claimed pages left behind" "$log" && ! grep -q "left behind (leak)" "$log"
 	ok $? "corrupt $mode: $name: module's own count: no claimed page left behind"
 	mem_check "$log" "corrupt $mode: $name"
+	case $mode in
+	2 | 9) reserved_check "$log" "corrupt $mode: $name" unknown ;;
+	*) reserved_check "$log" "corrupt $mode: $name" counted ;;
+	esac
 	grep -q "KHO_RS_STEP second-load refused" "$log"
 	ok $? "corrupt $mode: $name: a second load is refused cleanly"
 	grep -E "kho_rs: .*(restore|incompatible|malformed|consumed)" "$log" | grep -v "restore: PASS" |
