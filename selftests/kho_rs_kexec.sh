@@ -141,9 +141,6 @@ done
 check "$log" "chain: last kernel loaded cleanly" "KHO_RS_STEP stage-4 ok"
 no_oops "$log" chain
 
-# --- corrupted input: the first kernel damages its own state on purpose; the
-# second must reject it with the message specific to the damage, keep nothing
-# it claimed, never WARN (panic_on_warn=1), and refuse a second load cleanly.
 # reserved_check LOG NAME WANT: the rejection says how many of the state's
 # preserved pages stay reserved. WANT=counted: claimed + reserved = what the blob
 # declares, some reserved; WANT=unknown (the blob itself is rejected): the line
@@ -166,6 +163,9 @@ reserved_check() {
 	ok $? "$name: the log says ${left:-?} of ${declared:-?} preserved pages stay reserved (${claimed:-?} claimed and freed)"
 }
 
+# --- corrupted input: the first kernel damages its own state on purpose; the
+# second must reject it with the message specific to the damage, keep nothing
+# it claimed, never WARN (panic_on_warn=1), and refuse a second load cleanly.
 corrupt_case() {
 	local mode=$1 name=$2 pattern=$3
 	cat >"$out/corrupt-$mode.sh" <<EOF

@@ -6,9 +6,9 @@
 //! and checks compatibility with the reference of [`super::compat`], in the order the ABI
 //! (`Documentation/kho-rs-abi.rst`) gives: root `compatible`, then the `radix`, `vmalloc` and
 //! `block` nodes' own strings, then the values, each of exactly 8 native-endian bytes (the
-//! descriptor 16; `preserved-pages` is optional). The target checks that `read` accepts exactly what the reference accepts,
-//! classifies a rejection the same way (malformed vs incompatible), and on success returns
-//! the values the bytes hold.
+//! descriptor 16; `preserved-pages` is optional). The target checks that `read` accepts
+//! exactly what the reference accepts, classifies a rejection the same way (malformed vs
+//! incompatible), and on success returns the values the bytes hold.
 
 use crate::pure::subtree::{read, SubtreeError, SubtreeInfo, COMPAT};
 use crate::pure::vmalloc::KhoVmalloc;
