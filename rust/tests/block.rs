@@ -6,7 +6,7 @@
 //! Every test drives [`BlockSet`] through [`KernelMem`], so blocks are real order-0 pages
 //! preserved with `kho_preserve_pages()`. In the same boot preserved pages cannot be
 //! restored (that needs a kexec, see the kexec selftest), so instead of `restore` the suite
-//! checks the raw chain with [`c_reader`], a test-local copy of the rules of C's
+//! checks the raw chain with [`c_rules_model`], a test-local copy of the rules of C's
 //! `kho_block_set_restore()` (`kernel/liveupdate/kho_block.c`): whatever
 //! Rust publishes must pass it. The model tests check a set after every random operation
 //! against the block-set model the host's property test uses too
@@ -81,13 +81,14 @@ fn reader_next(mem: &KernelMem, pa: u64, n: usize) -> core::result::Result<u64, 
     }
 }
 
-/// Test-local copy of the checks of C's `kho_block_set_restore()` over the raw chain.
+/// A Rust model of the checks of C's `kho_block_set_restore()` over the raw chain (a model,
+/// not C: the C reader itself runs in `kho_rs_block_c` and the selftest's blockx case).
 ///
 /// `head == 0` is an empty set. First Floyd's cycle check over `next`, bounded by
 /// `KHO_MAX_BLOCKS`; then every block: page aligned (and RAM: C would `phys_to_virt`
 /// blindly, the test must not), `count` in `1..=(PAGE_SIZE - 16) / entry_size` of the
 /// *reader's* `entry_size`, at most `KHO_MAX_BLOCKS` blocks.
-fn c_reader(
+fn c_rules_model(
     mem: &KernelMem,
     head: u64,
     entry_size: usize,
@@ -272,7 +273,7 @@ impl ModelRun {
                     entries: self.model.restored().count(),
                 });
                 ensure(
-                    c_reader(mem, set.head_pa(), E::SIZE) == want,
+                    c_rules_model(mem, set.head_pa(), E::SIZE) == want,
                     "C reader accepts the trimmed set with the model's entries",
                 )?;
             }
@@ -369,7 +370,7 @@ fn reader_accepts_on<E: TestEntry>(mem: &mut KernelMem, set: &mut BlockSet<E>, n
     // A grown set nobody wrote to: every block has count 0.
     kr("block grow", set.grow(mem, n))?;
     ensure(
-        c_reader(mem, set.head_pa(), E::SIZE) == Err(Reject::CountZero(0)),
+        c_rules_model(mem, set.head_pa(), E::SIZE) == Err(Reject::CountZero(0)),
         "unwritten set rejected",
     )?;
     ensure(set.validate_outgoing(mem).is_err(), "validate: unwritten")?;
@@ -379,7 +380,7 @@ fn reader_accepts_on<E: TestEntry>(mem: &mut KernelMem, set: &mut BlockSet<E>, n
     }
     let blocks = n.div_ceil(cap);
     let want = Ok(Accepted { blocks, entries: n });
-    match c_reader(mem, set.head_pa(), E::SIZE) {
+    match c_rules_model(mem, set.head_pa(), E::SIZE) {
         got if got == want => {}
         got => {
             pr_err!("kho_rs_block: reader: {:?}, want {:?}\n", got, want);
@@ -391,7 +392,7 @@ fn reader_accepts_on<E: TestEntry>(mem: &mut KernelMem, set: &mut BlockSet<E>, n
     kr("block grow", set.grow(mem, n + 2 * cap))?;
     ensure(set.nblocks() > blocks, "grow added blocks")?;
     ensure(
-        c_reader(mem, set.head_pa(), E::SIZE) == Err(Reject::CountZero(blocks)),
+        c_rules_model(mem, set.head_pa(), E::SIZE) == Err(Reject::CountZero(blocks)),
         "unused tail rejected by the C reader",
     )?;
     ensure(set.validate_outgoing(mem).is_err(), "validate: unused tail")?;
@@ -402,7 +403,7 @@ fn reader_accepts_on<E: TestEntry>(mem: &mut KernelMem, set: &mut BlockSet<E>, n
         "trim keeps the used blocks",
     )?;
     ensure(
-        c_reader(mem, set.head_pa(), E::SIZE) == want,
+        c_rules_model(mem, set.head_pa(), E::SIZE) == want,
         "trimmed accepted",
     )?;
     kr("validate", set.validate_outgoing(mem))?;
@@ -421,7 +422,7 @@ fn reader_accepts_on<E: TestEntry>(mem: &mut KernelMem, set: &mut BlockSet<E>, n
     set.trim(mem);
     ensure_eq(set.nblocks() as u64, 0, "trim of a cleared set")?;
     ensure(
-        c_reader(mem, set.head_pa(), E::SIZE)
+        c_rules_model(mem, set.head_pa(), E::SIZE)
             == Ok(Accepted {
                 blocks: 0,
                 entries: 0,
@@ -525,7 +526,7 @@ mod tests {
     }
 
     #[test]
-    fn c_reader_accepts_rust_chains() -> Result {
+    fn c_rules_model_accepts_rust_chains() -> Result {
         reader_accepts::<u64>(2 * 510 + 7)?;
         reader_accepts::<u64>(3 * 510)?;
         reader_accepts::<[u8; 24]>(170 + 1)?;
@@ -536,7 +537,7 @@ mod tests {
     }
 
     #[test]
-    fn c_reader_rejects_bad_chains() -> Result {
+    fn c_rules_model_rejects_bad_chains() -> Result {
         on_new_set(rejects_on)
     }
 
@@ -605,7 +606,7 @@ mod tests {
     }
 }
 
-/// Body of `c_reader_rejects_bad_chains` on a set the caller destroys.
+/// Body of `c_rules_model_rejects_bad_chains` on a set the caller destroys.
 fn rejects_on(mem: &mut KernelMem, set: &mut BlockSet<u64>) -> Result {
     fill(mem, set, 3 * 510)?;
     // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
@@ -617,14 +618,14 @@ fn rejects_on(mem: &mut KernelMem, set: &mut BlockSet<u64>) -> Result {
         blocks: 3,
         entries: 3 * 510,
     });
-    ensure(c_reader(mem, b0, 8) == good, "good chain")?;
+    ensure(c_rules_model(mem, b0, 8) == good, "good chain")?;
     // The reader's entry size decides: 510 entries of 8 bytes are too many for 64 bytes.
     ensure(
-        c_reader(mem, b0, 64) == Err(Reject::CountTooBig(0)),
+        c_rules_model(mem, b0, 64) == Err(Reject::CountTooBig(0)),
         "reader with a larger entry size",
     )?;
     ensure(
-        c_reader(mem, b0, 4080) == Err(Reject::CountTooBig(0)),
+        c_rules_model(mem, b0, 4080) == Err(Reject::CountTooBig(0)),
         "4080 reader",
     )?;
 
@@ -643,7 +644,7 @@ fn rejects_on(mem: &mut KernelMem, set: &mut BlockSet<u64>) -> Result {
             .and_then(|p| p.get_mut(w))
             .ok_or(EFAULT)?;
         let old = core::mem::replace(word, v);
-        let got = c_reader(mem, b0, 8);
+        let got = c_rules_model(mem, b0, 8);
         // Only the counts: a damaged link would lead `validate_outgoing` off the set's pages.
         let published = (w == 1).then(|| set.validate_outgoing(mem));
         // SAFETY: as above.
@@ -657,7 +658,7 @@ fn rejects_on(mem: &mut KernelMem, set: &mut BlockSet<u64>) -> Result {
         )?;
     }
 
-    ensure(c_reader(mem, b0, 8) == good, "chain put back")?;
+    ensure(c_rules_model(mem, b0, 8) == good, "chain put back")?;
     kr("validate", set.validate_outgoing(mem))?;
     Ok(())
 }
@@ -680,7 +681,10 @@ fn max_blocks_on(mem: &mut KernelMem, set: &mut BlockSet<Pat<4080>>) -> Result {
         blocks: KHO_MAX_BLOCKS,
         entries: KHO_MAX_BLOCKS,
     });
-    ensure(c_reader(mem, set.head_pa(), 4080) == full, "cap accepted")?;
+    ensure(
+        c_rules_model(mem, set.head_pa(), 4080) == full,
+        "cap accepted",
+    )?;
     kr("validate", set.validate_outgoing(mem))?;
     // Hang one extra (unpreserved, test-owned) block off the tail: 10001 blocks.
     // SAFETY: the chain of `set`, which this test holds; nothing writes it meanwhile.
@@ -697,7 +701,7 @@ fn max_blocks_on(mem: &mut KernelMem, set: &mut BlockSet<Pat<4080>>) -> Result {
         *unsafe { mem.page_mut(tail) }
             .and_then(|p| p.first_mut())
             .ok_or(EFAULT)? = extra;
-        let r = c_reader(mem, set.head_pa(), 4080);
+        let r = c_rules_model(mem, set.head_pa(), 4080);
         // SAFETY: a page this test allocated or claimed itself, still live.
         *unsafe { mem.page_mut(tail) }
             .and_then(|p| p.first_mut())
@@ -707,7 +711,7 @@ fn max_blocks_on(mem: &mut KernelMem, set: &mut BlockSet<Pat<4080>>) -> Result {
     // SAFETY: a page this test allocated or claimed itself, still live.
     unsafe { mem.free(extra) };
     res?;
-    ensure(c_reader(mem, set.head_pa(), 4080) == full, "put back")?;
+    ensure(c_rules_model(mem, set.head_pa(), 4080) == full, "put back")?;
     // Read everything back.
     let mut it = set.iter();
     for s in 1..=KHO_MAX_BLOCKS as u64 {
@@ -734,7 +738,7 @@ fn grow_failure_on(mem: &mut KernelMem, set: &mut BlockSet<[u8; 64]>) -> Result 
     ensure(before.as_slice() == after.as_slice(), "chain unchanged")?;
     ensure_eq(set.nblocks() as u64, 5, "nblocks unchanged")?;
     ensure(
-        c_reader(mem, set.head_pa(), 64)
+        c_rules_model(mem, set.head_pa(), 64)
             == Ok(Accepted {
                 blocks: 5,
                 entries: 5 * 63,
@@ -784,7 +788,7 @@ fn bulk_on(mem: &mut KernelMem, set: &mut BlockSet<[u8; 64]>) -> Result {
         ensure_eq(count, CAP.min(cap - b * CAP) as u64, "block count")?;
     }
     ensure(
-        c_reader(mem, set.head_pa(), 64)
+        c_rules_model(mem, set.head_pa(), 64)
             == Ok(Accepted {
                 blocks: pas.len(),
                 entries: cap,
@@ -867,7 +871,7 @@ fn typed_on(mem: &mut KernelMem, set: &mut BlockSet<FileRec>) -> Result {
         )?;
     }
     ensure(
-        c_reader(mem, set.head_pa(), 40)
+        c_rules_model(mem, set.head_pa(), 40)
             == Ok(Accepted {
                 blocks: 3,
                 entries: N as usize,

@@ -67,10 +67,11 @@ fn rust_entries(desc: &KhoVmalloc) -> Result<(KVec<u64>, usize)> {
     Ok((v, stats.chunks))
 }
 
-/// Walks a chain exactly as C's `kho_restore_vmalloc()` does (without restoring): per
+/// A Rust model of C's `kho_restore_vmalloc()` walk, not C itself (C's own restore runs in
+/// the selftest's vmx case). Walks a chain as C does (without restoring): per
 /// chunk, entries until the first 0 or the end of `phys[]`, `idx + 2^order <= total` for
 /// each, follow `next` until 0, finally `idx == total`. Returns the page count on success.
-fn c_reader_walk(desc: &KhoVmalloc) -> Result<u64> {
+fn c_rules_model_walk(desc: &KhoVmalloc) -> Result<u64> {
     let mem = reader();
     let total = u64::from(desc.total_pages);
     let contig = 1u64 << desc.order;
@@ -138,12 +139,12 @@ fn same_as_c(area: &VmallocArea) -> Result<KhoVmalloc> {
         ensure(first_entry == Some(0), "empty trailing chunk")?;
     }
     ensure_eq(
-        c_reader_walk(&rd)?,
+        c_rules_model_walk(&rd)?,
         u64::from(rd.total_pages),
         "C reader, Rust chain",
     )?;
     ensure_eq(
-        c_reader_walk(&cd)?,
+        c_rules_model_walk(&cd)?,
         u64::from(cd.total_pages),
         "C reader, C chain",
     )?;
@@ -362,7 +363,7 @@ fn malformed_cases(mem: &mut KernelMem, pages: &[u64], a: u64, b: u64) -> Result
     let valid = unsafe { gv::validate(&good) };
     ensure(valid.is_ok(), "valid chain accepted")?;
     ensure(
-        c_reader_walk(&good)? == u64::from(total),
+        c_rules_model_walk(&good)? == u64::from(total),
         "C rules accept the valid chain",
     )?;
 
@@ -405,7 +406,7 @@ fn malformed_cases(mem: &mut KernelMem, pages: &[u64], a: u64, b: u64) -> Result
     expect_rejected(&looping)?;
     write_chunk(mem, a, a, full)?;
     expect_rejected(&looping)?;
-    ensure(c_reader_walk(&looping).is_err(), "C rules reject loop")?;
+    ensure(c_rules_model_walk(&looping).is_err(), "C rules reject loop")?;
 
     // A non-full chunk that is not the last, and an entry after the 0 terminator.
     write_chunk(mem, a, b, full.get(..10).ok_or(EINVAL)?)?;
