@@ -10,9 +10,47 @@ LIBCLANG_VERSION=18.1.1
 # Kernels kho-rs supports; the first is the default (KERNEL=, make's kdir).
 SUPPORTED_KERNELS="7.3 7.2"
 DEFAULT_KERNEL=7.3
+# The Debian package version of each kernel's source, pinned so that every machine builds
+# the same tree. To move one: `apt-cache madison linux-source-7.3` lists what the suites
+# offer; change the line here and run `make check` (the source and kernel caches follow
+# the pin: a different pin is downloaded and built afresh).
+KERNEL_PKG_VERSION_7_3="7.3.4-1~bpo13+1"
+KERNEL_PKG_VERSION_7_2="7.2.13-1"
+# The Rust toolchain, pinned in rust-toolchain.toml at the top of the tree (the version
+# the kernels, clippy and the host tests were last tested with).
+RUST_TOOLCHAIN=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$(dirname "${BASH_SOURCE[0]}")/../rust-toolchain.toml")
 export PATH="$HOME/.cargo/bin:$PATH"
 
 die() { echo "ERROR: $*" >&2; exit 1; }
+
+# kernel_pkg_version VERSION: the pinned Debian version of linux-source-VERSION.
+kernel_pkg_version() {
+	local var="KERNEL_PKG_VERSION_${1//./_}"
+	echo "${!var:?no pinned package version for kernel $1 in scripts/lib.sh}"
+}
+
+# with_slot CMD...: runs CMD while holding one of KHO_RS_JOBS (default: the number of
+# cores, at most 2) machine-wide slots, so that QEMU boots and background kernel builds
+# of every test running at the same time share the cores instead of overloading them.
+# The slots are lock files under $KHO_RS_CACHE/slots; a slot is free again when CMD
+# and everything it started have exited.
+with_slot() {
+	local dir="$KHO_RS_CACHE/slots" n=${KHO_RS_JOBS:-$(($(nproc) < 2 ? 1 : 2))} i fd rc
+	mkdir -p "$dir"
+	while :; do
+		for ((i = 0; i < n; i++)); do
+			exec {fd}>"$dir/slot$i"
+			if flock -n "$fd"; then
+				"$@"
+				rc=$?
+				exec {fd}>&-
+				return $rc
+			fi
+			exec {fd}>&-
+		done
+		sleep 0.3
+	done
+}
 
 # The kernel tree the scripts use: $KDIR if set, else the cached build of
 # $KERNEL (7.3 or 7.2, default $DEFAULT_KERNEL), as in the Makefile.
@@ -49,6 +87,8 @@ write_env() {
 	cat >"$KHO_RS_CACHE/env.sh" <<ENV
 export LIBCLANG_PATH="$(libclang_dir)"
 export PATH="$HOME/.cargo/bin:\$PATH"
+# Kernel builds run in the kernel tree, outside this one: pin their rustc too.
+export RUSTUP_TOOLCHAIN="$RUST_TOOLCHAIN"
 ENV
 }
 
@@ -78,9 +118,14 @@ qemu_accel() {
 		return
 	fi
 	local f="$KHO_RS_CACHE/kvm-probe"
-	if [ ! -f "$f" ]; then
-		bash "$(dirname "${BASH_SOURCE[0]}")/kvm-probe.sh" >"$f.tmp" 2>/dev/null || echo tcg >"$f.tmp"
-		mv "$f.tmp" "$f"
-	fi
+	mkdir -p "$KHO_RS_CACHE"
+	# Boots start several at a time: one probes, the others wait for its answer.
+	(
+		flock 8
+		if [ ! -f "$f" ]; then
+			bash "$(dirname "${BASH_SOURCE[0]}")/kvm-probe.sh" >"$f.tmp" 2>/dev/null || echo tcg >"$f.tmp"
+			mv "$f.tmp" "$f"
+		fi
+	) 8>"$f.lock"
 	cat "$f"
 }

@@ -55,19 +55,49 @@ install_apt() {
 	DEBIAN_FRONTEND=noninteractive sudo_ apt-get install -y -qq --no-install-recommends $missing
 }
 
+# The toolchain of rust-toolchain.toml ($RUST_TOOLCHAIN). Where rustup's own stable
+# toolchain is that very version (as on this project's machines), it is linked under the
+# pinned name instead of downloaded again; otherwise rustup installs it.
+ensure_toolchain() {
+	if rustup toolchain list 2>/dev/null | grep -q "^$RUST_TOOLCHAIN-"; then
+		echo "Rust toolchain $RUST_TOOLCHAIN: present"
+	else
+		local stable
+		stable=$(cd / && rustup run stable rustc --version 2>/dev/null | awk '{print $2}')
+		if [ "$stable" = "$RUST_TOOLCHAIN" ]; then
+			step "rustup: the stable toolchain is $RUST_TOOLCHAIN; linking it under that name"
+			local home=${RUSTUP_HOME:-$HOME/.rustup} triple
+			triple=$(cd / && rustup run stable rustc -vV | sed -n 's/^host: //p')
+			ln -sfn "$home/toolchains/stable-$triple" "$home/toolchains/$RUST_TOOLCHAIN-$triple"
+		else
+			step "rustup toolchain install $RUST_TOOLCHAIN (stable is ${stable:-missing})"
+			(cd / && rustup toolchain install "$RUST_TOOLCHAIN" --profile minimal)
+		fi
+	fi
+	local c
+	for c in rust-src rustfmt clippy; do
+		if ! (cd / && rustup component list --toolchain "$RUST_TOOLCHAIN" --installed 2>/dev/null) |
+			grep -q "^$c"; then
+			step "rustup component add --toolchain $RUST_TOOLCHAIN $c"
+			(cd / && rustup component add --toolchain "$RUST_TOOLCHAIN" "$c")
+		fi
+	done
+	local got
+	got=$(cd "$top" && rustc --version | awk '{print $2}')
+	[ "$got" = "$RUST_TOOLCHAIN" ] ||
+		die "rustc in the tree is $got, rust-toolchain.toml pins $RUST_TOOLCHAIN"
+	echo "rustc $got (pinned by rust-toolchain.toml)"
+}
+
 install_rust() {
 	if ! command -v rustup >/dev/null; then
-		die "rustup not found: install a rustup Rust toolchain (stable >= 1.85) first"
+		die "rustup not found: install rustup (https://rustup.rs) first; the toolchain itself is pinned by rust-toolchain.toml"
 	fi
-	if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
-		step "rustup component add rust-src"
-		rustup component add rust-src
-	else
-		echo "rust-src: present"
-	fi
+	ensure_toolchain
+	# cargo install runs outside the tree, with the pinned toolchain.
 	if [ "$(bindgen --version 2>/dev/null | awk '{print $2}')" != "$BINDGEN_VERSION" ]; then
 		step "cargo install --locked bindgen-cli@$BINDGEN_VERSION"
-		cargo install --locked "bindgen-cli@$BINDGEN_VERSION"
+		(cd / && RUSTUP_TOOLCHAIN=$RUST_TOOLCHAIN cargo install --locked "bindgen-cli@$BINDGEN_VERSION")
 	else
 		echo "bindgen $BINDGEN_VERSION: present"
 	fi
@@ -95,7 +125,7 @@ EXTRA_SOURCES=/etc/apt/sources.list.d/kho-rs-extra.sources
 EXTRA_PREFS=/etc/apt/preferences.d/kho-rs-extra
 
 add_extra_suites() {
-	if [ -f "$EXTRA_SOURCES" ] && apt-cache show linux-source-7.3 >/dev/null 2>&1; then
+	if [ -f "$EXTRA_SOURCES" ] && apt-cache show linux-source-7.3 linux-source-7.2 >/dev/null 2>&1; then
 		return 0
 	fi
 	local base=/etc/apt/sources.list.d/debian.sources uri
@@ -126,24 +156,23 @@ PREF
 
 # fetch_kernel_source VERSION: $KHO_RS_CACHE/src/VERSION, unpacked once.
 fetch_kernel_source() {
-	local v=$1 src="$KHO_RS_CACHE/src/$1" deb="$KHO_RS_CACHE/deb/$1" pkg ver tarball
-	if [ -f "$src/.unpacked" ]; then
-		echo "kernel source $v: $(cat "$src/.unpacked")"
+	local v=$1 src="$KHO_RS_CACHE/src/$1" deb="$KHO_RS_CACHE/deb/$1" pkg ver tarball pin
+	pkg=linux-source-$v
+	pin=$(kernel_pkg_version "$v")
+	if [ -f "$src/.unpacked" ] && [ "$(cat "$src/.unpacked")" = "$pkg $pin" ]; then
+		echo "kernel source $v: $pkg $pin"
 		return
 	fi
+	[ ! -f "$src/.unpacked" ] || echo "kernel source $v: cached $(cat "$src/.unpacked"), pinned $pin: fetching the pin"
 	add_extra_suites
-	pkg=linux-source-$v
-	if ! apt-cache show "$pkg" >/dev/null 2>&1; then
-		[ "$v" = "$DEFAULT_KERNEL" ] || die "$pkg is not offered by the configured suites"
-		pkg=$(apt-cache pkgnames linux-source-7. 2>/dev/null | sort -V | tail -n 1)
-		[ -n "$pkg" ] || die "no linux-source-7.x package offered by the configured suites"
-		echo "NOTE: linux-source-$v is not offered any more; falling back to $pkg"
-	fi
+	apt-cache madison "$pkg" 2>/dev/null | awk -F'|' '{gsub(/ /, "", $2); print $2}' | grep -qxF "$pin" ||
+		die "$pkg $pin (pinned in scripts/lib.sh) is not offered by the configured suites; offered: $(apt-cache madison "$pkg" 2>/dev/null | awk -F'|' '{gsub(/ /, "", $2); printf "%s ", $2}')"
 	rm -rf "$deb" "$src"
 	mkdir -p "$deb" "$src"
-	step "apt-get download $pkg"
-	(cd "$deb" && apt-get download "$pkg")
+	step "apt-get download $pkg=$pin"
+	(cd "$deb" && apt-get download "$pkg=$pin")
 	ver=$(dpkg-deb -f "$deb"/*.deb Version)
+	[ "$ver" = "$pin" ] || die "downloaded $pkg $ver, pinned $pin"
 	step "unpacking $pkg $ver"
 	dpkg-deb -x "$deb"/*.deb "$deb/x"
 	tarball=$(find "$deb/x/usr/src" -maxdepth 1 -name 'linux-source-*.tar.*' | head -n 1)
@@ -177,7 +206,7 @@ build_kernel() {
 			$(kernel_fragments "$v") >/dev/null
 		make -s -C "$src" O="$out" olddefconfig
 		check_config "$out/.config" $(kernel_fragments "$v")
-		make -s -C "$src" O="$out" -j"$(nproc)" bzImage modules
+		make -s -C "$src" O="$out" -j"${KHO_RS_BUILD_JOBS:-$(nproc)}" bzImage modules
 		echo "kernel $v: built in $(($(date +%s) - t0)) s"
 		touch "$out/.kho-rs-built"
 	fi
