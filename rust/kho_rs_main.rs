@@ -129,19 +129,18 @@ impl kernel::Module for KhoRs {
                 pure::subtree::BLOCK.newest
             );
         }
+        // Every parameter is checked before anything is touched: a bad value must fail the
+        // load before an incoming state is consumed (it can be restored only once).
         let mask: u32 = param(module_parameters::bench.value());
-        if mask != 0 {
-            bench::run(mask)?;
+        if mask & !(bench::RADIX | bench::VMALLOC | bench::BLOCK) != 0 {
+            pr_err!("bench={:#x} has bits other than 1, 2 and 4\n", mask);
+            return Err(EINVAL);
         }
-        let (outgoing, st) = match param::<u32>(module_parameters::workload.value()) {
-            0 => (None, status::Status::IDLE),
-            1 => run_workload(enabled)?,
-            v => {
-                pr_err!("workload={} is not 0 or 1\n", v);
-                return Err(EINVAL);
-            }
-        };
-        let mut vmx_out = None;
+        let workload: u32 = param(module_parameters::workload.value());
+        if workload > 1 {
+            pr_err!("workload={} is not 0 or 1\n", workload);
+            return Err(EINVAL);
+        }
         let vmx_mib: u32 = param(module_parameters::vmx_mib.value());
         let vmx_rounds = u64::from(param::<u32>(module_parameters::vmx_rounds.value()));
         if !(1..=vmx::MAX_ROUNDS).contains(&vmx_rounds) {
@@ -152,6 +151,38 @@ impl kernel::Module for KhoRs {
             );
             return Err(EINVAL);
         }
+        let blockx: u32 = param(module_parameters::blockx.value());
+        if blockx > 1 {
+            pr_err!("blockx={} is not 0 or 1\n", blockx);
+            return Err(EINVAL);
+        }
+        let claim_prep = param::<u32>(module_parameters::claim_prep.value()) != 0;
+        // Each of these preserves memory, and KHO's preserve calls WARN when KHO is off
+        // (`kho=off`, or scratch memory that could not be reserved at boot).
+        if !enabled {
+            let wanted = [
+                ("workload", workload != 0),
+                ("bench", mask != 0),
+                ("vmx_mib", vmx_mib != 0),
+                ("blockx", blockx != 0),
+                ("claim_prep", claim_prep),
+            ];
+            if let Some((name, _)) = wanted.iter().find(|(_, on)| *on) {
+                pr_err!(
+                    "{}: KHO is disabled (boot with kho=on, and check the log for 'KHO: '): nothing preserved\n",
+                    name
+                );
+                return Err(glue::kho::errno(kernel::bindings::EOPNOTSUPP));
+            }
+        }
+        if mask != 0 {
+            bench::run(mask)?;
+        }
+        let (outgoing, st) = match workload {
+            0 => (None, status::Status::IDLE),
+            _ => run_workload()?,
+        };
+        let mut vmx_out = None;
         if vmx_mib != 0 && !vmx::restore_and_verify()? {
             vmx_out = Some(vmx::VmxOut::create(
                 param(module_parameters::seed.value()),
@@ -160,21 +191,12 @@ impl kernel::Module for KhoRs {
             )?);
         }
         let mut blockx_out = None;
-        match param::<u32>(module_parameters::blockx.value()) {
-            0 => {}
-            1 => {
-                if !blockx::restore_and_verify()? {
-                    blockx_out = Some(blockx::BlockxOut::create(param(
-                        module_parameters::seed.value(),
-                    ))?);
-                }
-            }
-            v => {
-                pr_err!("blockx={} is not 0 or 1\n", v);
-                return Err(EINVAL);
-            }
+        if blockx != 0 && !blockx::restore_and_verify()? {
+            blockx_out = Some(blockx::BlockxOut::create(param(
+                module_parameters::seed.value(),
+            ))?);
         }
-        let claim = if param::<u32>(module_parameters::claim_prep.value()) != 0 {
+        let claim = if claim_prep {
             Some(claim_fixture::ClaimFixture::create()?)
         } else {
             None
@@ -192,12 +214,9 @@ impl kernel::Module for KhoRs {
     }
 }
 
-/// Verifies an incoming workload, or preserves a new one (see [`workload`]).
-fn run_workload(enabled: bool) -> Result<(Option<workload::Outgoing>, status::Status)> {
-    if !enabled {
-        pr_err!("workload: KHO is disabled (boot with kho=on)\n");
-        return Err(glue::kho::errno(kernel::bindings::EOPNOTSUPP));
-    }
+/// Verifies an incoming workload, or preserves a new one (see [`workload`]). KHO is
+/// enabled (checked by the caller).
+fn run_workload() -> Result<(Option<workload::Outgoing>, status::Status)> {
     let params = workload::Params {
         seed: param(module_parameters::seed.value()),
         folios: param(module_parameters::folios.value()),
