@@ -5,7 +5,8 @@
 #
 # Builds the test initramfs: static busybox, /init (scripts/guest/init), the
 # scenario script as /scenario.sh, kho_rs.ko, the static kexec loader, and with
-# --with-kernel the bzImage of KDIR (needed to kexec). KHO_RS_INITRAMFS_FILES
+# --with-kernel the bzImage of KDIR (needed to kexec). KHO_RS_MODULE names the
+# kho_rs.ko to pack (default: the tree's own). KHO_RS_INITRAMFS_FILES
 # adds more files, one "DEST SRC" pair per line (the cross-version selftest puts
 # both kernels and a module built for each in). Uses the kernel's own
 # usr/gen_init_cpio, so no root privileges are needed for device nodes.
@@ -22,9 +23,12 @@ KDIR=$(default_kdir)
 
 busybox=$(command -v busybox || echo /bin/busybox)
 file "$busybox" | grep -q 'statically linked' || die "$busybox is not static: install busybox-static"
-# The tree's kho_rs.ko, unless KHO_RS_INITRAMFS_FILES brings the modules.
+# KHO_RS_MODULE or the tree's kho_rs.ko, unless KHO_RS_INITRAMFS_FILES brings the modules.
 module=
-if [ -f "$top/kho_rs.ko" ]; then
+if [ -n "${KHO_RS_MODULE:-}" ]; then
+	[ -f "$KHO_RS_MODULE" ] || die "KHO_RS_MODULE=$KHO_RS_MODULE does not exist"
+	module=$KHO_RS_MODULE
+elif [ -f "$top/kho_rs.ko" ]; then
 	module="$top/kho_rs.ko"
 elif [ -z "${KHO_RS_INITRAMFS_FILES:-}" ]; then
 	die "kho_rs.ko not built: run make"
@@ -36,7 +40,9 @@ gen="$KDIR/usr/gen_init_cpio"
 loader="$KHO_RS_CACHE/tools/kexec-load"
 if [ ! -x "$loader" ] || [ "$here/guest/kexec-load.c" -nt "$loader" ]; then
 	mkdir -p "$(dirname "$loader")"
-	gcc -static -O2 -Wall -o "$loader" "$here/guest/kexec-load.c"
+	# Built aside and renamed: initramfs.sh runs for several boots at once.
+	gcc -static -O2 -Wall -o "$loader.$$" "$here/guest/kexec-load.c"
+	mv -f "$loader.$$" "$loader"
 fi
 
 spec=$(mktemp)
