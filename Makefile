@@ -7,7 +7,7 @@
 #   make demo       set up if needed, boot, preserve, kexec, verify, report
 #   make check      every test: host cargo tests, KUnit via kunit.py, QEMU tests
 #   make stress     only the selftest's random-damage section: SEEDS=N seeds
-#                   (default 20) from KHO_RS_DAMAGE_SEED (default: the clock)
+#                   (default 20) from KHO_RS_DAMAGE_SEED (default: from the commit)
 #   make setup      install dependencies and build/cache the kernel
 #
 #   KERNEL=7.3|7.2  which cached kernel to use (default 7.3)
@@ -38,11 +38,16 @@ RUN = set -e; if [ -f $(ENV_SH) ]; then . $(ENV_SH); fi;
 
 all: modules
 
+# MO=DIR puts the objects and kho_rs.ko in DIR instead of the tree (make check builds
+# each kernel's module in out/build-<version>); CLIPPY=1 builds with clippy-driver and
+# W=1, which emits the same module.
+KBUILD_ARGS = M=$(CURDIR) $(if $(MO),MO=$(abspath $(MO))) $(if $(filter 1,$(CLIPPY)),CLIPPY=1 W=1)
+
 modules:
 	@$(RUN) test -f $(KDIR)/Module.symvers || { \
 		echo "No built kernel at KDIR=$(KDIR): run 'make setup KERNEL=$(KERNEL)' or pass KDIR=" >&2; \
 		exit 1; }; \
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+	$(if $(MO),mkdir -p $(MO);) $(MAKE) -C $(KDIR) $(KBUILD_ARGS) modules
 
 setup:
 	@bash scripts/setup.sh all $(KERNEL)
@@ -55,8 +60,10 @@ demo: setup
 KHO_RS_KERNELS ?= 7.3 7.2
 export KHO_RS_KERNELS
 
+# setup.sh installs the tools; check.sh builds the kernels (the second while the first
+# one's tests run) and runs every test.
 check:
-	@bash scripts/setup.sh all $(KHO_RS_KERNELS)
+	@bash scripts/setup.sh deps
 	@bash scripts/check.sh
 
 check-host:
@@ -73,7 +80,7 @@ stress: modules
 	@KHO_RS_SELFTEST_ONLY=damage KHO_RS_DAMAGE_SEEDS=$(SEEDS) bash selftests/kho_rs_kexec.sh
 
 clippy:
-	@$(RUN) $(MAKE) -C $(KDIR) M=$(CURDIR) CLIPPY=1 W=1 modules
+	@$(MAKE) --no-print-directory modules CLIPPY=1
 
 fmt-check:
 	@rustfmt --edition 2021 --check $$(git ls-files '*.rs')

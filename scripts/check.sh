@@ -4,10 +4,24 @@
 # check.sh [host|kunit|qemu|all]: every kho-rs test, fastest first.
 #   host   cargo test of the pure core (unit + property tests), rustfmt --check,
 #          10 s of fuzzing per decoder (scripts/fuzz.sh --short)
-#   kunit  clippy, build kho_rs.ko, run its KUnit suites with kunit.py under QEMU
+#   kunit  build kho_rs.ko once per kernel with clippy (CLIPPY=1: any warning
+#          fails), run its KUnit suites with kunit.py under QEMU
 #   qemu   the kexec live-update selftest (selftests/kho_rs_kexec.sh) on each
 #          kernel, then between 7.2 and 7.3 (selftests/kho_rs_cross.sh)
-# `make check` runs scripts/setup.sh first, then this with "all".
+# `make check` runs scripts/setup.sh deps first, then this with "all".
+#
+# Kernels: a KDIR the user passed is tested alone; otherwise every kernel in
+# KHO_RS_KERNELS (default 7.3 7.2), each built into the cache if it is not there.
+# The first kernel is built on every core; the others on one core (one slot of
+# scripts/lib.sh with_slot) while the first one's tests use the other. The first
+# kernel's selftest runs in full; the others leave out the 1 GiB case and the
+# random damage seeds (SKIP lines say so). The later kernels' tests and the
+# cross-version test run side by side, their output shown when both are done.
+# QEMU boots take the slots, two at a time machine-wide.
+#
+# The last line is always "check: N passed, N failed", counting test cases
+# (cargo tests, fuzz targets, KUnit cases, TAP cases; a build or a stage that
+# fails before it counts anything counts as one failed case).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -16,22 +30,79 @@ top=$(cd "$here/.." && pwd)
 # shellcheck disable=SC1091
 [ -f "$KHO_RS_CACHE/env.sh" ] && . "$KHO_RS_CACHE/env.sh"
 what=${1:-all}
-passed=()
-failed=()
+case $what in
+host | kunit | qemu | all) ;;
+*) die "usage: $0 [host|kunit|qemu|all]" ;;
+esac
+logs="$top/out/check"
+rm -rf "$logs"
+mkdir -p "$logs"
+results="$logs/results.tsv"
+: >"$results"
+rm -f "$top"/out/selftest*/boot-times.txt
+t_start=$(date +%s)
 
+# count_cases KIND LOG: "PASSED FAILED" test cases that LOG reports, by KIND.
+count_cases() {
+	local kind=$1 log=$2
+	case $kind in
+	cargo)
+		# "test result: ok. 119 passed; 0 failed; ..." once per test binary.
+		sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' "$log" |
+			awk '{p += $1; f += $2} END {print p + 0, f + 0}'
+		;;
+	fuzz)
+		# One row per target in fuzz.sh's table: "ok" or "FAILED (...)".
+		awk '/^target +time/ {t = 1; next} t && NF >= 8 {if ($8 == "ok") p++; else f++}
+			END {print p + 0, f + 0}' "$log"
+		;;
+	kunit)
+		# kunit.py: "Testing complete. Ran 39 tests: passed: 39" (, failed: N, ...).
+		sed -n 's/.*Testing complete\. Ran \([0-9]*\) tests: passed: \([0-9]*\)\(, failed: \([0-9]*\)\)\{0,1\}.*/\2 \4/p' "$log" |
+			awk '{print $1 + 0, $2 + 0}' | tail -n 1
+		;;
+	tap)
+		# ok / not ok lines; a plan other than the number of cases is one more failure.
+		awk '/^1\.\.[0-9]+$/ {plan = substr($0, 4); plans++}
+			/^ok [0-9]/ {p++} /^not ok [0-9]/ {f++}
+			END {if (plans != 1 || plan != p + f) f++; print p + 0, f + 0}' "$log"
+		;;
+	one) echo "0 0" ;;
+	esac
+}
+
+# stage NAME KIND CMD...: runs CMD with its output on the terminal and in a log;
+# records "NAME<TAB>PASS|FAIL<TAB>SECONDS<TAB>PASSED<TAB>FAILED". KIND says how to
+# count its cases (count_cases); "one": the stage is one case.
 stage() {
-	local name=$1
-	shift
-	local t0=$(date +%s)
+	local name=$1 kind=$2 t0 rc log p f
+	shift 2
+	log="$logs/$(echo "$name" | tr -c 'A-Za-z0-9.\n-' _).log"
+	t0=$(date +%s)
 	echo
 	echo "==> check: $name"
-	if "$@"; then
-		passed+=("$name")
-		echo "==> check: $name passed ($(($(date +%s) - t0)) s)"
-	else
-		failed+=("$name")
-		echo "==> check: $name FAILED ($(($(date +%s) - t0)) s)"
+	"$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	read -r p f < <(count_cases "$kind" "$log")
+	if [ "$kind" = one ]; then
+		if [ "$rc" = 0 ]; then p=1; else f=1; fi
+	elif [ "$rc" != 0 ] && [ "${f:-0}" = 0 ]; then
+		f=1 # failed without counting a failed case: the stage itself is one
+	elif [ "$rc" = 0 ] && [ "${p:-0}" = 0 ]; then
+		rc=1 f=1 # a stage that passes having run no case is a failure
+		echo "==> check: $name ran no test case"
 	fi
+	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$([ "$rc" = 0 ] && echo PASS || echo FAIL)" \
+		$(($(date +%s) - t0)) "${p:-0}" "${f:-0}" >>"$results"
+	echo "==> check: $name $([ "$rc" = 0 ] && echo passed || echo FAILED) ($(($(date +%s) - t0)) s)"
+	return "$rc"
+}
+
+# skip_stage NAME WHY: a stage that does not run, said out loud; not a pass.
+skip_stage() {
+	echo
+	echo "==> check: SKIP $1: $2"
+	printf '%s\tSKIP\t0\t0\t0\t%s\n' "$1" "$2" >>"$results"
 }
 
 host_tests() {
@@ -40,14 +111,12 @@ host_tests() {
 fmt_check() {
 	rustfmt --edition 2021 --check $(cd "$top" && git ls-files '*.rs' | sed "s|^|$top/|")
 }
+# The module for kernel K, once, with clippy (CLIPPY=1 W=1): clippy-driver emits the
+# object, so the clippy build is the build. Any warning or error fails it.
 module_build() {
-	make -C "$top" --no-print-directory modules
-}
-# Clippy with the kernel's lint set (CLIPPY=1); any warning fails. The normal
-# build that follows recompiles without clippy (Kbuild sees the changed command).
-clippy_build() {
-	local log
-	log=$(touch "$top/rust/kho_rs_main.rs" && make -C "$top" --no-print-directory clippy 2>&1) || {
+	local k=$1 dir="$top/out/build-$1" log
+	rm -rf "$dir"
+	log=$(make -C "$top" --no-print-directory modules KDIR="$(kdir_for "$k")" MO="$dir" CLIPPY=1 2>&1) || {
 		printf '%s\n' "$log" | tail -30
 		return 1
 	}
@@ -55,52 +124,106 @@ clippy_build() {
 		printf '%s\n' "$log" | grep -E "^(warning|error)" -A6 | head -60
 		return 1
 	fi
+	[ -f "$dir/kho_rs.ko" ] || { echo "no $dir/kho_rs.ko after the build"; return 1; }
+	echo "built $dir/kho_rs.ko"
 }
 
-# Kernels: a KDIR the user passed is tested alone; otherwise every kernel in
-# KHO_RS_KERNELS (default: all supported, 7.3 and 7.2), each from the cache.
+kdir_for() {
+	if [ "$1" = user ]; then echo "$KDIR"; else echo "$KHO_RS_CACHE/kdir-$1"; fi
+}
+
+# lane K FIRST: kernel K's module, KUnit and kexec selftest (full scope if FIRST=1).
+lane() {
+	local k=$1 first=$2 ok=0
+	local -x KDIR KERNEL KHO_RS_MODULE="$top/out/build-$1/kho_rs.ko" KHO_RS_SELFTEST_SCOPE=core
+	KDIR=$(kdir_for "$k")
+	[ "$k" = user ] && KERNEL= || KERNEL=$k
+	[ "$first" = 1 ] && KHO_RS_SELFTEST_SCOPE=full
+	stage "module build, clippy (CLIPPY=1) [$k]" one module_build "$k" || {
+		skip_stage "KUnit via kunit.py [$k]" "the module did not build"
+		skip_stage "kexec selftest [$k]" "the module did not build"
+		return 1
+	}
+	if [ "$what" = kunit ] || [ "$what" = all ]; then
+		stage "KUnit via kunit.py [$k]" kunit with_slot bash "$here/kunit.sh" || ok=1
+	fi
+	if [ "$what" = qemu ] || [ "$what" = all ]; then
+		stage "kexec selftest [$k]" tap bash "$top/selftests/kho_rs_kexec.sh" || ok=1
+	fi
+	return $ok
+}
+
+# The kernels.
 if [ -n "${KHO_RS_USER_KDIR:-}" ]; then
 	kernels=(user)
 else
 	read -r -a kernels <<<"${KHO_RS_KERNELS:-$SUPPORTED_KERNELS}"
 fi
 
-case $what in
-host | all)
-	stage "host tests (cargo test)" host_tests
-	stage "rustfmt" fmt_check
-	stage "fuzz (short)" bash "$here/fuzz.sh" --short
-	;;
-kunit | qemu) ;;
-*)
-	die "usage: $0 [host|kunit|qemu|all]"
-	;;
-esac
-if [ "$what" != host ]; then
-	for k in "${kernels[@]}"; do
-		if [ "$k" != user ]; then
-			export KERNEL=$k KDIR="$KHO_RS_CACHE/kdir-$k"
-		fi
-		# Objects of the other kernel must not be reused.
-		make -C "$KDIR" M="$top" clean >/dev/null 2>&1 || true
-		stage "clippy (CLIPPY=1) [$k]" clippy_build
-		stage "module build [$k]" module_build
-		if [ "$what" = kunit ] || [ "$what" = all ]; then
-			stage "KUnit via kunit.py [$k]" bash "$here/kunit.sh"
-		fi
-		if [ "$what" = qemu ] || [ "$what" = all ]; then
-			stage "kexec selftest [$k]" bash "$top/selftests/kho_rs_kexec.sh"
-		fi
-	done
-	# Live update between the kernels, both ways, when both are tested.
-	if { [ "$what" = qemu ] || [ "$what" = all ]; } &&
-		[[ " ${kernels[*]} " == *" 7.2 "* ]] && [[ " ${kernels[*]} " == *" 7.3 "* ]]; then
-		stage "cross-version kexec selftest [7.2 <-> 7.3]" bash "$top/selftests/kho_rs_cross.sh"
-	fi
+if [ "$what" = host ] || [ "$what" = all ]; then
+	stage "host tests (cargo test)" cargo host_tests
+	stage "rustfmt" one fmt_check
+	stage "fuzz (short)" fuzz bash "$here/fuzz.sh" --short
 fi
 
+if [ "$what" != host ]; then
+	declare -A build_pid=()
+	if [ "${kernels[0]}" != user ]; then
+		# The first kernel on every core, now; the others on one core each, in the
+		# background, holding a slot so that the first kernel's tests get the other.
+		stage "kernel build [${kernels[0]}]" one bash "$here/setup.sh" kernel "${kernels[0]}"
+		for k in "${kernels[@]:1}"; do
+			echo "==> check: building kernel $k on one core in the background (log $logs/kernel-$k.log)"
+			t_build=$(date +%s)
+			(
+				with_slot env KHO_RS_BUILD_JOBS=1 bash "$here/setup.sh" kernel "$k" >"$logs/kernel-$k.log" 2>&1
+				rc=$?
+				printf '%s\t%s\t%s\t%s\t%s\n' "kernel build [$k] (one core, background)" \
+					"$([ $rc = 0 ] && echo PASS || echo FAIL)" $(($(date +%s) - t_build)) \
+					$((rc == 0)) $((rc != 0)) >>"$results"
+				exit $rc
+			) &
+			build_pid[$k]=$!
+		done
+	fi
+	lane "${kernels[0]}" 1
+	# The other kernels, and the cross-version test once both 7.2 and 7.3 are there,
+	# side by side; each writes to its own log, shown when all are done.
+	pids=()
+	for k in "${kernels[@]:1}"; do
+		wait "${build_pid[$k]}"
+		if [ $? != 0 ]; then
+			tail -20 "$logs/kernel-$k.log"
+			skip_stage "tests of kernel $k" "the kernel did not build (log $logs/kernel-$k.log)"
+			continue
+		fi
+		lane "$k" 0 >"$logs/lane-$k.out" 2>&1 &
+		pids+=("$!:lane-$k")
+	done
+	if [ "$what" = qemu ] || [ "$what" = all ]; then
+		if [[ " ${kernels[*]} " == *" 7.2 "* ]] && [[ " ${kernels[*]} " == *" 7.3 "* ]]; then
+			KHO_RS_CROSS_MODULES="$top/out" stage "cross-version kexec selftest [7.2 <-> 7.3]" tap \
+				bash "$top/selftests/kho_rs_cross.sh" >"$logs/lane-cross.out" 2>&1 &
+			pids+=("$!:lane-cross")
+		else
+			skip_stage "cross-version kexec selftest" "needs both 7.2 and 7.3; kernels tested: ${kernels[*]}"
+		fi
+	fi
+	for p in "${pids[@]}"; do
+		wait "${p%%:*}"
+		cat "$logs/${p#*:}.out"
+	done
+fi
+
+# The summary: per stage, then per boot, then the total of cases.
 echo
-for s in "${passed[@]}"; do echo "  PASS  $s"; done
-for s in "${failed[@]}"; do echo "  FAIL  $s"; done
-echo "check: ${#passed[@]} passed, ${#failed[@]} failed"
-[ ${#failed[@]} = 0 ]
+echo "check: stages (wall seconds; cases passed/failed)"
+awk -F'\t' '{printf "  %-4s %5ss  %4s/%-3s %s%s\n", $2, $3, $4, $5, $1, ($6 != "" ? "  (" $6 ")" : "")}' "$results"
+for f in "$top"/out/selftest*/boot-times.txt; do
+	[ -f "$f" ] || continue
+	echo "check: QEMU seconds per boot, $(basename "$(dirname "$f")"): $(sort -k2 -nr "$f" |
+		awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2}')"
+done
+echo "check: wall time $(($(date +%s) - t_start)) s"
+awk -F'\t' '{p += $4; f += $5} END {printf "check: %d passed, %d failed\n", p, f}' "$results"
+! awk -F'\t' '$2 == "FAIL" {bad = 1} END {exit !bad}' "$results"

@@ -45,6 +45,8 @@ nice -n 19 cargo fuzz build "${flags[@]}" >"$logs/build.log" 2>&1 || {
 	die "fuzz build failed (log: $logs/build.log)"
 }
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list)
+# No target is no test: fail rather than pass on nothing.
+[ ${#targets[@]} -gt 0 ] || die "no fuzz target found (cargo fuzz list is empty)"
 
 failed=()
 rows=()

@@ -5,6 +5,7 @@
 # QEMU. kunit.py boots the cached kernel with our qemu config and initramfs,
 # parses the KTAP, prints its results table, and its exit code is the verdict.
 # Extra arguments go to kunit.py (e.g. a filter glob: kho_rs_radix.*).
+# KHO_RS_MODULE names a module built for this kernel (default: build the tree's).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -20,7 +21,10 @@ src="$KDIR"
 kunit_py="$src/tools/testing/kunit/kunit.py"
 [ -f "$kunit_py" ] || die "kunit.py not found in $src"
 
-make -C "$top" --no-print-directory modules || die "module build failed"
+# KHO_RS_MODULE: a kho_rs.ko built for this kernel (make check's); else build the tree's.
+if [ -z "${KHO_RS_MODULE:-}" ]; then
+	make -C "$top" --no-print-directory modules || die "module build failed"
+fi
 bash "$here/initramfs.sh" "$out/initramfs.cpio" "$top/kunit/scenario.sh"
 ln -sf "$top/kunit/qemu-wrapper.sh" "$out/bin/qemu-system-x86_64-kho-rs"
 
