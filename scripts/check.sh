@@ -132,26 +132,35 @@ kdir_for() {
 	if [ "$1" = user ]; then echo "$KDIR"; else echo "$KHO_RS_CACHE/kdir-$1"; fi
 }
 
-# lane K FIRST: kernel K's module, KUnit and kexec selftest (full scope if FIRST=1).
-lane() {
-	local k=$1 first=$2 ok=0
-	local -x KDIR KERNEL KHO_RS_MODULE="$top/out/build-$1/kho_rs.ko" KHO_RS_SELFTEST_SCOPE=core
-	KDIR=$(kdir_for "$k")
-	[ "$k" = user ] && KERNEL= || KERNEL=$k
-	[ "$first" = 1 ] && KHO_RS_SELFTEST_SCOPE=full
-	stage "module build, clippy (CLIPPY=1) [$k]" one module_build "$k" || {
-		skip_stage "KUnit via kunit.py [$k]" "the module did not build"
-		skip_stage "kexec selftest [$k]" "the module did not build"
-		return 1
-	}
+# lane_env K FIRST: the environment of kernel K's tests (full scope if FIRST=1).
+lane_env() {
+	KDIR=$(kdir_for "$1")
+	if [ "$1" = user ]; then KERNEL=; else KERNEL=$1; fi
+	KHO_RS_MODULE="$top/out/build-$1/kho_rs.ko"
+	KHO_RS_SELFTEST_SCOPE=core
+	[ "$2" != 1 ] || KHO_RS_SELFTEST_SCOPE=full
+	export KDIR KERNEL KHO_RS_MODULE KHO_RS_SELFTEST_SCOPE
+}
+
+# build_lane K: kernel K's module; on failure, its tests are skipped (said so).
+build_lane() {
+	stage "module build, clippy (CLIPPY=1) [$1]" one module_build "$1" && return
+	skip_stage "KUnit and kexec selftest [$1]" "the module did not build"
+	return 1
+}
+
+# test_lane K FIRST: kernel K's KUnit and kexec selftest (in a subshell: own env).
+test_lane() (
+	local ok=0
+	lane_env "$1" "$2"
 	if [ "$what" = kunit ] || [ "$what" = all ]; then
-		stage "KUnit via kunit.py [$k]" kunit with_slot bash "$here/kunit.sh" || ok=1
+		stage "KUnit via kunit.py [$1]" kunit with_slot bash "$here/kunit.sh" || ok=1
 	fi
 	if [ "$what" = qemu ] || [ "$what" = all ]; then
-		stage "kexec selftest [$k]" tap bash "$top/selftests/kho_rs_kexec.sh" || ok=1
+		stage "kexec selftest [$1]" tap bash "$top/selftests/kho_rs_kexec.sh" || ok=1
 	fi
-	return $ok
-}
+	exit $ok
+)
 
 # The kernels.
 if [ -n "${KHO_RS_USER_KDIR:-}" ]; then
@@ -160,10 +169,19 @@ else
 	read -r -a kernels <<<"${KHO_RS_KERNELS:-$SUPPORTED_KERNELS}"
 fi
 
+fuzz_pid=
 if [ "$what" = host ] || [ "$what" = all ]; then
 	stage "host tests (cargo test)" cargo host_tests
 	stage "rustfmt" one fmt_check
-	stage "fuzz (short)" fuzz bash "$here/fuzz.sh" --short
+	if [ "$what" = all ]; then
+		# On the core the first kernel's boots leave idle (fuzz.sh runs under nice);
+		# shown after them.
+		echo "==> check: fuzz (short) runs in the background (log $logs/lane-fuzz.out)"
+		stage "fuzz (short)" fuzz bash "$here/fuzz.sh" --short >"$logs/lane-fuzz.out" 2>&1 &
+		fuzz_pid=$!
+	else
+		stage "fuzz (short)" fuzz bash "$here/fuzz.sh" --short
+	fi
 fi
 
 if [ "$what" != host ]; then
@@ -186,7 +204,15 @@ if [ "$what" != host ]; then
 			build_pid[$k]=$!
 		done
 	fi
-	lane "${kernels[0]}" 1
+	built=()
+	! build_lane "${kernels[0]}" || {
+		built+=("${kernels[0]}")
+		test_lane "${kernels[0]}" 1
+	}
+	if [ -n "$fuzz_pid" ]; then
+		wait "$fuzz_pid"
+		cat "$logs/lane-fuzz.out"
+	fi
 	# The other kernels, and the cross-version test once both 7.2 and 7.3 are there,
 	# side by side; each writes to its own log, shown when all are done.
 	pids=()
@@ -197,16 +223,18 @@ if [ "$what" != host ]; then
 			skip_stage "tests of kernel $k" "the kernel did not build (log $logs/kernel-$k.log)"
 			continue
 		fi
-		lane "$k" 0 >"$logs/lane-$k.out" 2>&1 &
+		build_lane "$k" || continue
+		built+=("$k")
+		test_lane "$k" 0 >"$logs/lane-$k.out" 2>&1 &
 		pids+=("$!:lane-$k")
 	done
 	if [ "$what" = qemu ] || [ "$what" = all ]; then
-		if [[ " ${kernels[*]} " == *" 7.2 "* ]] && [[ " ${kernels[*]} " == *" 7.3 "* ]]; then
+		if [[ " ${built[*]} " == *" 7.2 "* ]] && [[ " ${built[*]} " == *" 7.3 "* ]]; then
 			KHO_RS_CROSS_MODULES="$top/out" stage "cross-version kexec selftest [7.2 <-> 7.3]" tap \
 				bash "$top/selftests/kho_rs_cross.sh" >"$logs/lane-cross.out" 2>&1 &
 			pids+=("$!:lane-cross")
 		else
-			skip_stage "cross-version kexec selftest" "needs both 7.2 and 7.3; kernels tested: ${kernels[*]}"
+			skip_stage "cross-version kexec selftest" "needs modules of both 7.2 and 7.3; built: ${built[*]:-none} (kernels listed: ${kernels[*]})"
 		fi
 	fi
 	for p in "${pids[@]}"; do
