@@ -12,8 +12,8 @@
 #
 # Kernels: a KDIR the user passed is tested alone; otherwise every kernel in
 # KHO_RS_KERNELS (default 7.3 7.2), each built into the cache if it is not there.
-# The first kernel is built on every core; the others on one core (one slot of
-# scripts/lib.sh with_slot) while the first one's tests use the other. The first
+# The first kernel is built on every core; the others in the background at low
+# priority (nice 10) while the first one is tested, taking what its boots leave. The first
 # kernel's selftest runs in full; the others leave out the 1 GiB case and the
 # random damage seeds (SKIP lines say so). The later kernels' tests and the
 # cross-version test run side by side, their output shown when both are done.
@@ -187,16 +187,17 @@ fi
 if [ "$what" != host ]; then
 	declare -A build_pid=()
 	if [ "${kernels[0]}" != user ]; then
-		# The first kernel on every core, now; the others on one core each, in the
-		# background, holding a slot so that the first kernel's tests get the other.
+		# The first kernel on every core, now; the others in the background at low
+		# priority (nice 10), so that the first kernel's tests take the cores first and
+		# the build every cycle they leave, all of them once those tests are done.
 		stage "kernel build [${kernels[0]}]" one bash "$here/setup.sh" kernel "${kernels[0]}"
 		for k in "${kernels[@]:1}"; do
-			echo "==> check: building kernel $k on one core in the background (log $logs/kernel-$k.log)"
+			echo "==> check: building kernel $k in the background at nice 10 (log $logs/kernel-$k.log)"
 			t_build=$(date +%s)
 			(
-				with_slot env KHO_RS_BUILD_JOBS=1 bash "$here/setup.sh" kernel "$k" >"$logs/kernel-$k.log" 2>&1
+				nice -n 10 bash "$here/setup.sh" kernel "$k" >"$logs/kernel-$k.log" 2>&1
 				rc=$?
-				printf '%s\t%s\t%s\t%s\t%s\n' "kernel build [$k] (one core, background)" \
+				printf '%s\t%s\t%s\t%s\t%s\n' "kernel build [$k] (background, nice 10)" \
 					"$([ $rc = 0 ] && echo PASS || echo FAIL)" $(($(date +%s) - t_build)) \
 					$((rc == 0)) $((rc != 0)) >>"$results"
 				exit $rc
@@ -209,13 +210,11 @@ if [ "$what" != host ]; then
 		built+=("${kernels[0]}")
 		test_lane "${kernels[0]}" 1
 	}
-	if [ -n "$fuzz_pid" ]; then
-		wait "$fuzz_pid"
-		cat "$logs/lane-fuzz.out"
-	fi
 	# The other kernels, and the cross-version test once both 7.2 and 7.3 are there,
-	# side by side; each writes to its own log, shown when all are done.
+	# side by side; each writes to its own log, shown when all (and the fuzz run) are
+	# done.
 	pids=()
+	[ -z "$fuzz_pid" ] || pids+=("$fuzz_pid:lane-fuzz")
 	for k in "${kernels[@]:1}"; do
 		wait "${build_pid[$k]}"
 		if [ $? != 0 ]; then
