@@ -9,6 +9,8 @@
 #   make stress     only the selftest's random-damage section: SEEDS=N seeds
 #                   (default 20) from KHO_RS_DAMAGE_SEED (default: from the commit)
 #   make setup      install dependencies and build/cache the kernel
+#   make bench      the benchmarks (Rust/C ratios) on the bench kernel: like the test
+#                   kernel without its debug options, -O2; built and cached on first use
 #
 #   KERNEL=7.3|7.2  which cached kernel to use (default 7.3)
 #   KDIR=/path      your own built kernel tree instead: nothing is downloaded
@@ -34,7 +36,7 @@ ENV_SH := $(KHO_RS_CACHE)/env.sh
 RUN = set -e; if [ -f $(ENV_SH) ]; then . $(ENV_SH); fi;
 
 .PHONY: all modules setup demo check check-host check-kunit check-qemu clippy \
-	fmt-check fuzz clean rust-analyzer stress
+	fmt-check fuzz clean rust-analyzer stress bench
 
 all: modules
 
@@ -74,6 +76,13 @@ check-kunit:
 
 check-qemu:
 	@bash scripts/check.sh qemu
+
+# The benchmarks on the bench kernel (kernel-bench.config: no debug options, -O2),
+# built and cached on first use; MASK=1|2|4 (radix, vmalloc, block), default 7.
+MASK ?= 7
+bench:
+	@bash scripts/setup.sh deps
+	@bash scripts/bench.sh $(MASK)
 
 SEEDS ?= $(or $(KHO_RS_DAMAGE_SEEDS),20)
 stress: modules

@@ -93,12 +93,19 @@ ENV
 }
 
 # Config fragments for kernel VERSION: kernel.config, plus kernel-VERSION.config
-# where that version needs more.
+# where that version needs more, plus kernel-bench.config in the bench profile
+# (KHO_RS_PROFILE=bench: no debug options, optimized for speed; see make bench).
 kernel_fragments() {
 	local top
 	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 	echo "$top/kernel.config"
 	[ ! -f "$top/kernel-$1.config" ] || echo "$top/kernel-$1.config"
+	[ "${KHO_RS_PROFILE:-test}" != bench ] || echo "$top/kernel-bench.config"
+}
+
+# The cache's name for the built kernel VERSION of the current profile.
+kdir_name() {
+	if [ "${KHO_RS_PROFILE:-test}" = bench ]; then echo "kdir-bench-$1"; else echo "kdir-$1"; fi
 }
 
 # Cache key for a kernel build: kernel version + config fragments + rustc.

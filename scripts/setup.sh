@@ -9,12 +9,16 @@
 #   VERSION                    7.3 and/or 7.2: which kernels to fetch and build
 #   KHO_RS_USER_KDIR=/path     a built tree the user passed (make KDIR=...):
 #                              skip the kernel download and build entirely
+#   KHO_RS_PROFILE=bench       the bench kernel (kernel-bench.config on top: no
+#                              debug options, -O2) as kdir-bench-<VERSION>
+#   KHO_RS_BUILD_JOBS=N        make -jN for the kernel (default: every core)
 #
 # Kernel cache ($KHO_RS_CACHE, default ~/.cache/kho-rs):
 #   src/<VERSION>/             unpacked linux-source-<VERSION> (.unpacked marks it complete)
 #   build/<kver>-<hash>/       O= build; .kho-rs-built is written only after a full build,
 #                              a directory without it is a half-built leftover and is redone
 #   kdir-<VERSION>             symlink to the finished build of that version
+#   kdir-bench-<VERSION>       the same for the bench profile
 #   kdir                       symlink to kdir-7.3 (the default kernel)
 #
 # Environment written for the other scripts: $KHO_RS_CACHE/env.sh
@@ -210,27 +214,30 @@ build_kernel() {
 		echo "kernel $v: built in $(($(date +%s) - t0)) s"
 		touch "$out/.kho-rs-built"
 	fi
-	ln -sfn "build/$key" "$KHO_RS_CACHE/kdir-$v"
-	if [ "$v" = "$DEFAULT_KERNEL" ]; then
+	ln -sfn "build/$key" "$KHO_RS_CACHE/$(kdir_name "$v")"
+	if [ "$v" = "$DEFAULT_KERNEL" ] && [ "${KHO_RS_PROFILE:-test}" = test ]; then
 		ln -sfn "kdir-$v" "$KHO_RS_CACHE/kdir"
 	fi
 }
 
+# check_config CONFIG FRAGMENT...: every option the fragments set (=y) or unset
+# ("is not set") is so in CONFIG; where several fragments name an option, the last
+# one's word counts, as in merge_config.sh.
 check_config() {
-	local cfg=$1 opt bad=0
+	local cfg=$1 opt want bad=0
 	shift
-	for opt in $(cat "$@" | grep -E '^CONFIG_[A-Z0-9_]+=y' | cut -d= -f1); do
-		if ! grep -qx "$opt=y" "$cfg"; then
+	while read -r opt want; do
+		if [ "$want" = y ] && ! grep -qx "$opt=y" "$cfg"; then
 			echo "ERROR: $opt=y requested by the config fragments but missing after olddefconfig" >&2
 			bad=1
-		fi
-	done
-	for opt in $(cat "$@" | sed -n 's/^# \(CONFIG_[A-Z0-9_]*\) is not set$/\1/p'); do
-		if grep -q "^$opt=" "$cfg"; then
+		elif [ "$want" = n ] && grep -q "^$opt=" "$cfg"; then
 			echo "ERROR: $opt requested off by the config fragments but set after olddefconfig" >&2
 			bad=1
 		fi
-	done
+	done < <(cat "$@" | sed -n -e 's/^\(CONFIG_[A-Z0-9_]*\)=y$/\1 y/p' \
+		-e 's/^# \(CONFIG_[A-Z0-9_]*\) is not set$/\1 n/p' |
+		awk '{want[$1] = $2; if (!($1 in seen)) {seen[$1] = 1; order[++n] = $1}}
+			END {for (i = 1; i <= n; i++) print order[i], want[order[i]]}')
 	[ $bad = 0 ] || die "kernel config is missing required options (see above)"
 	echo "kernel config: all required options present"
 }
@@ -265,7 +272,7 @@ main() {
 		fetch_kernel_source "$v"
 		(cd "$KHO_RS_CACHE/src/$v" && make -s rustavailable) || die "make rustavailable failed ($v)"
 		build_kernel "$v"
-		echo "kernel tree $v ready: $KHO_RS_CACHE/kdir-$v -> $(readlink "$KHO_RS_CACHE/kdir-$v")"
+		echo "kernel tree $v ready: $KHO_RS_CACHE/$(kdir_name "$v") -> $(readlink "$KHO_RS_CACHE/$(kdir_name "$v")")"
 	done
 }
 
