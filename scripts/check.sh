@@ -13,9 +13,10 @@
 # Kernels: a KDIR the user passed is tested alone; otherwise every kernel in
 # KHO_RS_KERNELS (default 7.3 7.2), each built into the cache if it is not there.
 # The first kernel is built on every core; the others in the background at low
-# priority (nice 10) while the first one is tested, taking what its boots leave. The first
-# kernel's selftest runs in full; the others leave out the 1 GiB case and the
-# random damage seeds (SKIP lines say so). The later kernels' tests and the
+# priority (nice 10) while the first one is tested, taking what its boots leave. The
+# first kernel's selftest runs the random damage seeds of every tested kernel (20
+# each, KHO_RS_DAMAGE_SEEDS overrides); the others run only the regression seeds
+# (a SKIP line says so). The later kernels' tests and the
 # cross-version test run side by side, their output shown when both are done.
 # QEMU boots take the slots, two at a time machine-wide.
 #
@@ -139,7 +140,9 @@ lane_env() {
 	KHO_RS_MODULE="$top/out/build-$1/kho_rs.ko"
 	KHO_RS_SELFTEST_SCOPE=core
 	[ "$2" != 1 ] || KHO_RS_SELFTEST_SCOPE=full
-	export KDIR KERNEL KHO_RS_MODULE KHO_RS_SELFTEST_SCOPE
+	# The random damage seeds of every tested kernel (20 each) run on the first.
+	KHO_RS_DAMAGE_SEEDS=${KHO_RS_DAMAGE_SEEDS:-$((20 * ${#kernels[@]}))}
+	export KDIR KERNEL KHO_RS_MODULE KHO_RS_SELFTEST_SCOPE KHO_RS_DAMAGE_SEEDS
 }
 
 # build_lane K: kernel K's module; on failure, its tests are skipped (said so).
@@ -171,17 +174,16 @@ fi
 
 fuzz_pid=
 if [ "$what" = host ] || [ "$what" = all ]; then
-	stage "host tests (cargo test)" cargo host_tests
-	stage "rustfmt" one fmt_check
 	if [ "$what" = all ]; then
-		# On the core the first kernel's boots leave idle (fuzz.sh runs under nice);
-		# shown after them.
+		# In the background from the start (fuzz.sh runs under nice), beside the host
+		# tests and then the first kernel's boots; shown at the end.
 		echo "==> check: fuzz (short) runs in the background (log $logs/lane-fuzz.out)"
 		stage "fuzz (short)" fuzz bash "$here/fuzz.sh" --short >"$logs/lane-fuzz.out" 2>&1 &
 		fuzz_pid=$!
-	else
-		stage "fuzz (short)" fuzz bash "$here/fuzz.sh" --short
 	fi
+	stage "host tests (cargo test)" cargo host_tests
+	stage "rustfmt" one fmt_check
+	[ "$what" = all ] || stage "fuzz (short)" fuzz bash "$here/fuzz.sh" --short
 fi
 
 if [ "$what" != host ]; then

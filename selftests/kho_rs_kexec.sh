@@ -19,8 +19,8 @@
 #                         said with a SKIP line. make check runs full on 7.3 and
 #                         core on 7.2.
 #   KHO_RS_SELFTEST_ONLY=damage  only the random-damage section (make stress)
-#   KHO_RS_DAMAGE_SEEDS   random damage seeds (default 40: as many as both kernels
-#                         ran before, now on one)
+#   KHO_RS_DAMAGE_SEEDS   random damage seeds (default 20; make check runs 20 per
+#                         tested kernel, all on the first)
 #   KHO_RS_DAMAGE_SEED    the first seed (default: from the commit, printed)
 #   KHO_RS_DAMAGE_BYTES   bytes damaged per seed (default 1)
 set -uo pipefail
@@ -80,7 +80,7 @@ small="folios=16 vmalloc_mib=8 block_entries=10000"
 # Every parameter that preserves memory, for the kho-off boot.
 kho_off_params="workload=1 bench=1 bench=2 bench=4 vmx_mib=16 blockx=1 claim_prep=1"
 
-damage_seeds=${KHO_RS_DAMAGE_SEEDS:-40}
+damage_seeds=${KHO_RS_DAMAGE_SEEDS:-20}
 [ "$scope" = full ] || damage_seeds=0
 damage_bytes=${KHO_RS_DAMAGE_BYTES:-1}
 # The first seed: given, or from the commit (the same seeds for every run of one
