@@ -30,8 +30,8 @@ kernel_pkg_version() {
 }
 
 # with_slot CMD...: runs CMD while holding one of KHO_RS_JOBS (default: the number of
-# cores, at most 2) machine-wide slots, so that QEMU boots and background kernel builds
-# of every test running at the same time share the cores instead of overloading them.
+# cores, at most 2) machine-wide slots, so that the QEMU guests of every test running at
+# the same time (selftest boots, kunit.py) share the cores instead of overloading them.
 # The slots are lock files under $KHO_RS_CACHE/slots; a slot is free again when CMD
 # and everything it started have exited.
 with_slot() {
