@@ -113,7 +113,10 @@ declare -A regression_expect=(
 # basic 8, unload 6, workload 18, chain 6, corrupt 9 x 7 + 1, claim 4, vmx 7,
 # blockx 13, kho-off 4 + one per parameter, 1GiB 6; damage 7 per seed, and 1 for
 # the share of outcomes.
-damage_plan=$((7 * (damage_seeds + ${#regression_seeds[@]}) + (damage_seeds > 0 ? 1 : 0)))
+# The share of outcomes is judged from 10 random seeds on (fewer say SKIP: one seed
+# reproduced with make stress SEEDS=1 may well be harmless).
+damage_share_min=10
+damage_plan=$((7 * (damage_seeds + ${#regression_seeds[@]}) + (damage_seeds >= damage_share_min ? 1 : 0)))
 if [ "$only" = damage ]; then
 	tap_plan "$damage_plan"
 else
@@ -468,8 +471,12 @@ if [ "$damage_seeds" -gt 0 ]; then
 	# are caught, the damage or its detection has stopped working.
 	harmless=$(printf '%s\n' "${dmg_outcomes[@]}" | grep -cx harmless)
 	caught=$(printf '%s\n' "${dmg_outcomes[@]}" | grep -cxE "rejected|detected")
-	[ $((3 * caught)) -gt $((2 * damage_seeds)) ]
-	ok $? "random damage: more than two thirds of the seeds caught ($caught caught, $harmless harmless, of $damage_seeds)"
+	if [ "$damage_seeds" -ge "$damage_share_min" ]; then
+		[ $((3 * caught)) -gt $((2 * damage_seeds)) ]
+		ok $? "random damage: more than two thirds of the seeds caught ($caught caught, $harmless harmless, of $damage_seeds)"
+	else
+		skip "share of damage outcomes" "judged from $damage_share_min seeds on, $damage_seeds ran ($caught caught, $harmless harmless)"
+	fi
 fi
 for seed in "${regression_seeds[@]}"; do
 	damage_case "$seed" 1 "${regression_expect[$seed]}"
