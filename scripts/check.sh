@@ -130,7 +130,7 @@ module_build() {
 }
 
 kdir_for() {
-	if [ "$1" = user ]; then echo "$KDIR"; else echo "$KHO_RS_CACHE/kdir-$1"; fi
+	if [ "$1" = user ]; then echo "$KDIR"; else echo "$KHO_RS_CACHE/$(kdir_name "$1")"; fi
 }
 
 # lane_env K FIRST: the environment of kernel K's tests (full scope if FIRST=1).

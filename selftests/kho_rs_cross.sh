@@ -37,7 +37,7 @@ A=7.2
 B=7.3
 small="folios=16 vmalloc_mib=8 block_entries=10000"
 
-kdir_of() { echo "$KHO_RS_CACHE/kdir-$1"; }
+kdir_of() { echo "$KHO_RS_CACHE/$(kdir_name "$1")"; }
 
 # build VARIANT VER [KHO_RS_NEXT]: kho_rs.ko for kernel VER into
 # $out/kho_rs-VARIANT-VER.ko.
