@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # kunit.py --qemu_config for kho_rs: boots the cached kernel with an initramfs
-# whose /init insmods kho_rs.ko (its KUnit suites run at insmod) and powers
+# whose /init insmods kho_rs_test.ko (its KUnit suites run at insmod) and powers
 # off. kunit_shutdown=none keeps the built-in KUnit run from halting the kernel
 # before userspace. qemu_arch names the wrapper scripts/kunit.sh puts on PATH
 # (qemu-system-x86_64-kho-rs): it drops kunit.py's "-accel kvm" where KVM hangs

@@ -375,7 +375,8 @@ fn rust_reads_c(size: usize, n: usize, head: u64, seed: u64) -> Result {
 /// Body of [`rust_reads_c`] for `N`-byte entries: restore, read every entry, destroy.
 fn rust_read<const N: usize>(mem: &mut KernelMem, head: u64, n: usize, seed: u64) -> Result<Seen> {
     let mut set =
-        BlockSet::<Pat<N>>::restore(mem, head).map_err(|e| core_err("blockx restore", e))?;
+        // SAFETY: `head` comes from this module's own blockx subtree of the previous kernel.
+        unsafe { BlockSet::<Pat<N>>::restore(mem, head) }.map_err(|e| core_err("blockx restore", e))?;
     let mut seen = Seen::new();
     let res = (|| -> Result {
         let mut it = set.iter();

@@ -57,7 +57,8 @@ impl ClaimFixture {
                         *w = pattern(pa, i as u64);
                     }
                 }
-                if let Err(e) = mem.preserve(pa, 1 << order) {
+                // SAFETY: allocated above; the fixture keeps it until it unpreserves it.
+                if let Err(e) = unsafe { mem.preserve(pa, 1 << order) } {
                     // SAFETY: allocated above with `order`, not preserved.
                     unsafe { mem.free_pages(pa, order) };
                     return Err(core_err("claim fixture", e));
@@ -96,7 +97,8 @@ impl ClaimFixture {
             }
             Err(e) => {
                 for &(pa, order) in blocks.iter().take(done) {
-                    mem.unpreserve(pa, 1 << order);
+                    // SAFETY: preserved by this loop, exactly this range.
+                    unsafe { mem.unpreserve(pa, 1 << order) };
                     // SAFETY: allocated with `order` above, unpreserved again.
                     unsafe { mem.free_pages(pa, order) };
                 }
@@ -109,7 +111,8 @@ impl ClaimFixture {
 impl Drop for ClaimFixture {
     fn drop(&mut self) {
         for &(pa, order) in self.blocks.iter() {
-            self.mem.unpreserve(pa, 1 << order);
+            // SAFETY: preserved by `create`, which records exactly what it preserved in `self`.
+            unsafe { self.mem.unpreserve(pa, 1 << order) };
             // SAFETY: allocated with `order` and preserved (type invariant), unpreserved
             // just above; freed once.
             unsafe { self.mem.free_pages(pa, order) };

@@ -28,7 +28,7 @@ use zerocopy::IntoBytes;
 use crate::bench::{time_ns, Fixed};
 use crate::glue::kho::core_err;
 use crate::glue::subtree::{checked_root, numbered_name, IncomingBlob, OutgoingBlob};
-use crate::glue::vmalloc;
+use crate::glue::{c_vmalloc, vmalloc};
 use crate::pure::compat::{self, kho_compat};
 use crate::pure::error::Error as CoreError;
 use crate::pure::fdt::FdtWriter;
@@ -148,7 +148,7 @@ impl VmxOut {
                 let desc = if by_rust {
                     vmalloc::preserve(&area)?.publish()
                 } else {
-                    vmalloc::c_preserve(&area)?.publish()
+                    c_vmalloc::c_preserve(&area)?.publish()
                 };
                 s.areas.push(
                     Area {
@@ -219,8 +219,8 @@ impl Drop for VmxOut {
                 // SAFETY: published by `vmalloc::preserve` in this kernel, area still alive.
                 unsafe { vmalloc::unpreserve_published(&a.desc) };
             } else {
-                // SAFETY: published by `vmalloc::c_preserve` in this kernel, area still alive.
-                unsafe { vmalloc::c_unpreserve_published(&a.desc) };
+                // SAFETY: published by `c_vmalloc::c_preserve` in this kernel, area still alive.
+                unsafe { c_vmalloc::c_unpreserve_published(&a.desc) };
             }
         }
     }
@@ -308,10 +308,15 @@ fn restore_one(
     let desc = KhoVmalloc::from_bytes(raw).map_err(|e| core_err("vmx", e))?;
     vmalloc::purge_lazy_areas();
     let (ns, bad) = if read_by_rust {
-        let (ns, a) = time_ns(|| vmalloc::restore(&desc));
+        // SAFETY: `raw` is a property of this module's own vmx subtree of the previous kernel, with a Rust preservation that nothing in this kernel has claimed.
+        let (ns, a) = time_ns(|| unsafe { vmalloc::restore(&desc) });
         (ns, count_bad(a?.as_slice(), seed, (group, round, k), mib))
     } else {
-        let (ns, a) = time_ns(|| vmalloc::c_restore(&desc));
+        // SAFETY: `raw` is a property of this module's own vmx subtree, published by the
+        // previous kernel with a C preservation (`read_by_rust` is false) that nothing in
+        // this kernel has claimed (the vmx state is restored once, and never damaged on
+        // purpose).
+        let (ns, a) = time_ns(|| unsafe { c_vmalloc::c_restore(&desc) });
         (ns, count_bad(a?.as_slice(), seed, (group, round, k), mib))
     };
     if bad != 0 {

@@ -61,6 +61,28 @@ pub(crate) struct Params {
     pub(crate) damage_bytes: u32,
 }
 
+impl Params {
+    /// The workload a user asks for: no damage.
+    pub(crate) const fn new(
+        seed: u64,
+        folios: u32,
+        vmalloc_mib: u32,
+        vmalloc_huge: bool,
+        block_entries: u32,
+    ) -> Self {
+        Self {
+            seed,
+            folios,
+            vmalloc_mib,
+            vmalloc_huge,
+            block_entries,
+            corrupt: 0,
+            damage_seed: 0,
+            damage_bytes: 1,
+        }
+    }
+}
+
 /// Largest folio order of the workload.
 pub(crate) const MAX_FOLIO_ORDER: u32 = 4;
 
@@ -461,4 +483,87 @@ fn verify_components(
         verify_us,
         claimed_pages: 0,
     })
+}
+
+/// A loaded module's workload: what it restored and preserved at load, the status file
+/// `/sys/kernel/debug/<module>/status` that says so, and the outgoing state, kept (and
+/// published) until the module is unloaded. Shared by the product module and the test
+/// module, which differ only in the parameters they accept.
+pub(crate) struct Live {
+    // Holds its own copy of the status.
+    _status: Pin<KBox<kernel::debugfs::File<crate::status::Status>>>,
+    _dir: kernel::debugfs::Dir,
+    outgoing: Option<Outgoing>,
+}
+
+impl Live {
+    /// With `on` (the `workload=1` parameter): verifies the previous kernel's workload if
+    /// there is one, and preserves a new one unless it came from generation `chain` or
+    /// later. KHO must be enabled for that; without it the load fails with `-EOPNOTSUPP`
+    /// and nothing is touched. Then creates `/sys/kernel/debug/<dir>/status`.
+    pub(crate) fn start(dir: &'static CStr, on: bool, p: &Params, chain: u32) -> Result<Self> {
+        let (outgoing, st) = if on {
+            crate::glue::kho::require_enabled("workload")?;
+            run(p, chain)?
+        } else {
+            (None, crate::status::Status::IDLE)
+        };
+        let dir = kernel::debugfs::Dir::new(dir);
+        let file = KBox::pin_init(dir.read_only_file(c"status", st), GFP_KERNEL)?;
+        Ok(Self {
+            _status: file,
+            _dir: dir,
+            outgoing,
+        })
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        // Unpublishes, unpreserves and frees the outgoing workload.
+        self.outgoing = None;
+    }
+}
+
+/// Verifies an incoming workload, or preserves a new one. KHO is enabled (checked by the
+/// caller).
+fn run(p: &Params, chain: u32) -> Result<(Option<Outgoing>, crate::status::Status)> {
+    use crate::status::{Role, Status};
+    if p.damage_bytes == 0 || p.damage_bytes as usize > crate::pure::damage::MAX_HITS {
+        pr_err!(
+            "workload: damage_bytes={} is not within 1..={}\n",
+            p.damage_bytes,
+            crate::pure::damage::MAX_HITS
+        );
+        return Err(EINVAL);
+    }
+    let mut st = Status::IDLE;
+    let generation = match restore_and_verify(p.damage_seed != 0)? {
+        None => 1,
+        Some(report) => {
+            if report.mismatches != 0 {
+                return Err(EIO);
+            }
+            st.role = Role::Restored;
+            st.restored = Some(report.info);
+            st.restore_us = report.elapsed_us;
+            st.claimed_pages = report.claimed_pages;
+            // `subtree::read` rejects a generation of u64::MAX; saturate all the same.
+            let next = report.info.generation.saturating_add(1);
+            if u64::from(chain) < next {
+                return Ok((None, st));
+            }
+            next
+        }
+    };
+    let out = Outgoing::create(p, generation)?;
+    st.role = if st.restored.is_some() {
+        Role::Carried
+    } else {
+        Role::Preserved
+    };
+    st.preserved = Some(out.info);
+    st.preserve_us = out.preserve_us;
+    st.footprint = out.footprint;
+    Ok((Some(out), st))
 }

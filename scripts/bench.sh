@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# bench.sh [MASK]: boot QEMU, insmod kho_rs.ko bench=MASK (default 7: radix,
+# bench.sh [MASK]: boot QEMU, insmod kho_rs_test.ko bench=MASK (default 7: radix,
 # vmalloc, block), print the "bench:" lines. Rust and C run in the same boot.
 # With the vmalloc bit, a second run kexecs to time Rust vs C restore.
 # Numbers under TCG are emulated time: compare the Rust/C ratios, not absolutes.
@@ -55,7 +55,7 @@ echo "bench: options:$opts"
 # row with its measured numbers replaced by '#' (sizes, n=, size=, off=, len=,
 # stride= and MiB counts stay), so that a missing row shows, whatever it measured.
 bench_row_keys() {
-	perl -ne 'next unless s/.*kho_rs: (bench: )/$1/; s/\r//; next if /^bench: (start|done)\b/;
+	perl -ne 'next unless s/.*kho_rs_test: (bench: )/$1/; s/\r//; next if /^bench: (start|done)\b/;
 		s/(?<!n=)(?<!size=)(?<!off=)(?<!len=)(?<!stride=)(?<![\w.])\d++(?:\.\d++)?(?! MiB)/#/g;
 		print'
 }
@@ -63,24 +63,24 @@ bench_row_keys() {
 fail=0
 # verdict LOG: KHO must be on in the boot, no row skipped.
 verdict() {
-	if grep -qE "disabling kexec handover|KHO: Failed to reserve scratch|kho_rs: loaded: KHO disabled" "$1"; then
-		grep -E "KHO: |kho_rs: loaded" "$1" | head -3 | sed 's/^/bench: FAIL: /'
+	if grep -qE "disabling kexec handover|KHO: Failed to reserve scratch|kho_rs_test: loaded: KHO disabled" "$1"; then
+		grep -E "KHO: |kho_rs_test: loaded" "$1" | head -3 | sed 's/^/bench: FAIL: /'
 		echo "bench: FAIL: KHO is disabled in this boot ($1): its rows are missing"
 		fail=1
 	fi
-	if grep -q "kho_rs: bench: .*skipped" "$1"; then
-		grep "kho_rs: bench: .*skipped" "$1" | sed 's/^\[ *[0-9.]*\] //; s/^/bench: FAIL: /'
+	if grep -q "kho_rs_test: bench: .*skipped" "$1"; then
+		grep "kho_rs_test: bench: .*skipped" "$1" | sed 's/^\[ *[0-9.]*\] //; s/^/bench: FAIL: /'
 		fail=1
 	fi
 }
 
-printf 'insmod /kho_rs.ko bench=%s || echo "KHO_RS_BENCH insmod failed"\nrmmod kho_rs\n' "$mask" >"$out/scenario.sh"
+printf 'insmod /kho_rs_test.ko bench=%s || echo "KHO_RS_BENCH insmod failed"\nrmmod kho_rs_test\n' "$mask" >"$out/scenario.sh"
 bash "$here/initramfs.sh" "$out/initramfs.cpio" "$out/scenario.sh"
 QEMU_MEM=${QEMU_MEM:-3G} QEMU_TIMEOUT=${QEMU_TIMEOUT:-1200} \
 	bash "$here/qemu.sh" "$out/initramfs.cpio" "$out/console.log" nokaslr
-grep -E "kho_rs: bench:|KHO_RS_BENCH" "$out/console.log" | sed 's/^\[ *[0-9.]*\] //'
+grep -E "kho_rs_test: bench:|KHO_RS_BENCH" "$out/console.log" | sed 's/^\[ *[0-9.]*\] //'
 verdict "$out/console.log"
-grep -q "kho_rs: bench: done" "$out/console.log" || {
+grep -q "kho_rs_test: bench: done" "$out/console.log" || {
 	echo "bench: FAIL: the bench did not finish (log $out/console.log)"
 	fail=1
 }
@@ -92,7 +92,7 @@ if [ $((mask & 2)) != 0 ]; then
 	{ echo "vmx_mib=256 vmx_rounds=4"; cat "$top/selftests/scenarios/vmx.sh"; } >"$out/vmx.sh"
 	bash "$here/initramfs.sh" "$out/vmx.cpio" "$out/vmx.sh" --with-kernel
 	QEMU_MEM=4G QEMU_TIMEOUT=${QEMU_TIMEOUT:-1200} bash "$here/qemu.sh" "$out/vmx.cpio" "$out/vmx.log" nokaslr
-	grep -E "kho_rs: (bench: vmalloc restore|vmx:)" "$out/vmx.log" | sed 's/^\[ *[0-9.]*\] //'
+	grep -E "kho_rs_test: (bench: vmalloc restore|vmx:)" "$out/vmx.log" | sed 's/^\[ *[0-9.]*\] //'
 	verdict "$out/vmx.log"
 	cat "$out/vmx.log" >>"$out/all.log"
 fi

@@ -4,8 +4,10 @@
 # check.sh [host|kunit|qemu|all]: every kho-rs test, fastest first.
 #   host   cargo test of the pure core (unit + property tests), rustfmt --check,
 #          10 s of fuzzing per decoder (scripts/fuzz.sh --short)
-#   kunit  build kho_rs.ko once per kernel with clippy (CLIPPY=1: any warning
-#          fails), run its KUnit suites with kunit.py under QEMU
+#   kunit  build the modules (kho_rs.ko, kho_rs_test.ko, kho_rs_sample.ko) once per
+#          kernel with clippy (CLIPPY=1: any warning fails), check that the product
+#          and the sample carry nothing of the test harness (scripts/split-check.sh),
+#          run the test module's KUnit suites with kunit.py under QEMU
 #   qemu   the kexec live-update selftest (selftests/kho_rs_kexec.sh) on each
 #          kernel, then between 7.2 and 7.3 (selftests/kho_rs_cross.sh)
 # `make check` runs scripts/setup.sh deps first, then this with "all".
@@ -125,8 +127,11 @@ module_build() {
 		printf '%s\n' "$log" | grep -E "^(warning|error)" -A6 | head -60
 		return 1
 	fi
-	[ -f "$dir/kho_rs.ko" ] || { echo "no $dir/kho_rs.ko after the build"; return 1; }
-	echo "built $dir/kho_rs.ko"
+	local m
+	for m in kho_rs kho_rs_test kho_rs_sample; do
+		[ -f "$dir/$m.ko" ] || { echo "no $dir/$m.ko after the build"; return 1; }
+	done
+	echo "built kho_rs.ko, kho_rs_test.ko and kho_rs_sample.ko in $dir"
 }
 
 kdir_for() {
@@ -147,8 +152,10 @@ lane_env() {
 
 # build_lane K: kernel K's module; on failure, its tests are skipped (said so).
 build_lane() {
-	stage "module build, clippy (CLIPPY=1) [$1]" one module_build "$1" && return
-	skip_stage "KUnit and kexec selftest [$1]" "the module did not build"
+	stage "module build, clippy (CLIPPY=1) [$1]" one module_build "$1" &&
+		stage "module split: product, test, sample [$1]" tap bash "$here/split-check.sh" \
+			"$top/out/build-$1" && return
+	skip_stage "KUnit and kexec selftest [$1]" "the modules did not build, or not apart"
 	return 1
 }
 

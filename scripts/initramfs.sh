@@ -4,9 +4,10 @@
 # initramfs.sh OUT.cpio SCENARIO [--with-kernel]
 #
 # Builds the test initramfs: static busybox, /init (scripts/guest/init), the
-# scenario script as /scenario.sh, kho_rs.ko, the static kexec loader, and with
-# --with-kernel the bzImage of KDIR (needed to kexec). KHO_RS_MODULE names the
-# kho_rs.ko to pack (default: the tree's own). KHO_RS_INITRAMFS_FILES
+# scenario script as /scenario.sh, the modules kho_rs.ko, kho_rs_test.ko and
+# kho_rs_sample.ko, the static kexec loader, and with --with-kernel the bzImage of
+# KDIR (needed to kexec). KHO_RS_MODULE names the kho_rs.ko to pack (default: the
+# tree's own); the other two come from the same directory. KHO_RS_INITRAMFS_FILES
 # adds more files, one "DEST SRC" pair per line (the cross-version selftest puts
 # both kernels and a module built for each in). Uses the kernel's own
 # usr/gen_init_cpio, so no root privileges are needed for device nodes.
@@ -57,7 +58,13 @@ trap 'rm -f "$spec"' EXIT
 	echo "file /bin/busybox $busybox 755 0 0"
 	echo "file /init $here/guest/init 755 0 0"
 	echo "file /scenario.sh $scenario 755 0 0"
-	[ -z "$module" ] || echo "file /kho_rs.ko $module 644 0 0"
+	if [ -n "$module" ]; then
+		# The product module and, from the same build, the test module and the sample.
+		echo "file /kho_rs.ko $module 644 0 0"
+		for m in kho_rs_test kho_rs_sample; do
+			echo "file /$m.ko $(dirname "$module")/$m.ko 644 0 0"
+		done
+	fi
 	echo "file /kexec-load $loader 755 0 0"
 	if [ "$with_kernel" = --with-kernel ]; then
 		echo "file /bzImage $KDIR/arch/x86/boot/bzImage 644 0 0"

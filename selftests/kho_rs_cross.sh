@@ -4,9 +4,9 @@
 # kho_rs cross-version live-update selftest (kselftest style, TAP output).
 #
 # Live update moves a machine to *another* kernel. This boots one supported
-# kernel under QEMU, preserves the workload with the kho_rs.ko built for it,
-# kexecs with KHO into the other kernel and verifies every byte there with the
-# kho_rs.ko built for that one:
+# kernel under QEMU, preserves the workload with the kho_rs_test.ko built for it
+# (the product's workload, plus the vmalloc exchange with C), kexecs with KHO into
+# the other kernel and verifies every byte there with the one built for that one:
 #   upgrade   7.2 -> 7.3, with the vmalloc exchange (C restores the Rust-written
 #             descriptors and Rust the C-written ones) across the boundary
 #   rollback  7.3 -> 7.2, the same
@@ -18,8 +18,8 @@
 #             rest); and 7.3 next -> 7.2 next (reads v2).
 # Needs both kernels in the cache (scripts/setup.sh kernel 7.2 7.3). The modules
 # are built with MO= in out/selftest-cross/build-<variant>-<ver>, so the tree's
-# own kho_rs.ko is left alone; with KHO_RS_CROSS_MODULES=DIR (make check) the
-# current modules are DIR/build-<ver>/kho_rs.ko, built by the check already. The
+# own modules are left alone; with KHO_RS_CROSS_MODULES=DIR (make check) the
+# current modules are DIR/build-<ver>/kho_rs_test.ko, built by the check already. The
 # boots run two at a time, as in kho_rs_kexec.sh. Exits non-zero if any case fails.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,12 +39,13 @@ small="folios=16 vmalloc_mib=8 block_entries=10000"
 
 kdir_of() { echo "$KHO_RS_CACHE/$(kdir_name "$1")"; }
 
-# build VARIANT VER [KHO_RS_NEXT]: kho_rs.ko for kernel VER into
+# build VARIANT VER [KHO_RS_NEXT]: kho_rs_test.ko (the workload, and the vmalloc
+# exchange with C) for kernel VER into
 # $out/kho_rs-VARIANT-VER.ko.
 build() {
 	local variant=$1 ver=$2 next=${3:-} dir="$out/build-$1-$2"
 	if [ "$variant" = cur ] && [ -n "${KHO_RS_CROSS_MODULES:-}" ]; then
-		cp "$KHO_RS_CROSS_MODULES/build-$ver/kho_rs.ko" "$out/kho_rs-$variant-$ver.ko"
+		cp "$KHO_RS_CROSS_MODULES/build-$ver/kho_rs_test.ko" "$out/kho_rs-$variant-$ver.ko"
 		return
 	fi
 	rm -rf "$dir"
@@ -53,7 +54,7 @@ build() {
 		tail -20 "$dir.log" | sed 's/^/# /'
 		return 1
 	}
-	cp "$dir/kho_rs.ko" "$out/kho_rs-$variant-$ver.ko"
+	cp "$dir/kho_rs_test.ko" "$out/kho_rs-$variant-$ver.ko"
 }
 
 t0=$(date +%s)
@@ -66,7 +67,7 @@ for ver in $A $B; do
 		nx=
 		[ $v = next ] && nx=vmalloc
 		build $v $ver $nx || {
-			echo "Bail out! kho_rs.ko ($v) does not build for $ver"
+			echo "Bail out! kho_rs_test.ko ($v) does not build for $ver"
 			exit 1
 		}
 	done
@@ -115,8 +116,8 @@ case \$stage in
    kexec_next "" /bzImage-$to ;;
 2) echo "KHO_RS_MEM before \$(mem_used_kb)"
    insmod \$(mod cur) workload=1 vmx_mib=16 && echo "KHO_RS_STEP verify ok" || echo "KHO_RS_STEP verify FAIL"
-   sed 's/^/KHO_RS_STATUS-2 /' /sys/kernel/debug/kho_rs/status
-   rmmod kho_rs && echo "KHO_RS_STEP rmmod-2 ok"
+   sed 's/^/KHO_RS_STATUS-2 /' /sys/kernel/debug/kho_rs_test/status
+   rmmod kho_rs_test && echo "KHO_RS_STEP rmmod-2 ok"
    echo "KHO_RS_MEM after \$(mem_used_kb)"
    insmod \$(mod cur) workload=1 && echo "KHO_RS_STEP second-load accepted" || echo "KHO_RS_STEP second-load refused" ;;
 esac
@@ -130,7 +131,7 @@ one_way() {
 	check "$log" "$name: $from preserved the workload" "KHO_RS_STEP preserve ok"
 	check "$log" "$name: $to found $from's KHO state" "KHO: exec from: $from"
 	check "$log" "$name: $to verified every byte of what $from preserved (PASS)" \
-		"kho_rs: restore: PASS generation 1: 64 folios, 64 MiB vmalloc, 100000 block entries"
+		"kho_rs_test: restore: PASS generation 1: 64 folios, 64 MiB vmalloc, 100000 block entries"
 	check "$log" "$name: status on $to says restored, PASS" "KHO_RS_STATUS-2 restored.result: PASS (0 mismatches)"
 	for mib in 1 16; do
 		check "$log" "$name: C on $to restored the $mib MiB descriptor Rust wrote on $from" \
@@ -139,8 +140,8 @@ one_way() {
 	check "$log" "$name: C on $to restored the 4 MiB vmalloc_huge() descriptor (2 MiB blocks) Rust wrote on $from" \
 		"vmx: 4 MiB huge: C restored the Rust-written descriptor"
 	check "$log" "$name: vmalloc exchange: each side restored the other's areas, every byte verified" \
-		"kho_rs: vmx: PASS"
-	check "$log" "$name: no claimed page left behind" "kho_rs: restore: no claimed pages left behind"
+		"kho_rs_test: vmx: PASS"
+	check "$log" "$name: no claimed page left behind" "kho_rs_test: restore: no claimed pages left behind"
 	mem_check "$log" "$name"
 	check "$log" "$name: a second load on $to is refused (state consumed)" "KHO_RS_STEP second-load refused"
 	no_oops "$log" "$name"
@@ -171,7 +172,7 @@ case \$stage in
 1) insmod \$(mod cur) workload=1 $small && echo "KHO_RS_STEP preserve-v1 ok"
    kexec_next "" /bzImage-$B ;;
 2) insmod \$(mod next) workload=1 chain=2 $small && echo "KHO_RS_STEP next-reads-v1 ok" || echo "KHO_RS_STEP next-reads-v1 FAIL"
-   sed 's/^/KHO_RS_STATUS-2 /' /sys/kernel/debug/kho_rs/status
+   sed 's/^/KHO_RS_STATUS-2 /' /sys/kernel/debug/kho_rs_test/status
    kexec_next "" /bzImage-$A ;;
 3) echo "KHO_RS_MEM before \$(mem_used_kb)"
    insmod \$(mod cur) workload=1 $small && echo "KHO_RS_STEP v1-reader accepted" || echo "KHO_RS_STEP v1-reader refused"
@@ -202,9 +203,9 @@ one_way rollback $B $A
 log="$out/chain.log"
 booted chain "chain: QEMU ran all three stages to the end (log $log)"
 kernels "$log" chain $A $B $A
-check "$log" "chain: $B verified generation 1 (written by $A)" "kho_rs: restore: PASS generation 1:"
-check "$log" "chain: $B re-preserved it as generation 2" "kho_rs: workload: preserved generation 2"
-check "$log" "chain: $A verified generation 2 (written by $B)" "kho_rs: restore: PASS generation 2:"
+check "$log" "chain: $B verified generation 1 (written by $A)" "kho_rs_test: restore: PASS generation 1:"
+check "$log" "chain: $B re-preserved it as generation 2" "kho_rs_test: workload: preserved generation 2"
+check "$log" "chain: $A verified generation 2 (written by $B)" "kho_rs_test: restore: PASS generation 2:"
 check "$log" "chain: every stage loaded cleanly" "KHO_RS_STEP stage-3 ok"
 no_oops "$log" chain
 
@@ -214,25 +215,25 @@ booted next-v "next-v: QEMU ran all three stages to the end (log $log)"
 kernels "$log" next-v $A $B $A
 check "$log" "next-v: the $B test module writes vmalloc-v2 and reads v1 to v2" \
 	"test-only build (KHO_RS_NEXT): writes kho-rs-v1;block-v1;radix-v1;vmalloc-v2, reads radix v1-v1, vmalloc v1-v2, block v1-v1"
-check "$log" "next-v: the two-version reader on $B restored v1 from $A (PASS)" "kho_rs: restore: PASS generation 1:"
+check "$log" "next-v: the two-version reader on $B restored v1 from $A (PASS)" "kho_rs_test: restore: PASS generation 1:"
 check "$log" "next-v: $B publishes vmalloc-v2" "KHO_RS_STATUS-2 compatible: kho-rs-v1;block-v1;radix-v1;vmalloc-v2"
 check "$log" "next-v: the v1 reader on $A refuses the state" "KHO_RS_STEP v1-reader refused"
 check "$log" "next-v: ... naming exactly the vmalloc component and its version" \
 	"incompatible subtree: component 'vmalloc' has version v2, expected v1: vmalloc refused, nothing restored from it"
-if grep -E "kho_rs: restore: .*component '(radix|block)'" "$log" >/dev/null; then
+if grep -E "kho_rs_test: restore: .*component '(radix|block)'" "$log" >/dev/null; then
 	ok 1 "next-v: no other component is refused"
 else
 	ok 0 "next-v: no other component is refused"
 fi
 check "$log" "next-v: radix and block of generation 2 restored and verified, vmalloc untouched" \
-	"kho_rs: restore: PARTIAL generation 2: radix v1 restored, vmalloc v2 refused, block v1 restored; 0 mismatches in what was restored"
+	"kho_rs_test: restore: PARTIAL generation 2: radix v1 restored, vmalloc v2 refused, block v1 restored; 0 mismatches in what was restored"
 # Nothing of vmalloc was claimed: the v1 reader claimed at least the 8 MiB
 # area's 2048 pages fewer than the two-version reader did for the same workload.
 full=$(sed -n 's/.*restore: PASS generation 1:.* \([0-9]*\) pages claimed.*/\1/p' "$log" | head -n 1)
 part=$(sed -n 's/.*state rejected: \([0-9]*\) pages claimed and freed.*/\1/p' "$log" | head -n 1)
 [ -n "$full" ] && [ -n "$part" ] && [ $((full - part)) -ge 2048 ]
 ok $? "next-v: no vmalloc page claimed by the v1 reader (claimed ${part:-?} pages, the full restore ${full:-?})"
-check "$log" "next-v: no claimed page left behind" "kho_rs: restore: no claimed pages left behind"
+check "$log" "next-v: no claimed page left behind" "kho_rs_test: restore: no claimed pages left behind"
 mem_check "$log" "next-v"
 check "$log" "next-v: a second load is refused cleanly" "KHO_RS_STEP second-load refused"
 no_oops "$log" next-v
@@ -243,7 +244,7 @@ booted next-v2 "next-v2: QEMU ran both stages to the end (log $log)"
 kernels "$log" next-v2 $B $A
 check "$log" "next-v2: $B preserved with vmalloc-v2" "KHO_RS_STEP preserve-v2 ok"
 check "$log" "next-v2: the two-version reader on $A restored v2 from $B, every byte verified" \
-	"kho_rs: restore: PASS generation 1:"
+	"kho_rs_test: restore: PASS generation 1:"
 check "$log" "next-v2: load succeeded" "KHO_RS_STEP next-reads-v2 ok"
 no_oops "$log" next-v2
 

@@ -14,6 +14,7 @@
 use kernel::prelude::*;
 
 use super::{time_ns, Fixed};
+use crate::glue::c_vmalloc as cv;
 use crate::glue::vmalloc::{self as gv, VmallocArea};
 
 /// Area sizes in MiB and timed rounds per size (kept small for TCG).
@@ -38,7 +39,7 @@ fn round(area: &VmallocArea, t: &mut Totals) -> Result {
     let (ns, ()) = time_ns(|| p.unpreserve());
     t.rust_unpres += ns;
 
-    let (ns, c) = time_ns(|| gv::c_preserve(area));
+    let (ns, c) = time_ns(|| cv::c_preserve(area));
     let c = c?;
     t.c_pres += ns;
     let mut sum = 0u64;

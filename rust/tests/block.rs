@@ -600,7 +600,8 @@ mod tests {
         assert_eq!(set.nblocks(), 0);
         // head 0 restores to an empty incoming set without touching memory.
         assert!(matches!(
-            BlockSet::<u64>::restore(&mut mem, 0),
+            // SAFETY: an empty chain (address 0) reaches no page.
+            unsafe { BlockSet::<u64>::restore(&mut mem, 0) },
             Ok(s) if s.is_incoming() && s.is_empty()
         ));
     }
@@ -746,7 +747,10 @@ fn grow_failure_on(mem: &mut KernelMem, set: &mut BlockSet<[u8; 64]>) -> Result 
         "still accepted",
     )?;
     // An incoming set refuses to grow with -EINVAL.
-    let mut incoming = kr("restore 0", BlockSet::<[u8; 64]>::restore(mem, 0))?;
+    // SAFETY: an empty chain (address 0) reaches no page.
+    let mut incoming = kr("restore 0", unsafe {
+        BlockSet::<[u8; 64]>::restore(mem, 0)
+    })?;
     ensure(
         matches!(incoming.grow(mem, 1), Err(e) if e.errno == errno::EINVAL),
         "grow on an incoming set must be -EINVAL",

@@ -207,15 +207,17 @@ impl PageMem for LoanMem {
         unsafe { self.mem.bytes_mut(pa) }
     }
 
-    fn preserve(&mut self, pa: u64, nr_pages: u64) -> CoreResult {
-        self.mem.preserve(pa, nr_pages)
+    unsafe fn preserve(&mut self, pa: u64, nr_pages: u64) -> CoreResult {
+        // SAFETY: forwarded with this function's own contract.
+        unsafe { self.mem.preserve(pa, nr_pages) }
     }
 
-    fn unpreserve(&mut self, pa: u64, nr_pages: u64) {
-        self.mem.unpreserve(pa, nr_pages)
+    unsafe fn unpreserve(&mut self, pa: u64, nr_pages: u64) {
+        // SAFETY: forwarded with this function's own contract.
+        unsafe { self.mem.unpreserve(pa, nr_pages) }
     }
 
-    fn claim(&mut self, pa: u64, nr_pages: u64) -> CoreResult {
+    unsafe fn claim(&mut self, pa: u64, nr_pages: u64) -> CoreResult {
         if nr_pages != 1 {
             return Err(CoreError::inval("loan: only single pages", nr_pages));
         }
@@ -280,7 +282,8 @@ impl Case {
     fn test_page(&mut self, preserved: bool) -> Result<TestPage> {
         let pa = kr("test page", self.lm.alloc_zeroed())?;
         if preserved {
-            if let Err(e) = self.lm.preserve(pa, 1) {
+            // SAFETY: a page of this test's own loan, allocated by it; unpreserved when the loan is dropped.
+            if let Err(e) = unsafe { self.lm.preserve(pa, 1) } {
                 // SAFETY: allocated just above, not preserved, not referenced.
                 unsafe { self.lm.free(pa) };
                 return Err(core_err("test page preserve", e));
@@ -296,7 +299,8 @@ impl Case {
     /// Releases a page from [`Case::test_page`].
     fn drop_page(&mut self, p: TestPage) {
         if p.preserved {
-            self.lm.unpreserve(p.pa, 1);
+            // SAFETY: preserved by `alloc` of this loan, exactly this page.
+            unsafe { self.lm.unpreserve(p.pa, 1) };
         }
         // SAFETY: `TestPage`s come only from `test_page`, which allocated the page; it is
         // unpreserved above and the case no longer links it anywhere.
@@ -429,7 +433,8 @@ fn rust_reads<E: TestEntry>(
     pas: &[u64],
     (case, n, back): (u64, usize, usize),
 ) -> Result {
-    let mut set = kr("block restore", BlockSet::<E>::restore(lm, head))?;
+    // SAFETY: `head` heads a chain this test wrote in its own loaned pages.
+    let mut set = kr("block restore", unsafe { BlockSet::<E>::restore(lm, head) })?;
     let res = rust_reads_on(lm, &set, pas, (case, n, back));
     set.destroy(lm);
     let (returned, complete) = lm.take_returned();
@@ -747,7 +752,8 @@ fn rust_verdict(lm: &mut LoanMem, size: usize, head: u64) -> Result<(Verdict, KV
 
 /// Body of [`rust_verdict`] for entries of `N` bytes.
 fn restore_verdict<const N: usize>(lm: &mut LoanMem, head: u64) -> Verdict {
-    match BlockSet::<Pat<N>>::restore(lm, head) {
+    // SAFETY: `head` heads a chain this test wrote in its own loaned pages.
+    match unsafe { BlockSet::<Pat<N>>::restore(lm, head) } {
         Ok(mut set) => {
             let n = set.nblocks();
             set.destroy(lm);
@@ -1043,7 +1049,10 @@ fn c_incoming_shrink(b0: u64, case: u64) -> Result<KVVec<u64>> {
 fn rust_incoming_shrink(cs: &mut Case, b0: u64, b1: u64, b2: u64, case: u64) -> Result {
     let cap = cap_of(8);
     let lm = &mut cs.lm;
-    let mut set = kr("block restore", BlockSet::<Pat<8>>::restore(lm, b0))?;
+    // SAFETY: `b0` heads a chain this test wrote in its own loaned pages.
+    let mut set = kr("block restore", unsafe {
+        BlockSet::<Pat<8>>::restore(lm, b0)
+    })?;
     set.shrink(lm, cap);
     let (shrunk, c1) = lm.take_returned();
     let mut it = set.iter();
@@ -1288,7 +1297,10 @@ fn empty_on(cs: &mut Case) -> Result {
     let recs = ledger.close()?;
     res?;
     ensure(recs.is_empty(), "nothing released")?;
-    let mut r = kr("restore 0", BlockSet::<Pat<32>>::restore(&mut cs.lm, 0))?;
+    // SAFETY: an empty chain (address 0) reaches no page.
+    let mut r = kr("restore 0", unsafe {
+        BlockSet::<Pat<32>>::restore(&mut cs.lm, 0)
+    })?;
     ensure(r.is_incoming() && r.is_empty(), "Rust empty incoming")?;
     ensure(r.iter().read_entry(&cs.lm).is_none(), "Rust empty read")?;
     ensure(

@@ -71,14 +71,16 @@ mod tests {
             // A wrong order (the order-2 block as one page; the order-0 page as two) is
             // refused before anything is restored: the mark is still there afterwards.
             let wrong = if order == 0 { 2 } else { 1 };
-            assert!(mem.claim(pa, wrong).is_err());
+            // SAFETY: `pa` is a page of this module's own claim fixture, preserved by the previous kernel.
+            assert!(unsafe { mem.claim(pa, wrong) }.is_err());
             assert_eq!(KernelMem::page_private(pa) >> 32, KHO_PAGE_MAGIC);
         }
         assert_eq!(KernelMem::claimed_pages(), claimed);
         let mut total = 0i64;
         for &(pa, order) in blocks.iter() {
             let n = 1u64 << order;
-            assert!(mem.claim(pa, n).is_ok());
+            // SAFETY: `pa` is a page of this module's own claim fixture, preserved by the previous kernel.
+            assert!(unsafe { mem.claim(pa, n) }.is_ok());
             total += n as i64;
             // Claimed: KHO cleared the mark; the data is what the first kernel wrote.
             assert_eq!(KernelMem::page_private(pa) >> 32, 0);
@@ -91,7 +93,8 @@ mod tests {
                 .count();
             assert_eq!(bad, 0);
             // A consumed page cannot be claimed again: an errno, no WARN.
-            let again = mem.claim(pa, n);
+            // SAFETY: `pa` is a page of this module's own claim fixture, claimed above: the check refuses it.
+            let again = unsafe { mem.claim(pa, n) };
             assert!(matches!(again, Err(e) if e.errno == ENOENT.to_errno().abs()));
         }
         // Order-k claims count as 2^k pages.

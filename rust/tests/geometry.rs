@@ -12,7 +12,7 @@ mod tests {
     use crate::glue::ffi;
     use crate::glue::mem::GEOMETRY;
 
-    /// The value C has for `which` (`enum kho_rs_abi_const` of `rust/glue/shim.h`).
+    /// The value C has for `which` (`enum kho_rs_abi_const` of `rust/kho/glue/shim.h`).
     fn c(which: u32) -> u64 {
         // SAFETY: `kho_rs_c_abi_const()` only returns a constant.
         unsafe { ffi::kho_rs_c_abi_const(which) }

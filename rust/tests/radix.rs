@@ -93,16 +93,19 @@ impl PageMem for CountingMem<'_> {
         unsafe { self.inner.bytes_mut(pa) }
     }
 
-    fn preserve(&mut self, pa: u64, nr_pages: u64) -> CoreResult {
-        self.inner.preserve(pa, nr_pages)
+    unsafe fn preserve(&mut self, pa: u64, nr_pages: u64) -> CoreResult {
+        // SAFETY: forwarded with this function's own contract.
+        unsafe { self.inner.preserve(pa, nr_pages) }
     }
 
-    fn unpreserve(&mut self, pa: u64, nr_pages: u64) {
-        self.inner.unpreserve(pa, nr_pages)
+    unsafe fn unpreserve(&mut self, pa: u64, nr_pages: u64) {
+        // SAFETY: forwarded with this function's own contract.
+        unsafe { self.inner.unpreserve(pa, nr_pages) }
     }
 
-    fn claim(&mut self, pa: u64, nr_pages: u64) -> CoreResult {
-        self.inner.claim(pa, nr_pages)
+    unsafe fn claim(&mut self, pa: u64, nr_pages: u64) -> CoreResult {
+        // SAFETY: forwarded with this function's own contract.
+        unsafe { self.inner.claim(pa, nr_pages) }
     }
 
     unsafe fn claim_blocks_into(

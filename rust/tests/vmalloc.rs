@@ -14,6 +14,7 @@ use kernel::prelude::*;
 use zerocopy::IntoBytes;
 
 use super::{chain_pas, ensure, ensure_eq};
+use crate::glue::c_vmalloc as cv;
 use crate::glue::kho::{errno, OutMemoryMap};
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::vmalloc::{self as gv, VmallocArea, HUGE_ORDER};
@@ -109,7 +110,7 @@ fn c_rules_model_walk(desc: &KhoVmalloc) -> Result<u64> {
 /// returns the Rust descriptor.
 fn same_as_c(area: &VmallocArea) -> Result<KhoVmalloc> {
     let mem = reader();
-    let c = gv::c_preserve(area)?;
+    let c = cv::c_preserve(area)?;
     let r = gv::preserve(area)?;
     let (cd, rd) = (*c.desc(), *r.desc());
     ensure_eq(rd.total_pages.into(), cd.total_pages.into(), "total_pages")?;
@@ -215,7 +216,7 @@ mod tests {
             check_preserved_until_drop(&map, &pages, &desc, p)?;
 
             // C on the same area after Rust's unpreserve: same entries, then nothing left.
-            let c = gv::c_preserve(&area)?;
+            let c = cv::c_preserve(&area)?;
             let cdesc = *c.desc();
             check_preserved_until_drop(&map, &pages, &cdesc, c)?;
         }
@@ -255,7 +256,7 @@ mod tests {
                 *b = 0x5a;
             }
             let pages = area_pages(&area)?;
-            let c = gv::c_preserve(&area)?;
+            let c = cv::c_preserve(&area)?;
             let d = *c.desc();
             assert_eq!(d.total_pages as usize, n);
             assert_eq!(d.flags, KHO_VMALLOC_ALLOC);
@@ -340,7 +341,8 @@ fn write_chunk(mem: &mut KernelMem, pa: u64, next: u64, entries: &[u64]) -> Resu
 /// allocated, and several of them point outside RAM.
 fn expect_rejected(desc: &KhoVmalloc) -> Result {
     let owned = KernelMem::owned_pages();
-    ensure(gv::restore(desc).is_err(), "restore rejects")?;
+    // SAFETY: `desc` names pages of this test's own memory (built and damaged by it).
+    ensure(unsafe { gv::restore(desc) }.is_err(), "restore rejects")?;
     ensure(KernelMem::owned_pages() == owned, "nothing left claimed")
 }
 

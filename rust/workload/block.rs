@@ -61,7 +61,8 @@ impl Outgoing {
 /// Next kernel: restores the block set at `info.block_head` (every block claimed and
 /// checked), reads all its records with one copy per block, and frees the blocks.
 pub(super) fn read_records(mem: &mut KernelMem, info: &SubtreeInfo) -> Result<KVVec<Record>> {
-    let mut blocks = BlockSet::<Record>::restore(mem, info.block_head)
+    // SAFETY: `block_head` comes from this module's own kho-rs subtree of the previous kernel.
+    let mut blocks = unsafe { BlockSet::<Record>::restore(mem, info.block_head) }
         .map_err(|e| core_err("restore block", e))?;
     let res = read_all(mem, &blocks);
     blocks.destroy(mem);

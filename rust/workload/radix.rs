@@ -33,14 +33,16 @@ impl Outgoing {
                 None => 0,
             };
             // Tracked in `folios` only once preserved, so `Drop` unpreserves exactly those.
-            if let Err(e) = mem.preserve(pa, 1 << order) {
+            // SAFETY: allocated above and kept in `folios` until `teardown_radix` unpreserves it.
+            if let Err(e) = unsafe { mem.preserve(pa, 1 << order) } {
                 // SAFETY: allocated above with `order`, not preserved, not referenced.
                 unsafe { mem.free_pages(pa, order) };
                 return Err(core_err("folio preserve", e));
             }
             self.footprint.data_bytes += (GEOMETRY.page_size as u64) << order;
             if let Err(e) = self.folios.push((pa, order), GFP_KERNEL) {
-                mem.unpreserve(pa, 1 << order);
+                // SAFETY: preserved just above.
+                unsafe { mem.unpreserve(pa, 1 << order) };
                 // SAFETY: allocated above with `order`, unpreserved again, not referenced.
                 unsafe { mem.free_pages(pa, order) };
                 return Err(e.into());
@@ -79,7 +81,8 @@ impl Outgoing {
             tree.destroy(mem);
         }
         for &(pa, order) in self.folios.iter() {
-            mem.unpreserve(pa, 1 << order);
+            // SAFETY: preserved by `build_folios`, which tracks in `folios` exactly what it preserved.
+            unsafe { mem.unpreserve(pa, 1 << order) };
             // SAFETY: allocated by `build_folios` with `order`, unpreserved just above.
             unsafe { mem.free_pages(pa, order) };
         }
@@ -164,7 +167,8 @@ pub(super) fn verify_folios(
     // tree's keys).
     *stage = STAGE_RADIX;
     let (tree, _stats) =
-        RadixTree::restore(mem, info.radix_root).map_err(|e| core_err("restore radix", e))?;
+        // SAFETY: `radix_root` comes from this module's own kho-rs subtree of the previous kernel.
+        unsafe { RadixTree::restore(mem, info.radix_root) }.map_err(|e| core_err("restore radix", e))?;
     let mut keys = Keys(KVec::new());
     let walked = tree.walk(mem, &mut keys);
     tree.destroy(mem);
@@ -192,7 +196,8 @@ pub(super) fn verify_folios(
             );
             return Err(EINVAL);
         }
-        if let Err(e) = mem.claim(fpa, 1 << order) {
+        // SAFETY: a key of this module's own radix tree, restored from its kho-rs subtree; the claim checks KHO's mark first.
+        if let Err(e) = unsafe { mem.claim(fpa, 1 << order) } {
             return Err(core_err("restore folio", e));
         }
         let Ok(idx) = folio_records.binary_search_by_key(&fpa, |f| f.0) else {

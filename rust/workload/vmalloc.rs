@@ -85,7 +85,8 @@ pub(super) fn verify_area(
     let mut verify_us = 0u64;
     // vmalloc: validated, restored, mapped; every byte compared.
     *stage = STAGE_VMALLOC;
-    let area = vmalloc::restore(&info.vmalloc)?;
+    // SAFETY: `info.vmalloc` comes from this module's own kho-rs subtree of the previous kernel.
+    let area = unsafe { vmalloc::restore(&info.vmalloc) }?;
     let data = area.as_slice();
     let tv = Instant::<Monotonic>::now();
     mismatches += count_mismatch("vmalloc area bytes", data.len() as u64, info.vmalloc_bytes);

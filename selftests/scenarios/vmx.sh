@@ -7,11 +7,11 @@
 # interop needs), scripts/bench.sh 256 MiB and 4 rounds (steadier timings).
 case $stage in
 1)
-	insmod /kho_rs.ko vmx_mib=$vmx_mib vmx_rounds=$vmx_rounds && echo "KHO_RS_STEP vmx-preserve ok" || echo "KHO_RS_STEP vmx-preserve FAIL"
+	insmod /kho_rs_test.ko vmx_mib=$vmx_mib vmx_rounds=$vmx_rounds && echo "KHO_RS_STEP vmx-preserve ok" || echo "KHO_RS_STEP vmx-preserve FAIL"
 	kexec_next
 	;;
 2)
-	insmod /kho_rs.ko vmx_mib=$vmx_mib && echo "KHO_RS_STEP vmx-restore ok" || echo "KHO_RS_STEP vmx-restore FAIL"
-	rmmod kho_rs
+	insmod /kho_rs_test.ko vmx_mib=$vmx_mib && echo "KHO_RS_STEP vmx-restore ok" || echo "KHO_RS_STEP vmx-restore FAIL"
+	rmmod kho_rs_test
 	;;
 esac

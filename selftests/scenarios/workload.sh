@@ -15,9 +15,13 @@ case $stage in
 2)
 	echo "KHO_RS_MEM before $(mem_used_kb)"
 	# A bad parameter must fail the load before the state is touched (it can be
-	# restored only once): the verification right after must still find it.
-	insmod /kho_rs.ko workload=1 vmx_rounds=9 && echo "KHO_RS_STEP bad-param accepted" ||
+	# restored only once): the verification right after must still find it. Both
+	# modules read this state: the test module (a bad test parameter) and the
+	# product (a bad value of its own).
+	insmod /kho_rs_test.ko workload=1 vmx_rounds=9 && echo "KHO_RS_STEP bad-param accepted" ||
 		echo "KHO_RS_STEP bad-param refused"
+	insmod /kho_rs.ko workload=2 && echo "KHO_RS_STEP bad-workload accepted" ||
+		echo "KHO_RS_STEP bad-workload refused"
 	insmod /kho_rs.ko workload=1 && echo "KHO_RS_STEP verify ok" || echo "KHO_RS_STEP verify FAIL"
 	sed 's/^/KHO_RS_STATUS-2 /' /sys/kernel/debug/kho_rs/status
 	rmmod kho_rs && echo "KHO_RS_STEP rmmod-2 ok" || echo "KHO_RS_STEP rmmod-2 FAIL"

@@ -2,7 +2,7 @@
 
 //! Host build of the kho-rs pure core.
 //!
-//! `pure` is the very same source tree that `kho_rs.ko` compiles (`rust/pure/`); nothing is
+//! `pure` is the very same source tree that `kho_rs.ko` compiles (`rust/kho/pure/`); nothing is
 //! copied. This crate adds a simulated physical memory ([`sim::SimMem`]), the host tests and,
 //! with the `fuzz` feature, [`fuzz_api`]: the fuzz harnesses the crate in `fuzz/` drives.
 
@@ -14,7 +14,7 @@
 #[cfg(any(test, feature = "fuzz"))]
 extern crate std;
 
-#[path = "../../pure/mod.rs"]
+#[path = "../../kho/pure/mod.rs"]
 pub(crate) mod pure;
 
 #[cfg(any(test, feature = "fuzz"))]

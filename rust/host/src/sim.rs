@@ -258,7 +258,7 @@ impl PageMem for SimMem {
         Some(unsafe { core::slice::from_raw_parts_mut(w.as_mut_ptr().cast::<u8>(), w.len() * 8) })
     }
 
-    fn preserve(&mut self, pa: u64, nr_pages: u64) -> Result {
+    unsafe fn preserve(&mut self, pa: u64, nr_pages: u64) -> Result {
         if !self.geo.is_page_aligned(pa) || nr_pages == 0 {
             return Err(Error::inval("sim: bad preserve range", pa));
         }
@@ -275,7 +275,7 @@ impl PageMem for SimMem {
         Ok(())
     }
 
-    fn unpreserve(&mut self, pa: u64, nr_pages: u64) {
+    unsafe fn unpreserve(&mut self, pa: u64, nr_pages: u64) {
         for p in self.range(pa, nr_pages).collect::<Vec<_>>() {
             assert!(
                 self.preserved.remove(&p),
@@ -287,7 +287,7 @@ impl PageMem for SimMem {
         }
     }
 
-    fn claim(&mut self, pa: u64, nr_pages: u64) -> Result {
+    unsafe fn claim(&mut self, pa: u64, nr_pages: u64) -> Result {
         if !self.geo.is_page_aligned(pa) || nr_pages == 0 {
             return Err(Error::inval("sim: bad claim range", pa));
         }

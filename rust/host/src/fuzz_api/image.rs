@@ -112,7 +112,8 @@ fn publish(
             }
             pages.kinds[1].push(pa + k * ps);
         }
-        mem.preserve(pa, 1 << order).expect("preserve folio");
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        unsafe { mem.preserve(pa, 1 << order) }.expect("preserve folio");
         let key = encode_key(&geo, pa, order).expect("folio key");
         tree.add(&mut mem, key).expect("radix add");
         records.push(Record {
@@ -153,13 +154,16 @@ fn publish(
             }
             blocks.push(pa);
         }
-        desc = vm::preserve(
-            &mut mem,
-            blocks.iter().copied(),
-            total,
-            vm_order,
-            KHO_VMALLOC_ALLOC,
-        )
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        desc = unsafe {
+            vm::preserve(
+                &mut mem,
+                blocks.iter().copied(),
+                total,
+                vm_order,
+                KHO_VMALLOC_ALLOC,
+            )
+        }
         .expect("vmalloc preserve");
         let mut c = desc.first;
         while c != 0 {
@@ -366,7 +370,8 @@ fn restore_all(mem: &mut SimMem, blob: &[u8]) -> Result<Report, &'static str> {
         let nr = 1u64 << order;
         // A folio is one block of its order (`fpa` is aligned to it: it came from a key).
         let claimable = mem.incoming_order(fpa) == Some(order);
-        match mem.claim(fpa, nr) {
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        match unsafe { mem.claim(fpa, nr) } {
             Ok(()) => assert!(claimable, "folio {fpa:#x} claimed, but not preserved so"),
             Err(_) => {
                 assert!(!claimable, "folio {fpa:#x} preserved, but not claimed");

@@ -199,14 +199,15 @@ impl Image {
             } else {
                 1
             };
-            old.preserve(base + i as u64 * ps, nr as u64)
-                .expect("sim preserve");
+            // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+            unsafe { old.preserve(base + i as u64 * ps, nr as u64) }.expect("sim preserve");
             i += nr;
         }
         let struct_pa = |j: usize| base + (d + j) as u64 * ps;
         for (j, s) in states.iter().enumerate() {
             if *s == PageState::Preserved {
-                old.preserve(struct_pa(j), 1).expect("sim preserve");
+                // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+                unsafe { old.preserve(struct_pa(j), 1) }.expect("sim preserve");
             }
         }
         let mut mem = old.kexec();

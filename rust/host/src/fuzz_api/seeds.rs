@@ -376,13 +376,16 @@ fn vmalloc_seeds(o: &mut Out) {
         let mut mem = SimMem::new(geo);
         let data = vm_data(&mut mem, blocks, order);
         let total = (blocks as u32) << order;
-        let desc = vm::preserve(
-            &mut mem,
-            data.iter().copied(),
-            total,
-            order,
-            KHO_VMALLOC_ALLOC,
-        )
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        let desc = unsafe {
+            vm::preserve(
+                &mut mem,
+                data.iter().copied(),
+                total,
+                order,
+                KHO_VMALLOC_ALLOC,
+            )
+        }
         .expect("vmalloc preserve");
         let dump = Dump::of(&mem);
         let data_pages = blocks << order;

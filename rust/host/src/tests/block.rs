@@ -243,7 +243,8 @@ fn run_model<E: TestEntry + Debug>(geo: Geometry, ops: &[Op]) {
     check_against_model(&mem, &set, &model);
     set.validate_outgoing(&mem).unwrap();
     let mut m2 = mem.kexec();
-    let mut incoming = BlockSet::<E>::restore(&mut m2, set.head_pa()).unwrap();
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    let mut incoming = unsafe { BlockSet::<E>::restore(&mut m2, set.head_pa()) }.unwrap();
     assert!(incoming.is_incoming());
     let restored: Vec<E> = model.restored().map(E::from_seed).collect();
     assert_eq!(read_all(&m2, &incoming), restored);
@@ -464,7 +465,8 @@ fn grow_cap_and_incoming() {
     let err = set.grow(&mut mem, KHO_MAX_BLOCKS + 1).unwrap_err();
     assert_eq!(err.errno, errno::ENOSPC);
     assert_eq!(mem.live(), 0);
-    let mut incoming = BlockSet::<u64>::restore(&mut mem, 0).unwrap();
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    let mut incoming = unsafe { BlockSet::<u64>::restore(&mut mem, 0) }.unwrap();
     assert!(incoming.is_empty() && incoming.is_incoming());
     assert_eq!(incoming.grow(&mut mem, 1).unwrap_err().errno, errno::EINVAL);
 }
@@ -482,7 +484,8 @@ fn max_blocks_grow_and_restore() {
     }
     set.validate_outgoing(&mem).unwrap();
     let mut m2 = mem.kexec();
-    let mut inc = BlockSet::<[u8; 4080]>::restore(&mut m2, set.head_pa()).unwrap();
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    let mut inc = unsafe { BlockSet::<[u8; 4080]>::restore(&mut m2, set.head_pa()) }.unwrap();
     assert_eq!(inc.nblocks(), KHO_MAX_BLOCKS);
     destroy_all(&mut m2, &mut inc);
     destroy_all(&mut mem, &mut set);
@@ -530,7 +533,8 @@ fn kexec_round_trip() {
         let head = set.head_pa();
         let mut m2 = mem.kexec();
         assert_eq!(m2.incoming.len(), 3);
-        let mut inc = BlockSet::<[u8; 100]>::restore(&mut m2, head).unwrap();
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        let mut inc = unsafe { BlockSet::<[u8; 100]>::restore(&mut m2, head) }.unwrap();
         assert_eq!((inc.nblocks(), inc.head_pa()), (3, head));
         assert!(m2.incoming.is_empty(), "every block restored");
         assert_eq!(read_all(&m2, &inc), want);
@@ -550,7 +554,8 @@ fn kexec_round_trip() {
 /// Builds a preserved block with the given header; returns its address.
 fn raw_block(mem: &mut SimMem, count: u64) -> u64 {
     let pa = mem.alloc_zeroed().unwrap();
-    mem.preserve(pa, 1).unwrap();
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    unsafe { mem.preserve(pa, 1) }.unwrap();
     mem.page_mut(pa).unwrap()[1] = count;
     pa
 }
@@ -571,7 +576,8 @@ fn raw_chain(mem: &mut SimMem, n: usize) -> Vec<u64> {
 /// Restores `head` in the kexec'd `m2` and checks that the failure left nothing restored.
 fn expect_reject<E: BlockEntry>(m2: SimMem, head: u64, errno_want: i32) -> SimMem {
     super::expect_restore_error(m2, "block: ", errno_want, |m| {
-        BlockSet::<E>::restore(m, head)
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        unsafe { BlockSet::<E>::restore(m, head) }
     })
     .0
 }
@@ -630,7 +636,8 @@ fn rejects_bad_counts_and_links() {
         mem.page_mut(pas[1]).unwrap()[1] = cap + 1;
         expect_reject::<[u8; 100]>(mem.kexec(), pas[0], errno::EINVAL);
         let mut m2 = mem.kexec();
-        let mut ok = BlockSet::<u64>::restore(&mut m2, pas[0]).unwrap();
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        let mut ok = unsafe { BlockSet::<u64>::restore(&mut m2, pas[0]) }.unwrap();
         assert_eq!(ok.written(&m2), 1 + cap as usize + 1);
         destroy_all(&mut m2, &mut ok);
 

@@ -46,7 +46,8 @@ fn kexeced_block() -> (SimMem, u64) {
         pages.push(mem.alloc_zeroed().unwrap());
     }
     let pa = *pages.iter().find(|&&p| (p >> 12) % 4 == 0).unwrap();
-    mem.preserve(pa, 4).unwrap();
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    unsafe { mem.preserve(pa, 4) }.unwrap();
     (mem.kexec(), pa)
 }
 
@@ -54,16 +55,21 @@ fn kexeced_block() -> (SimMem, u64) {
 fn claim_needs_the_preserved_order_and_counts_2_pow_k() {
     let (mut m2, pa) = kexeced_block();
     // Wrong order: one page of the order-2 block; the tail page; two pages.
-    assert!(m2.claim(pa, 1).is_err());
-    assert!(m2.claim(pa + 4096, 1).is_err());
-    assert!(m2.claim(pa, 2).is_err());
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    assert!(unsafe { m2.claim(pa, 1) }.is_err());
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    assert!(unsafe { m2.claim(pa + 4096, 1) }.is_err());
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    assert!(unsafe { m2.claim(pa, 2) }.is_err());
     assert_eq!(m2.claimed, 0, "a refused claim claims nothing");
     assert_eq!(m2.incoming.len(), 4);
-    m2.claim(pa, 4).unwrap();
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    unsafe { m2.claim(pa, 4) }.unwrap();
     assert_eq!(m2.claimed, 4, "an order-2 claim counts 4 pages");
     assert!(m2.incoming.is_empty());
     // A consumed block cannot be claimed again.
-    assert!(m2.claim(pa, 4).is_err());
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    assert!(unsafe { m2.claim(pa, 4) }.is_err());
     assert_eq!(m2.claimed, 4);
 }
 

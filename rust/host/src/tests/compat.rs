@@ -327,7 +327,7 @@ proptest! {
 
 /// Compiles a tiny crate that uses `kho_compat!` with `list` and returns rustc's result.
 fn compile_with(tag: &str, list: &str) -> (bool, String) {
-    let pure = concat!(env!("CARGO_MANIFEST_DIR"), "/../pure");
+    let pure = concat!(env!("CARGO_MANIFEST_DIR"), "/../kho/pure");
     let dir = std::env::temp_dir().join(format!("kho-rs-compat-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let src = dir.join("t.rs");

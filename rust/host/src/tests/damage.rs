@@ -150,7 +150,8 @@ fn publish() -> Published {
         for k in 0..(1u64 << order) {
             mem.insert_at(pa + k * ps);
         }
-        mem.preserve(pa, 1 << order).unwrap();
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        unsafe { mem.preserve(pa, 1 << order) }.unwrap();
         tree.add(&mut mem, encode_key(&G4K, pa, order).unwrap())
             .unwrap();
     }
@@ -161,13 +162,16 @@ fn publish() -> Published {
     for &pa in &data {
         mem.insert_at(pa);
     }
-    let desc = vmalloc::preserve(
-        &mut mem,
-        data.iter().copied(),
-        VM_PAGES,
-        0,
-        KHO_VMALLOC_ALLOC,
-    )
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    let desc = unsafe {
+        vmalloc::preserve(
+            &mut mem,
+            data.iter().copied(),
+            VM_PAGES,
+            0,
+            KHO_VMALLOC_ALLOC,
+        )
+    }
     .unwrap();
     let mut blocks = BlockSet::<u64>::new(G4K);
     blocks.grow(&mut mem, BLOCK_ENTRIES).unwrap();
@@ -203,7 +207,8 @@ fn publish() -> Published {
     {
         *w = u64::from_ne_bytes(c.try_into().unwrap());
     }
-    mem.preserve(blob, 1).unwrap();
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    unsafe { mem.preserve(blob, 1) }.unwrap();
 
     let mut pages: [Vec<u64>; NR_STRUCTURES] = Default::default();
     pages[Structure::Blob.index()].push(blob);
@@ -254,7 +259,8 @@ enum Outcome {
 /// Restores everything like `workload::verify_blob` (without the data comparison), freeing
 /// whatever it claims.
 fn restore_all(m: &mut SimMem, blob: u64, blob_len: usize) -> Outcome {
-    if let Err(e) = m.claim(blob, 1) {
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    if let Err(e) = unsafe { m.claim(blob, 1) } {
         return Outcome::Rejected("blob-subtree", e);
     }
     let bytes = m.bytes(blob);
@@ -266,7 +272,8 @@ fn restore_all(m: &mut SimMem, blob: u64, blob_len: usize) -> Outcome {
             return Outcome::Rejected("blob-subtree", Error::inval("compat", 0))
         }
     };
-    let mut set = match BlockSet::<u64>::restore(m, info.block_head) {
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    let mut set = match unsafe { BlockSet::<u64>::restore(m, info.block_head) } {
         Ok(s) => s,
         Err(e) => return Outcome::Rejected("block", e),
     };
@@ -275,7 +282,8 @@ fn restore_all(m: &mut SimMem, blob: u64, blob_len: usize) -> Outcome {
         while it.read_entry(m).is_some() {}
     }
     set.destroy(m);
-    let tree = match RadixTree::restore(m, info.radix_root) {
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    let tree = match unsafe { RadixTree::restore(m, info.radix_root) } {
         Ok((t, _)) => t,
         Err(e) => return Outcome::Rejected("radix", e),
     };
@@ -293,7 +301,8 @@ fn restore_all(m: &mut SimMem, blob: u64, blob_len: usize) -> Outcome {
         if order > 4 {
             return Outcome::Rejected("radix", Error::inval("order", u64::from(order)));
         }
-        if let Err(e) = m.claim(pa, 1 << order) {
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        if let Err(e) = unsafe { m.claim(pa, 1 << order) } {
             return Outcome::Rejected("radix", e);
         }
         for k in 0..(1u64 << order) {
@@ -301,7 +310,8 @@ fn restore_all(m: &mut SimMem, blob: u64, blob_len: usize) -> Outcome {
         }
     }
     let mut got = SimPages::default();
-    let res = vmalloc::restore(m, &info.vmalloc, &mut got);
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    let res = unsafe { vmalloc::restore(m, &info.vmalloc, &mut got) };
     match res {
         Ok(_) => {
             for pa in got.pas {

@@ -764,7 +764,8 @@ fn kexec_round_trip() {
         let root = t.root();
 
         let mut m2 = mem.kexec();
-        let (t2, stats) = RadixTree::restore(&mut m2, root).unwrap();
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        let (t2, stats) = unsafe { RadixTree::restore(&mut m2, root) }.unwrap();
         assert_eq!(t2.root(), root);
         assert!(m2.incoming.is_empty());
         let leaves = c.pages.iter().filter(|n| n.1 == 0).count() as u64;
@@ -839,7 +840,8 @@ fn check_malformed(
     let root = corrupt(&mut mem, &t, &keys);
     let mut m2 = mem.kexec();
     let incoming = m2.incoming.clone();
-    let e = RadixTree::restore(&mut m2, root).unwrap_err();
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    let e = unsafe { RadixTree::restore(&mut m2, root) }.unwrap_err();
     assert_eq!((e.errno, e.what), want, "{e}");
     // Every page is either still incoming (unclaimed) or gone (claimed and freed).
     assert!(
@@ -849,7 +851,8 @@ fn check_malformed(
     assert_eq!(m2.live_pages(), m2.incoming);
     // What was not freed can still be claimed by someone else, once.
     for pa in m2.incoming.clone() {
-        m2.claim(pa, 1).unwrap();
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        unsafe { m2.claim(pa, 1) }.unwrap();
         m2.free(pa);
     }
     assert_eq!(m2.live(), 0);
@@ -917,7 +920,8 @@ fn restore_rejects_malformed_trees() {
         // A root slot beyond the max index, pointing to a preserved zero page.
         check_malformed(g, ROOT_SLOT, |mem, t, _| {
             let extra = mem.alloc_zeroed().unwrap();
-            mem.preserve(extra, 1).unwrap();
+            // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+            unsafe { mem.preserve(extra, 1) }.unwrap();
             let slot = max_root_index(&g) as usize + 1;
             mem.page_mut(t.root()).unwrap()[slot] = extra;
             t.root()
@@ -967,7 +971,8 @@ fn restore_rejects_existing_but_unpreserved_page() {
         let mut m2 = mem.kexec();
         m2.insert_at(stray); // exists in the new kernel, but nobody preserved it
         let incoming = m2.incoming.clone();
-        let e = RadixTree::restore(&mut m2, t.root()).unwrap_err();
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        let e = unsafe { RadixTree::restore(&mut m2, t.root()) }.unwrap_err();
         assert_eq!(e.what, "radix: node page not preserved or reached twice");
         assert_eq!(e.value, stray);
         let mut expect = m2.incoming.clone();
@@ -975,7 +980,8 @@ fn restore_rejects_existing_but_unpreserved_page() {
         assert_eq!(m2.live_pages(), expect);
         assert!(m2.incoming.is_subset(&incoming));
         // The root was claimed and freed again; a second restore attempt fails cleanly.
-        assert!(RadixTree::restore(&mut m2, t.root()).is_err());
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        assert!(unsafe { RadixTree::restore(&mut m2, t.root()) }.is_err());
     }
 }
 
@@ -986,7 +992,8 @@ fn restore_of_empty_tree() {
         let t = RadixTree::new(&mut mem).unwrap();
         t.preserve_nodes(&mut mem).unwrap();
         let mut m2 = mem.kexec();
-        let (t2, stats) = RadixTree::restore(&mut m2, t.root()).unwrap();
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        let (t2, stats) = unsafe { RadixTree::restore(&mut m2, t.root()) }.unwrap();
         assert_eq!(
             stats,
             RadixStats {
@@ -998,7 +1005,8 @@ fn restore_of_empty_tree() {
         assert_eq!(stats.pages(), 1);
         assert!(keys_of(&t2, &m2).is_empty());
         // A second adoption of the same root fails: the page is claimed already.
-        let e = RadixTree::restore(&mut m2, t.root()).unwrap_err();
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        let e = unsafe { RadixTree::restore(&mut m2, t.root()) }.unwrap_err();
         assert_eq!(e.value, t.root());
         t2.destroy(&mut m2);
         assert_eq!(m2.live(), 0);

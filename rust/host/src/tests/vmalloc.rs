@@ -91,13 +91,16 @@ fn round_trip(geo: Geometry, blocks: usize, order: u16) -> usize {
     let mut mem = SimMem::new(geo);
     let list = data_blocks(&mut mem, blocks, order);
     let total = (blocks as u32) << order;
-    let desc = preserve(
-        &mut mem,
-        list.iter().copied(),
-        total,
-        order,
-        KHO_VMALLOC_ALLOC,
-    )
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    let desc = unsafe {
+        preserve(
+            &mut mem,
+            list.iter().copied(),
+            total,
+            order,
+            KHO_VMALLOC_ALLOC,
+        )
+    }
     .unwrap();
     assert_eq!(
         (desc.total_pages, desc.order, desc.flags),
@@ -151,7 +154,8 @@ fn round_trip(geo: Geometry, blocks: usize, order: u16) -> usize {
     let mut m2 = mem.kexec();
     let desc2 = KhoVmalloc::from_bytes(&wire).unwrap();
     let mut out = SimPages::default();
-    restore(&mut m2, &desc2, &mut out).unwrap();
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    unsafe { restore(&mut m2, &desc2, &mut out) }.unwrap();
     let pages = out.pas;
     assert_eq!(pages.len(), total as usize);
     for (i, &pa) in pages.iter().enumerate() {
@@ -212,7 +216,8 @@ fn preserve_rollback() {
             let list = data_blocks(&mut mem, 2 * n + 3, 0);
             mem.fail_at = Some(mem.allocs + fail);
             let err =
-                preserve(&mut mem, list.iter().copied(), list.len() as u32, 0, 1).unwrap_err();
+                // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+                unsafe { preserve(&mut mem, list.iter().copied(), list.len() as u32, 0, 1) }.unwrap_err();
             assert_eq!(err.errno, errno::ENOMEM);
             assert!(mem.preserved.is_empty());
             assert_eq!(mem.live_pages(), data_pages(&mem), "chunks freed");
@@ -221,7 +226,10 @@ fn preserve_rollback() {
         let mut mem = SimMem::new(geo);
         let mut list = data_blocks(&mut mem, n + 3, 0);
         list[n + 1] = 0x7f00_0000_0000;
-        assert!(preserve(&mut mem, list.iter().copied(), list.len() as u32, 0, 1).is_err());
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        assert!(
+            unsafe { preserve(&mut mem, list.iter().copied(), list.len() as u32, 0, 1) }.is_err()
+        );
         assert!(mem.preserved.is_empty());
         assert_eq!(mem.live_pages(), data_pages(&mem));
     }
@@ -236,7 +244,8 @@ fn preserve_rollback() {
         (40 << 9, 11, 1, errno::EINVAL), // order above MAX_PAGE_ORDER
     ];
     for (total, order, flags, want) in cases {
-        let e = preserve(&mut mem, it(), total, order, flags).unwrap_err();
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        let e = unsafe { preserve(&mut mem, it(), total, order, flags) }.unwrap_err();
         assert_eq!(e.errno, want, "{e}");
         assert!(
             e.what.starts_with("vmalloc: ") || e.what.starts_with("sim: "),
@@ -247,7 +256,8 @@ fn preserve_rollback() {
     }
     // Misaligned order-2 block.
     let bad = [list[0], list[1] + 4096];
-    let e = preserve(&mut mem, bad.iter().copied(), 8, 2, 1).unwrap_err();
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    let e = unsafe { preserve(&mut mem, bad.iter().copied(), 8, 2, 1) }.unwrap_err();
     assert_eq!((e.errno, e.value), (errno::EINVAL, list[1] + 4096));
     assert!(mem.preserved.is_empty());
 }
@@ -258,7 +268,8 @@ fn preserve_rollback() {
 /// A hand-made preserved chunk with `next` and entries.
 fn raw_chunk(mem: &mut SimMem, next: u64, entries: &[u64]) -> u64 {
     let pa = mem.alloc_zeroed().unwrap();
-    mem.preserve(pa, 1).unwrap();
+    // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+    unsafe { mem.preserve(pa, 1) }.unwrap();
     let w = mem.page_mut(pa).unwrap();
     w[0] = next;
     w[1..=entries.len()].copy_from_slice(entries);
@@ -269,7 +280,8 @@ fn raw_chunk(mem: &mut SimMem, next: u64, entries: &[u64]) -> u64 {
 fn preserved_blocks(mem: &mut SimMem, blocks: usize, order: u16) -> Vec<u64> {
     let list = data_blocks(mem, blocks, order);
     for &pa in &list {
-        mem.preserve(pa, 1 << order).unwrap();
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        unsafe { mem.preserve(pa, 1 << order) }.unwrap();
     }
     list
 }
@@ -287,7 +299,8 @@ fn alloc_desc(first: u64, total_pages: u32) -> KhoVmalloc {
 /// Restores `desc` in `m2` expecting `errno_want`; checks that nothing restored is left.
 fn expect_reject(m2: SimMem, desc: &KhoVmalloc, errno_want: i32) -> (SimMem, Error) {
     super::expect_restore_error(m2, "vmalloc: ", errno_want, |m| {
-        restore(m, desc, &mut SimPages::default())
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        unsafe { restore(m, desc, &mut SimPages::default()) }
     })
 }
 
@@ -301,7 +314,8 @@ fn rejects_bad_descriptors() {
         let good = alloc_desc(first, 6);
         let mut m_ok = mem.kexec();
         let mut out = SimPages::default();
-        let stats = restore(&mut m_ok, &good, &mut out);
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        let stats = unsafe { restore(&mut m_ok, &good, &mut out) };
         assert!(stats.is_ok() && out.pas.len() == 6, "{stats:?}");
 
         let bad = [
@@ -461,8 +475,10 @@ fn restore_failure_frees_everything_restored() {
         // preserved: validation passes, the restore fails and must undo everything.
         let mut mem = SimMem::new(geo);
         let list = data_blocks(&mut mem, count, 0);
-        let desc = preserve(&mut mem, list.iter().copied(), count as u32, 0, 1).unwrap();
-        mem.unpreserve(list[count - 2], 1);
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        let desc = unsafe { preserve(&mut mem, list.iter().copied(), count as u32, 0, 1) }.unwrap();
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        unsafe { mem.unpreserve(list[count - 2], 1) };
         let mut m2 = mem.kexec();
         m2.insert_at(list[count - 2]);
         let (m2, e) = expect_reject(m2, &desc, errno::EINVAL);
@@ -478,7 +494,8 @@ fn restore_failure_frees_everything_restored() {
         // An entry that is also a chunk page: claimed twice.
         let chunk_pages: Vec<u64> = chunks(&mem, &desc).iter().map(|c| c.0).collect();
         let last = *chunk_pages.last().unwrap();
-        mem.preserve(list[count - 2], 1).unwrap();
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        unsafe { mem.preserve(list[count - 2], 1) }.unwrap();
         let first_chunk = desc.first;
         mem.page_mut(first_chunk).unwrap()[3] = last;
         let m2 = mem.kexec();
@@ -496,7 +513,8 @@ fn restore_failure_frees_everything_restored() {
             pas: Vec::new(),
             limit: Some(if count > n { n } else { count / 2 }),
         };
-        let err = restore(&mut m2, &desc, &mut out).unwrap_err();
+        // SAFETY: the simulated memory belongs to this test alone: the address names the state the test built there (damaged or not), nobody else's pages.
+        let err = unsafe { restore(&mut m2, &desc, &mut out) }.unwrap_err();
         assert_eq!(err.errno, errno::ENOMEM, "{err}");
         assert_eq!(err.what, "vmalloc: no memory for the page list");
         let restored: BTreeSet<u64> = before.difference(&m2.incoming).copied().collect();

@@ -180,7 +180,13 @@ pub(crate) fn made_of_blocks(geo: &Geometry, pages: &[u64], order: u16) -> bool 
 /// a full chunk gets its successor linked immediately. `total_pages` must equal the number
 /// of blocks times `2^order`. Unknown `flags` give `-EOPNOTSUPP`. Any failure unpreserves
 /// everything and frees the chunks.
-pub(crate) fn preserve<M: PageMem>(
+///
+/// # Safety
+///
+/// Every block `pages` yields must be owned by the caller (the pages of a vmalloc area it
+/// owns) and stay allocated until the descriptor is unpreserved or the kernel kexecs
+/// ([`PageMem::preserve`]).
+pub(crate) unsafe fn preserve<M: PageMem>(
     mem: &mut M,
     pages: impl Iterator<Item = u64>,
     total_pages: u32,
@@ -202,7 +208,8 @@ pub(crate) fn preserve<M: PageMem>(
         return Err(Error::inval("vmalloc: empty area", 0));
     }
     let first = mem.alloc_zeroed()?;
-    if let Err(e) = mem.preserve(first, 1) {
+    // SAFETY: just allocated; the descriptor keeps it until `unpreserve`.
+    if let Err(e) = unsafe { mem.preserve(first, 1) } {
         // SAFETY: just allocated, not preserved, not linked.
         unsafe { mem.free(first) };
         return Err(e);
@@ -255,14 +262,16 @@ unsafe fn fill_chunks<M: PageMem>(
                 covered,
             ));
         }
-        mem.preserve(pa, nr)?;
+        // SAFETY: a block of the caller's area (this function's contract).
+        unsafe { mem.preserve(pa, nr) }?;
         // SAFETY: `chunk` is `desc.first` (owned, requirement) or a chunk this call
         // allocated.
         let Some(word) = (unsafe { mem.page_mut(chunk) })
             .and_then(KhoVmallocChunk::of_mut)
             .and_then(|c| c.phys.get_mut(slot))
         else {
-            mem.unpreserve(pa, nr);
+            // SAFETY: preserved just above.
+            unsafe { mem.unpreserve(pa, nr) };
             return Err(Error::new(
                 errno::EFAULT,
                 "vmalloc: chunk not in memory",
@@ -273,7 +282,8 @@ unsafe fn fill_chunks<M: PageMem>(
         slot += 1;
         if slot == per_chunk {
             let next = mem.alloc_zeroed()?;
-            if let Err(e) = mem.preserve(next, 1) {
+            // SAFETY: just allocated; linked into the chain below, owned by the descriptor.
+            if let Err(e) = unsafe { mem.preserve(next, 1) } {
                 // SAFETY: just allocated, not preserved, not linked.
                 unsafe { mem.free(next) };
                 return Err(e);
@@ -283,7 +293,8 @@ unsafe fn fill_chunks<M: PageMem>(
                 .and_then(KhoVmallocChunk::of_mut)
                 .map(|c| &mut c.next)
             else {
-                mem.unpreserve(next, 1);
+                // SAFETY: preserved just above.
+                unsafe { mem.unpreserve(next, 1) };
                 // SAFETY: just allocated, unpreserved again, not linked.
                 unsafe { mem.free(next) };
                 return Err(Error::new(
@@ -342,7 +353,8 @@ pub(crate) unsafe fn unpreserve<M: PageMem>(mem: &mut M, desc: &KhoVmalloc) {
         // SAFETY: as above; the chunk's first `used` entries are blocks this descriptor
         // preserved with `nr` pages each.
         unsafe { mem.unpreserve_blocks_in(blocks) };
-        mem.unpreserve(chunk, 1);
+        // SAFETY: a chunk of the descriptor, preserved by `preserve` (requirement).
+        unsafe { mem.unpreserve(chunk, 1) };
         // SAFETY: as above; unpreserved, read for the last time, freed once.
         unsafe { mem.free(chunk) };
         chunk = next;
@@ -625,7 +637,13 @@ unsafe fn chunk_chain_contains<M: PageMem>(mem: &M, first: u64, n: usize, pa: u6
 /// On failure every data page and chunk claimed so far is freed and the error returned;
 /// the pages already in `out` are then freed, so the caller must drop what it collected.
 /// What was not reached stays preserved (reserved) memory of the previous kernel.
-pub(crate) fn restore<M: PageMem>(
+///
+/// # Safety
+///
+/// `desc` must come from the caller's own state of the previous kernel (a subtree it
+/// published): every chunk and block reached from it is claimed ([`PageMem::claim`]),
+/// which proves that someone preserved it, not who.
+pub(crate) unsafe fn restore<M: PageMem>(
     mem: &mut M,
     desc: &KhoVmalloc,
     out: &mut M::Pages,
@@ -655,7 +673,9 @@ pub(crate) fn restore<M: PageMem>(
                 chunk,
             ));
         }
-        if let Err(e) = mem.claim(chunk, 1) {
+        // SAFETY: `chunk` is reached from `desc`, which comes from the caller's own state
+        // (this function's contract).
+        if let Err(e) = unsafe { mem.claim(chunk, 1) } {
             // SAFETY: the first `chunks_done` chunks were claimed by this call.
             if unsafe { chunk_chain_contains(mem, desc.first, chunks_done, chunk) } {
                 break Some(Error::new(
@@ -693,7 +713,8 @@ pub(crate) fn restore<M: PageMem>(
             n: used,
             nr_pages: nr,
         };
-        // SAFETY: `chunk` was claimed above, so it is owned by this function.
+        // SAFETY: `chunk` was claimed above, so it is owned by this function; its blocks
+        // are reached from `desc`, the caller's own state (this function's contract).
         let (claimed, res) = unsafe { mem.claim_blocks_into(list, out) };
         blocks_done += claimed;
         if let Err(e) = res {

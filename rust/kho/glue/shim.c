@@ -18,6 +18,7 @@
 #include <linux/log2.h>
 #include <linux/memory_hotplug.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/version.h>
 #include <linux/vmalloc.h>
@@ -146,21 +147,61 @@ int kho_rs_check_preserved(u64 phys, unsigned long nr_pages)
 		info.page_private = READ_ONCE(page->private);
 		if (info.magic != KHO_RS_PAGE_MAGIC)
 			return -ENOENT;
-		if (info.order != order)
+		/*
+		 * The mark's order comes from the previous kernel's radix tree:
+		 * kho_restore_page() (7.3) would build a block of that order
+		 * without checking it against MAX_PAGE_ORDER.
+		 */
+		if (info.order != order || order > MAX_PAGE_ORDER)
 			return -EINVAL;
 		pfn += 1UL << order;
 	}
 	return 0;
 }
 
-/* Check, then claim: kho_restore_pages() only after kho_rs_check_preserved(). */
+/*
+ * Claims are serialized inside the module: the check of a block's mark and its
+ * restore are one step for every claim this module makes, so two of its users
+ * (threads restoring different states, or a damaged state naming a page twice)
+ * cannot both pass the check of one page and then both restore it; the second
+ * would WARN in kho_restore_page(). A KHO user outside this module that restores
+ * the same page at the same moment can still race with it: the kernel has no
+ * non-warning claim (see the reliability issue's kho_try_restore_pages()).
+ */
+static DEFINE_MUTEX(kho_rs_claim_lock);
+
+/* Gives back the order-0 pages [@pfn, @end) that kho_restore_pages() restored. */
+static void kho_rs_release_pfns(unsigned long pfn, unsigned long end)
+{
+	for (; pfn < end; pfn++)
+		__free_page(pfn_to_page(pfn));
+}
+
+/*
+ * Check, then claim: kho_restore_pages() only after kho_rs_check_preserved(),
+ * under kho_rs_claim_lock, one block at a time. If a block fails anyway (a user
+ * outside the module claimed it in between), the blocks already restored are
+ * freed again, so a failed claim leaves nothing restored.
+ */
 int kho_rs_claim_pages(u64 phys, unsigned long nr_pages)
 {
-	int err = kho_rs_check_preserved(phys, nr_pages);
+	unsigned long pfn = PHYS_PFN(phys), start = pfn, end = pfn + nr_pages;
+	unsigned int order;
+	int err;
 
-	if (err)
-		return err;
-	return kho_restore_pages(phys, nr_pages) ? 0 : -EINVAL;
+	mutex_lock(&kho_rs_claim_lock);
+	err = kho_rs_check_preserved(phys, nr_pages);
+	while (!err && pfn < end) {
+		order = min_t(unsigned int, __ffs(pfn), ilog2(end - pfn));
+		if (!kho_restore_pages(PFN_PHYS(pfn), 1UL << order)) {
+			kho_rs_release_pfns(start, pfn);
+			err = -ENOENT;
+			break;
+		}
+		pfn += 1UL << order;
+	}
+	mutex_unlock(&kho_rs_claim_lock);
+	return err;
 }
 
 /*
@@ -169,8 +210,9 @@ int kho_rs_claim_pages(u64 phys, unsigned long nr_pages)
  * @pages (room for @n << @order entries), as kho_restore_vmalloc() fills the
  * array vmap() takes over. Each block is checked as kho_rs_check_preserved()
  * does, on the head page it looks up anyway: aligned, in RAM, marked with
- * exactly @order, not claimed yet. Stops at the first block that fails;
- * *@claimed gets the number claimed. One call per vmalloc chunk.
+ * exactly @order, not claimed yet, under kho_rs_claim_lock. Stops at the first
+ * block that fails; *@claimed gets the number claimed, which the caller owns
+ * (and frees when it gives up the restore). One call per vmalloc chunk.
  */
 int kho_rs_claim_blocks_pages(const u64 *phys, unsigned long n, unsigned int order,
 			      struct page **pages, unsigned long *claimed)
@@ -180,6 +222,10 @@ int kho_rs_claim_blocks_pages(const u64 *phys, unsigned long n, unsigned int ord
 	struct page *page;
 	int err = 0;
 
+	*claimed = 0;
+	if (order > MAX_PAGE_ORDER)
+		return -EINVAL;
+	mutex_lock(&kho_rs_claim_lock);
 	for (i = 0; i < n; i++) {
 		pfn = PHYS_PFN(phys[i]);
 		if (!phys[i] || PFN_PHYS(pfn) != phys[i] || (pfn & (nr - 1))) {
@@ -203,6 +249,7 @@ int kho_rs_claim_blocks_pages(const u64 *phys, unsigned long n, unsigned int ord
 		for (j = 0; j < nr; j++)
 			*pages++ = page + j;
 	}
+	mutex_unlock(&kho_rs_claim_lock);
 	*claimed = i;
 	return err;
 }
@@ -235,8 +282,14 @@ unsigned long kho_rs_vmalloc_phys(const void *addr, unsigned long first, unsigne
 	return n;
 }
 
+/*
+ * KHO's preserve calls WARN when KHO is disabled (kho=off, or no scratch area
+ * reserved at boot): every preserve path refuses first, with -EOPNOTSUPP.
+ */
 int kho_rs_preserve_pages(u64 phys, unsigned long nr_pages)
 {
+	if (!kho_is_enabled())
+		return -EOPNOTSUPP;
 	return kho_preserve_pages(phys_to_page(phys), nr_pages);
 }
 
@@ -256,6 +309,8 @@ void kho_rs_unpreserve_blocks(const u64 *phys, unsigned long n, unsigned long nr
 
 int kho_rs_add_subtree(const char *name, void *blob, size_t size)
 {
+	if (!kho_is_enabled())
+		return -EOPNOTSUPP;
 	return kho_add_subtree(name, blob, size);
 }
 
@@ -315,8 +370,18 @@ void kho_rs_vm_unmap_aliases(void)
 	vm_unmap_aliases();
 }
 
+/*
+ * Everything below is for the test module only (kho_rs_test.ko, whose wrapper
+ * shim_test.c defines KHO_RS_TEST): C's vmalloc preservation and radix tree as
+ * the differential tests' and benchmarks' reference, C's ABI constants, and
+ * KHO's outgoing FDT. The product module and the sample carry none of it.
+ */
+#ifdef KHO_RS_TEST
+
 int kho_rs_c_preserve_vmalloc(void *ptr, struct kho_vmalloc *desc)
 {
+	if (!kho_is_enabled())
+		return -EOPNOTSUPP;
 	return kho_preserve_vmalloc(ptr, desc);
 }
 
@@ -388,6 +453,35 @@ u64 kho_rs_kho_out_fdt_phys(void)
 		dput(out);
 	dput(kho);
 	return phys;
+}
+
+/*
+ * Tests only: whether the outgoing subtree @name is registered, as KHO's debugfs
+ * shows it (kho/out/sub_fdts/<name>, created by kho_add_subtree() and removed by
+ * kho_remove_subtree()).
+ */
+bool kho_rs_subtree_registered(const char *name)
+{
+	struct dentry *kho, *out, *subs = NULL, *sub = NULL;
+	bool found;
+
+	kho = debugfs_lookup("kho", NULL);
+	if (IS_ERR_OR_NULL(kho))
+		return false;
+	out = debugfs_lookup("out", kho);
+	if (!IS_ERR_OR_NULL(out))
+		subs = debugfs_lookup("sub_fdts", out);
+	if (!IS_ERR_OR_NULL(subs))
+		sub = debugfs_lookup(name, subs);
+	found = !IS_ERR_OR_NULL(sub);
+	if (found)
+		dput(sub);
+	if (!IS_ERR_OR_NULL(subs))
+		dput(subs);
+	if (!IS_ERR_OR_NULL(out))
+		dput(out);
+	dput(kho);
+	return found;
 }
 
 /*
@@ -537,3 +631,5 @@ u64 kho_rs_c_radix_root(void *tree)
 
 	return t->root ? virt_to_phys(t->root) : 0;
 }
+
+#endif /* KHO_RS_TEST */

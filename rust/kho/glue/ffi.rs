@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Declarations of the C shim (`rust/glue/shim.c`, prototypes in `rust/glue/shim.h`).
+//! Declarations of the C shim (`rust/kho/glue/shim.c`, prototypes in `rust/kho/glue/shim.h`).
 //!
 //! The kernel crate has no bindings for KHO (`linux/kexec_handover.h` is not part of
 //! `rust/bindings/bindings_helper.h`) nor for the inline helpers `page_to_phys`,
@@ -77,6 +77,7 @@ extern "C" {
 
     pub(crate) fn kho_rs_c_abi_const(which: c_uint) -> u64;
     pub(crate) fn kho_rs_kho_out_fdt_phys() -> u64;
+    pub(crate) fn kho_rs_subtree_registered(name: *const kernel::ffi::c_char) -> bool;
 
     pub(crate) fn kho_rs_c_radix_new(root_phys: u64) -> *mut c_void;
     pub(crate) fn kho_rs_c_radix_free(tree: *mut c_void, destroy: bool);
@@ -112,7 +113,7 @@ extern "C" {
     ) -> c_int;
 }
 
-// The block-v1 oracle (`rust/glue/block_oracle.c`, prototypes in `block_oracle.h`):
+// The block-v1 oracle (`rust/kho/glue/block_oracle.c`, prototypes in `block_oracle.h`):
 // upstream's `kho_block.c` compiled into the module.
 extern "C" {
     pub(crate) fn kho_rs_oracle_available() -> bool;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The block-v1 oracle: upstream's `kernel/liveupdate/kho_block.c`, compiled into the module
-//! (`rust/glue/block_oracle.c`), behind a safe interface. The KUnit suite `kho_rs_block_c` uses
+//! (`rust/kho/glue/block_oracle.c`), behind a safe interface. The KUnit suite `kho_rs_block_c` uses
 //! it within one boot, the `blockx` exchange (`crate::blockx`) across a real kexec.
 //!
 //! C source: [`kernel/liveupdate/kho_block.c`](srctree/kernel/liveupdate/kho_block.c)
@@ -43,7 +43,7 @@ pub(crate) fn available() -> Result {
         return Ok(());
     }
     pr_err!(
-        "block oracle: {} was not found when kho_rs.ko was built (no kho_block.c in the kernel source tree); the C block-v1 oracle is missing\n",
+        "block oracle: {} was not found when kho_rs_test.ko was built (no kho_block.c in the kernel source tree); the C block-v1 oracle is missing\n",
         source().to_str().unwrap_or("kernel/liveupdate/kho_block.c")
     );
     Err(ENOENT)

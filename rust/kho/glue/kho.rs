@@ -21,6 +21,54 @@ pub(crate) fn is_kho_boot() -> bool {
     unsafe { ffi::kho_rs_is_kho_boot() }
 }
 
+/// Logs the KHO state at module load (`loaded: KHO enabled, KHO boot`), and warns if this
+/// is a test-only build that writes a hypothetical next format version (`KHO_RS_NEXT`).
+pub(crate) fn log_loaded() {
+    use crate::pure::subtree as st;
+    pr_info!(
+        "loaded: KHO {}, {}\n",
+        if is_enabled() { "enabled" } else { "disabled" },
+        if is_kho_boot() {
+            "KHO boot"
+        } else {
+            "cold boot"
+        }
+    );
+    if st::NEXT_VERSION_BUILD {
+        pr_warn!(
+            "test-only build (KHO_RS_NEXT): writes {}, reads radix v{}-v{}, vmalloc v{}-v{}, block v{}-v{}\n",
+            st::COMPAT.root,
+            st::RADIX.oldest,
+            st::RADIX.newest,
+            st::VMALLOC.oldest,
+            st::VMALLOC.newest,
+            st::BLOCK.oldest,
+            st::BLOCK.newest
+        );
+    }
+}
+
+/// Fails with `-EOPNOTSUPP`, and says why naming `what` (the parameter or object that
+/// would preserve memory), if KHO is disabled: `kho=off`, or scratch memory that could
+/// not be reserved at boot. KHO's preserve calls WARN in that state, so every preserve
+/// path checks this first.
+pub(crate) fn require_enabled(what: &str) -> Result {
+    if is_enabled() {
+        return Ok(());
+    }
+    pr_err!(
+        "{}: KHO is disabled (boot with kho=on, and check the log for 'KHO: '): nothing preserved\n",
+        what
+    );
+    Err(errno(kernel::bindings::EOPNOTSUPP))
+}
+
+/// The value of a module parameter: `value()` returns it in Linux 7.3 and a reference to it
+/// in 7.2; both implement `Borrow<T>`.
+pub(crate) fn param<T: Copy>(v: impl core::borrow::Borrow<T>) -> T {
+    *v.borrow()
+}
+
 /// Implements [`kernel::fmt::Display`], which the `pr_*!` macros take, for types of the
 /// pure core by forwarding to their `core::fmt::Display`: the pure core builds on the host
 /// too, where the kernel crate does not exist.

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kho_rs block-v1 oracle (every build): thin wrappers around upstream's
- * kernel/liveupdate/kho_block.c, which rust/glue/block_oracle.c compiles into
+ * kernel/liveupdate/kho_block.c, which rust/kho/glue/block_oracle.c compiles into
  * the module from the source tree of the kernel it is built against. Every
  * prototype here is mirrored by an `extern "C"` declaration in
- * rust/glue/ffi.rs; keep the two in sync.
+ * rust/kho/glue/ffi.rs; keep the two in sync.
  *
  * A set is an opaque handle holding one struct kho_block_set and one iterator
  * (struct kho_block_set_it) over it. Entries cross the interface by copy:

@@ -86,11 +86,23 @@ pub(crate) trait PageMem {
     /// As for [`PageMem::page_mut`].
     unsafe fn bytes_mut(&mut self, pa: u64) -> Option<&mut [u8]>;
 
-    /// Preserves `nr_pages` pages starting at `pa` (owned by the caller) for the next kernel.
-    fn preserve(&mut self, pa: u64, nr_pages: u64) -> Result;
+    /// Preserves `nr_pages` pages starting at `pa` for the next kernel.
+    ///
+    /// # Safety
+    ///
+    /// The pages must be owned by the caller (allocated through this memory, or claimed, and
+    /// not freed), and stay allocated until they are unpreserved or the kernel kexecs: KHO
+    /// hands them to the next kernel as they are.
+    unsafe fn preserve(&mut self, pa: u64, nr_pages: u64) -> Result;
 
     /// Undoes [`PageMem::preserve`] for exactly the same range.
-    fn unpreserve(&mut self, pa: u64, nr_pages: u64);
+    ///
+    /// # Safety
+    ///
+    /// The caller must have preserved exactly this range with [`PageMem::preserve`] and not
+    /// unpreserved it since: unpreserving a range someone else preserved takes it away from
+    /// the next kernel behind their back.
+    unsafe fn unpreserve(&mut self, pa: u64, nr_pages: u64);
 
     /// Undoes [`PageMem::preserve`] for every block of `list` (`list.nr_pages` pages each),
     /// in order. The kernel does it with one C call for the whole list.
@@ -106,7 +118,8 @@ pub(crate) trait PageMem {
             let Some(&pa) = word else {
                 return;
             };
-            self.unpreserve(pa, list.nr_pages);
+            // SAFETY: the caller preserved every listed block with `nr_pages` pages.
+            unsafe { self.unpreserve(pa, list.nr_pages) };
         }
     }
 
@@ -116,7 +129,15 @@ pub(crate) trait PageMem {
     /// Fails with an error, and claims nothing, if any block of the range is not preserved
     /// with the order the range implies, or was claimed already. On success the caller owns
     /// the pages.
-    fn claim(&mut self, pa: u64, nr_pages: u64) -> Result;
+    ///
+    /// # Safety
+    ///
+    /// The range must come from the caller's own state of the previous kernel (a subtree it
+    /// published, and the structures reached from it), not from anywhere else. The check
+    /// proves that the pages were preserved by *someone*, not by whom: a damaged address
+    /// that lands on another KHO user's preserved page would take it from that user, who
+    /// later finds it gone (and `kho_restore_pages()` WARNs).
+    unsafe fn claim(&mut self, pa: u64, nr_pages: u64) -> Result;
 
     /// Claims the blocks of `list` in order, as [`PageMem::claim`] does one by one, and
     /// appends the `list.nr_pages` order-0 pages of each claimed block to `out`, in address
@@ -131,7 +152,8 @@ pub(crate) trait PageMem {
     ///
     /// # Safety
     ///
-    /// `list.page` must be a page owned by the caller.
+    /// `list.page` must be a page owned by the caller, and the blocks it lists must come
+    /// from the caller's own state of the previous kernel, as for [`PageMem::claim`].
     unsafe fn claim_blocks_into(
         &mut self,
         list: BlockList,

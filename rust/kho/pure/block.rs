@@ -246,7 +246,8 @@ unsafe fn release_chain<M: PageMem>(mem: &mut M, first: u64, n: usize, incoming:
         // SAFETY: one of the first `n` blocks, owned by the caller, read before it is freed.
         let next = unsafe { read_next(mem, pa) }.unwrap_or(0);
         if !incoming {
-            mem.unpreserve(pa, 1);
+            // SAFETY: an outgoing block of the chain, preserved by `grow` (requirement).
+            unsafe { mem.unpreserve(pa, 1) };
         }
         // SAFETY: owned, no longer preserved, not referenced (requirements); freed once.
         unsafe { mem.free(pa) };
@@ -386,7 +387,8 @@ impl<E: BlockEntry> BlockSet<E> {
             ));
         }
         let pa = mem.alloc_zeroed()?;
-        if let Err(e) = mem.preserve(pa, 1) {
+        // SAFETY: just allocated; the set keeps it until it unpreserves it.
+        if let Err(e) = unsafe { mem.preserve(pa, 1) } {
             // SAFETY: just allocated, not preserved, not linked.
             unsafe { mem.free(pa) };
             return Err(e);
@@ -395,7 +397,8 @@ impl<E: BlockEntry> BlockSet<E> {
             self.head_pa = pa;
         // SAFETY: `tail_pa` is a block of the set (type invariant).
         } else if unsafe { write_next(mem, self.tail_pa, pa) }.is_none() {
-            mem.unpreserve(pa, 1);
+            // SAFETY: preserved just above.
+            unsafe { mem.unpreserve(pa, 1) };
             // SAFETY: just allocated, unpreserved again, not linked.
             unsafe { mem.free(pa) };
             return Err(Error::new(
@@ -588,7 +591,13 @@ impl<E: BlockEntry> BlockSet<E> {
     /// (`-ELOOP`). More than [`KHO_MAX_BLOCKS`] blocks is `-EINVAL`. On error every block
     /// claimed so far is freed; the blocks not reached stay preserved (reserved) memory of
     /// the previous kernel.
-    pub(crate) fn restore<M: PageMem>(mem: &mut M, head_pa: u64) -> Result<Self> {
+    ///
+    /// # Safety
+    ///
+    /// `head_pa` must come from the caller's own state of the previous kernel (a subtree it
+    /// published): every page reached from it is claimed ([`PageMem::claim`]), which
+    /// proves that someone preserved it, not who.
+    pub(crate) unsafe fn restore<M: PageMem>(mem: &mut M, head_pa: u64) -> Result<Self> {
         let mut set = Self::new(*mem.geometry());
         set.incoming = true;
         if head_pa == 0 {
@@ -607,7 +616,9 @@ impl<E: BlockEntry> BlockSet<E> {
             if !mem.geometry().is_page_aligned(pa) {
                 break Err(Error::inval("block: block address not page aligned", pa));
             }
-            if let Err(e) = mem.claim(pa, 1) {
+            // SAFETY: `pa` is reached from `head_pa`, which comes from the caller's own state
+            // (this function's contract).
+            if let Err(e) = unsafe { mem.claim(pa, 1) } {
                 // SAFETY: the first `claimed` blocks of the chain were claimed by this call.
                 if unsafe { chain_contains(mem, head_pa, claimed, pa) } {
                     break Err(Error::new(errno::ELOOP, "block: chain has a loop", pa));

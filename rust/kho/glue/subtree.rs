@@ -54,7 +54,8 @@ impl OutgoingBlob {
                 return Err(e);
             }
         };
-        if let Err(e) = mem.preserve(pa, 1) {
+        // SAFETY: allocated above; `self` keeps it until it unpreserves it.
+        if let Err(e) = unsafe { mem.preserve(pa, 1) } {
             // SAFETY: allocated above, not preserved, not referenced.
             unsafe { mem.free(pa) };
             return Err(core_err("subtree blob preserve", e));
@@ -66,7 +67,8 @@ impl OutgoingBlob {
         };
         if ret != 0 {
             pr_err!("kho_add_subtree failed: {}\n", ret);
-            mem.unpreserve(pa, 1);
+            // SAFETY: preserved just above.
+            unsafe { mem.unpreserve(pa, 1) };
             // SAFETY: allocated above, unpreserved again, not registered.
             unsafe { mem.free(pa) };
             return Err(Error::from_errno(ret));
@@ -90,7 +92,8 @@ impl Drop for OutgoingBlob {
     fn drop(&mut self) {
         // SAFETY: by the type invariant the blob is registered at this address.
         unsafe { ffi::kho_rs_remove_subtree(ffi::kho_rs_phys_to_virt(self.pa)) };
-        self.mem.unpreserve(self.pa, 1);
+        // SAFETY: preserved by `publish` (type invariant), unpreserved once.
+        unsafe { self.mem.unpreserve(self.pa, 1) };
         // SAFETY: owned by `self` (type invariant), unregistered and unpreserved above.
         unsafe { self.mem.free(self.pa) };
     }
@@ -129,7 +132,8 @@ impl IncomingBlob {
             return Err(EINVAL);
         }
         let mut mem = KernelMem::new();
-        mem.claim(pa, 1).map_err(|e| {
+        // SAFETY: the blob of the subtree `name`, this module's own, as KHO hands it over; the claim checks KHO's mark first.
+        unsafe { mem.claim(pa, 1) }.map_err(|e| {
             if e.errno == ENOENT.to_errno().abs() {
                 pr_err!("restore blob: state already consumed (blob page {:#x} not preserved or claimed already)\n", pa);
                 return Error::from_errno(-e.errno);
@@ -182,4 +186,13 @@ pub(crate) fn checked_root<'a>(
     })?;
     let seed = root.prop_u64_ne("seed").map_err(|e| core_err(what, e))?;
     Ok((root, seed))
+}
+
+/// Whether the outgoing subtree `name` is registered with KHO now, as KHO's debugfs shows
+/// it (`kho/out/sub_fdts/<name>`). For tests (test module only).
+#[cfg(kho_rs_test)]
+pub(crate) fn outgoing_subtree_exists(name: &CStr) -> bool {
+    // SAFETY: `name` is a NUL-terminated string that outlives the call; the shim only
+    // looks it up in debugfs.
+    unsafe { ffi::kho_rs_subtree_registered(name.as_char_ptr()) }
 }

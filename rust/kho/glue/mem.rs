@@ -123,6 +123,33 @@ impl KernelMem {
         Some(unsafe { slice::from_raw_parts_mut(p, nr_pages * GEOMETRY.page_words) })
     }
 
+    /// The `nr_pages` contiguous pages at `pa` as words, for reading, for a lifetime the
+    /// caller chooses (the owner of the pages borrows them to its own lifetime).
+    ///
+    /// # Safety
+    ///
+    /// The pages must be owned by the caller (allocated or claimed as one block) for all
+    /// of `'a`, and not written during `'a`.
+    pub(crate) unsafe fn owned_words<'a>(pa: u64, nr_pages: usize) -> Option<&'a [u64]> {
+        let p = Self::new().virt(pa)?;
+        // SAFETY: `p` is the direct-map address of `nr_pages` physically contiguous pages
+        // owned by the caller, who keeps them unwritten for `'a`.
+        Some(unsafe { slice::from_raw_parts(p, nr_pages * GEOMETRY.page_words) })
+    }
+
+    /// As [`KernelMem::owned_words`], for writing.
+    ///
+    /// # Safety
+    ///
+    /// The pages must be owned by the caller (allocated or claimed as one block) for all
+    /// of `'a`, and not accessed otherwise during `'a`.
+    pub(crate) unsafe fn owned_words_mut<'a>(pa: u64, nr_pages: usize) -> Option<&'a mut [u64]> {
+        let p = Self::new().virt(pa)?;
+        // SAFETY: `p` is the direct-map address of `nr_pages` physically contiguous pages
+        // owned by the caller, who gives this slice the only access to them for `'a`.
+        Some(unsafe { slice::from_raw_parts_mut(p, nr_pages * GEOMETRY.page_words) })
+    }
+
     /// Direct-map address of `pa` if it is non-zero and page aligned.
     #[inline]
     fn virt(&self, pa: u64) -> Option<*mut u64> {
@@ -192,23 +219,27 @@ impl PageMem for KernelMem {
         Some(unsafe { slice::from_raw_parts_mut(p.cast::<u8>(), GEOMETRY.page_size) })
     }
 
-    fn preserve(&mut self, pa: u64, nr_pages: u64) -> Result {
-        // SAFETY: `kho_preserve_pages()` only records the range (it must be RAM, which
-        // `phys_to_page` of a page the caller owns is).
+    unsafe fn preserve(&mut self, pa: u64, nr_pages: u64) -> Result {
+        // SAFETY: the caller owns the pages and keeps them until they are unpreserved or
+        // the kernel kexecs (this function's contract); `kho_preserve_pages()` only records
+        // the range, and the shim refuses it with -EOPNOTSUPP when KHO is disabled.
         match unsafe { ffi::kho_rs_preserve_pages(pa, nr_pages as c_ulong) } {
             0 => Ok(()),
             e => Err(Error::new(-e, "kho_preserve_pages failed", pa)),
         }
     }
 
-    fn unpreserve(&mut self, pa: u64, nr_pages: u64) {
-        // SAFETY: the range was preserved by the caller with the same arguments.
+    unsafe fn unpreserve(&mut self, pa: u64, nr_pages: u64) {
+        // SAFETY: the range was preserved by the caller with the same arguments (this
+        // function's contract).
         unsafe { ffi::kho_rs_unpreserve_pages(pa, nr_pages as c_ulong) }
     }
 
-    fn claim(&mut self, pa: u64, nr_pages: u64) -> Result {
-        // SAFETY: the shim checks KHO's mark of every block first (no WARN) and calls
-        // `kho_restore_pages()` only if the whole range is preserved and unclaimed.
+    unsafe fn claim(&mut self, pa: u64, nr_pages: u64) -> Result {
+        // SAFETY: the range comes from the caller's own state of the previous kernel (this
+        // function's contract); the shim checks KHO's mark of every block first (no WARN)
+        // and calls `kho_restore_pages()` only if the whole range is preserved and
+        // unclaimed, under its claim lock.
         match unsafe { ffi::kho_rs_claim_pages(pa, nr_pages as c_ulong) } {
             0 => {
                 OWNED_PAGES.add(nr_pages as i64, Relaxed);

@@ -891,14 +891,18 @@ impl RadixTree {
                 Ok(Step::End) => break Ok(done),
                 Err(e) => break Err(e),
             };
-            if let Err(e) = mem.preserve(pa, 1) {
+            // SAFETY: a node page of this tree, owned by it (type invariant) until
+            // `destroy`, which the caller runs only after `unpreserve_nodes`.
+            if let Err(e) = unsafe { mem.preserve(pa, 1) } {
                 break Err(e);
             }
             done += 1;
         };
         if res.is_err() {
             // The same walk reaches the same pages in the same order.
-            // SAFETY: the pages of this tree are owned by it (type invariant).
+            // SAFETY: the pages of this tree are owned by it (type invariant), and the
+            // first `done` of them were preserved by the loop above, which reached the same
+            // pages: `unpreserve` undoes exactly that.
             let _ = unsafe { for_first_pages(mem, self.root, done, |m, pa| m.unpreserve(pa, 1)) };
         }
         res
@@ -906,7 +910,8 @@ impl RadixTree {
 
     /// Unpreserves every node page (undoes [`RadixTree::preserve_nodes`]).
     pub(crate) fn unpreserve_nodes<M: PageMem + ?Sized>(&self, mem: &mut M) {
-        // SAFETY: the pages of this tree are owned by it (type invariant).
+        // SAFETY: the pages of this tree are owned by it (type invariant): nobody else
+        // preserved them, so `unpreserve` can only undo the tree's own `preserve_nodes`.
         let _ = unsafe { for_first_pages(mem, self.root, u64::MAX, |m, pa| m.unpreserve(pa, 1)) };
     }
 
@@ -1105,7 +1110,13 @@ impl RadixTree {
     /// never followed), root slots must stay within the key width and the invalid keys 0 and
     /// 1 must not be set.
     /// On error every page restored so far is freed and nothing stays claimed.
-    pub(crate) fn restore<M: PageMem + ?Sized>(
+    ///
+    /// # Safety
+    ///
+    /// `root` must come from the caller's own state of the previous kernel (a subtree it
+    /// published): every page reached from it is claimed ([`PageMem::claim`]), which
+    /// proves that someone preserved it, not who.
+    pub(crate) unsafe fn restore<M: PageMem + ?Sized>(
         mem: &mut M,
         root: u64,
     ) -> Result<(RadixTree, RadixStats)> {
@@ -1172,7 +1183,8 @@ impl RadixTree {
                 slot,
             ));
         }
-        if let Err(e) = mem.claim(pa, 1) {
+        // SAFETY: `pa` is reached from `root`, which comes from the caller's own state (this function's contract).
+        if let Err(e) = unsafe { mem.claim(pa, 1) } {
             return Err(Error::new(
                 e.errno,
                 "radix: node page not preserved or reached twice",

@@ -14,12 +14,17 @@
 //! constants), and `unsafe` is left only for page ownership: reaching, freeing or
 //! unpreserving pages by physical address.
 
-// Without KUnit only the exchange (`crate::blockx`) uses the oracle, and not all of it.
+// The test module only. Without KUnit only the exchange (`crate::blockx`) uses the
+// oracle, and not all of it.
+#[cfg(kho_rs_test)]
 #[cfg_attr(not(CONFIG_KUNIT = "y"), allow(dead_code))]
 pub(crate) mod block_oracle;
+#[cfg(kho_rs_test)]
+pub(crate) mod c_vmalloc;
 pub(crate) mod ffi;
 pub(crate) mod kho;
 pub(crate) mod mem;
+#[cfg(kho_rs_test)]
 pub(crate) mod radix;
 pub(crate) mod subtree;
 pub(crate) mod vmalloc;

@@ -62,7 +62,7 @@ static void kho_rs_oracle_restore_free(void *mem);
 
 /*
  * What the wrappers and the Rust side rely on, in every supported kernel: one
- * block is one page with a 16-byte header {next, count} (rust/pure/block.rs),
+ * block is one page with a 16-byte header {next, count} (rust/kho/pure/block.rs),
  * KHO_MAX_BLOCKS is 10000, and the set and iterator have the fields read below
  * (a rename fails the build here).
  */

@@ -2,7 +2,7 @@
 /*
  * kho_rs C shim: the static inline helpers, macros and exported KHO functions
  * that the Rust part of kho_rs.ko calls. Every prototype here is mirrored by an
- * `extern "C"` declaration in rust/glue/ffi.rs; keep the two in sync (the C
+ * `extern "C"` declaration in rust/kho/glue/ffi.rs; keep the two in sync (the C
  * compiler checks the definitions in shim.c against this header).
  *
  * Physical addresses are u64 (phys_addr_t on 64-bit), counts unsigned long.
@@ -70,6 +70,9 @@ u64 kho_rs_c_abi_const(unsigned int which);
 
 /* Tests only: physical address of the outgoing KHO root FDT (0 if unknown). */
 u64 kho_rs_kho_out_fdt_phys(void);
+
+/* Tests only: whether the outgoing subtree @name is registered (KHO debugfs). */
+bool kho_rs_subtree_registered(const char *name);
 
 /*
  * The C radix tree, for differential tests: the key API of 7.3 or the page API

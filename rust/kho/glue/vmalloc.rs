@@ -30,7 +30,6 @@ use super::mem::{KernelMem, VmapPages, GEOMETRY};
 use crate::pure::vmalloc::{
     self as core_vm, KhoVmalloc, VmallocStats, KHO_VMALLOC_ALLOC, KHO_VMALLOC_HUGE_VMAP,
 };
-use kernel::error::to_result;
 
 /// Size of a page in bytes.
 const PAGE_SIZE: usize = GEOMETRY.page_size;
@@ -50,7 +49,7 @@ pub(crate) const HUGE_ORDER: u16 = {
 /// `pages.len() * PAGE_SIZE` bytes (at least one page) owned by this value; every page is
 /// mapped and initialized, and `pages[i]` is the physical address of page `i` (vmalloc
 /// pages do not move). A huge area's size is a multiple of `PAGE_SIZE << HUGE_ORDER`.
-pub(crate) struct VmallocArea {
+pub struct VmallocArea {
     ptr: NonNull<u8>,
     /// The area's own page list, looked up once at allocation, as `vm->pages[]` is
     /// filled by `vmalloc()`: preserving reads it instead of walking the page tables.
@@ -226,7 +225,8 @@ pub(crate) fn preserve(area: &VmallocArea) -> Result<PreservedVmalloc<'_>> {
         true => (0, KHO_VMALLOC_ALLOC | KHO_VMALLOC_HUGE_VMAP),
     };
     let heads = list.iter().step_by(1 << order).copied();
-    let desc = core_vm::preserve(&mut mem, heads, total, order, flags)
+    // SAFETY: `heads` are the blocks of `area`, which the returned value borrows: the area stays allocated while it is preserved, and `publish` hands that duty to the caller.
+    let desc = unsafe { core_vm::preserve(&mut mem, heads, total, order, flags) }
         .map_err(|e| core_err("vmalloc preserve", e))?;
     // INVARIANT: `desc` was just produced for `area` by the core.
     Ok(PreservedVmalloc {
@@ -319,7 +319,12 @@ const RESTORE_PREALLOC_PAGES: usize = (1 << 30) / PAGE_SIZE;
 /// every restored page is freed here. Unlike `kho_restore_vmalloc()` the area is `VM_MAP`
 /// with 4K mappings (`kho_restore_vmalloc()` in `kernel/liveupdate/kexec_handover.c` maps
 /// with the preserved order).
-pub(crate) fn restore(desc: &KhoVmalloc) -> Result<RestoredVmalloc> {
+///
+/// # Safety
+///
+/// `desc` must come from the caller's own state of the previous kernel, as for
+/// [`core_vm::restore`].
+pub(crate) unsafe fn restore(desc: &KhoVmalloc) -> Result<RestoredVmalloc> {
     let mut mem = kernel_mem();
     let total = desc.total_pages as usize;
     // `total_pages` comes from the previous kernel: it may size the page list only up to a
@@ -328,8 +333,9 @@ pub(crate) fn restore(desc: &KhoVmalloc) -> Result<RestoredVmalloc> {
     // claimed before it is added, so it never outgrows what the previous kernel preserved.
     let mut pages = VmapPages::with_capacity(total.min(RESTORE_PREALLOC_PAGES))?;
     // On failure the core has freed every page it put in `pages`; `pages` is only a list.
-    let stats =
-        core_vm::restore(&mut mem, desc, &mut pages).map_err(|e| core_err("vmalloc restore", e))?;
+    // SAFETY: `desc` comes from the caller's own state (this function's contract).
+    let stats = unsafe { core_vm::restore(&mut mem, desc, &mut pages) }
+        .map_err(|e| core_err("vmalloc restore", e))?;
     if pages.len() != total {
         // Cannot happen after validation (entries * 2^order == total_pages); stay safe.
         let n = pages.len();
@@ -385,113 +391,4 @@ pub(crate) unsafe fn read_entries(desc: &KhoVmalloc, f: impl FnMut(u64)) -> Resu
 pub(crate) unsafe fn validate(desc: &KhoVmalloc) -> Result<VmallocStats> {
     // SAFETY: this function's own requirement.
     unsafe { core_vm::validate(&kernel_mem(), desc) }.map_err(|e| core_err("vmalloc validate", e))
-}
-
-/// A vmalloc area preserved by the exported C implementation (`kho_preserve_vmalloc()`),
-/// for interoperability tests and benchmarks; `kho_unpreserve_vmalloc()` on drop.
-///
-/// # Invariants
-///
-/// `desc` was filled by a successful `kho_preserve_vmalloc()` of `area` and has not been
-/// unpreserved.
-pub(crate) struct CPreservedVmalloc<'a> {
-    /// Ties the preservation to the area: the area cannot be freed while preserved.
-    _area: PhantomData<&'a VmallocArea>,
-    desc: KhoVmalloc,
-}
-
-/// Preserves `area` with the C implementation.
-pub(crate) fn c_preserve(area: &VmallocArea) -> Result<CPreservedVmalloc<'_>> {
-    let mut desc = KhoVmalloc::default();
-    // SAFETY: `area` is a live vmalloc area; `desc` is a `struct kho_vmalloc` (same layout,
-    // asserted in the core and in shim.c) that C fills.
-    let ret =
-        unsafe { ffi::kho_rs_c_preserve_vmalloc(area.as_ptr(), (&raw mut desc).cast::<c_void>()) };
-    to_result(ret)?;
-    // INVARIANT: C preserved `area` into `desc`.
-    Ok(CPreservedVmalloc {
-        _area: PhantomData,
-        desc,
-    })
-}
-
-impl<'a> CPreservedVmalloc<'a> {
-    /// The descriptor C wrote.
-    pub(crate) fn desc(&self) -> &KhoVmalloc {
-        &self.desc
-    }
-}
-
-impl CPreservedVmalloc<'_> {
-    /// Keeps the C preservation for the next kernel and returns its descriptor.
-    ///
-    /// The caller must keep the area allocated until kexec, or cancel with
-    /// [`c_unpreserve_published`].
-    pub(crate) fn publish(self) -> KhoVmalloc {
-        let desc = self.desc;
-        core::mem::forget(self);
-        desc
-    }
-}
-
-/// Cancels a C preservation returned by [`CPreservedVmalloc::publish`].
-///
-/// # Safety
-///
-/// `desc` must come from [`CPreservedVmalloc::publish`] in this kernel and not have been
-/// unpreserved yet; its area must still be allocated.
-pub(crate) unsafe fn c_unpreserve_published(desc: &KhoVmalloc) {
-    let mut d = *desc;
-    // SAFETY: by the requirements above `d` describes a live C preservation.
-    unsafe { ffi::kho_rs_c_unpreserve_vmalloc((&raw mut d).cast::<c_void>()) }
-}
-
-/// An area restored by the C implementation (`kho_restore_vmalloc()`); `vfree()`d on drop.
-///
-/// # Invariants
-///
-/// `ptr` is a live `VM_ALLOC` area of `len` bytes returned by `kho_restore_vmalloc()`.
-pub(crate) struct CRestoredVmalloc {
-    ptr: NonNull<u8>,
-    len: usize,
-}
-
-/// Restores `desc` with the C implementation (`kho_restore_vmalloc()`).
-///
-/// Used to check that C accepts what Rust wrote, and to compare restore speed.
-pub(crate) fn c_restore(desc: &KhoVmalloc) -> Result<CRestoredVmalloc> {
-    let d = *desc;
-    // SAFETY: `d` is a `struct kho_vmalloc` (same layout); C validates what it reads.
-    let raw = unsafe { ffi::kho_rs_c_restore_vmalloc((&raw const d).cast::<c_void>()) };
-    let ptr = NonNull::new(raw.cast::<u8>()).ok_or_else(|| {
-        pr_err!("vmalloc: kho_restore_vmalloc (C) rejected the descriptor\n");
-        EINVAL
-    })?;
-    // INVARIANT: C returned a live area of `total_pages` pages.
-    Ok(CRestoredVmalloc {
-        ptr,
-        len: d.total_pages as usize * PAGE_SIZE,
-    })
-}
-
-impl CRestoredVmalloc {
-    /// The restored bytes.
-    pub(crate) fn as_slice(&self) -> &[u8] {
-        // SAFETY: by the type invariant `len` bytes are mapped at `ptr` and owned by `self`.
-        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
-    }
-}
-
-impl Drop for CRestoredVmalloc {
-    fn drop(&mut self) {
-        // SAFETY: by the type invariant the area is live and freed only here.
-        unsafe { ffi::kho_rs_vfree(self.ptr.as_ptr().cast::<c_void>()) }
-    }
-}
-
-impl Drop for CPreservedVmalloc<'_> {
-    fn drop(&mut self) {
-        // SAFETY: by the type invariant `desc` is a live C preservation, unpreserved once.
-        unsafe { ffi::kho_rs_c_unpreserve_vmalloc((&raw mut self.desc).cast::<c_void>()) }
-    }
 }

@@ -1,0 +1,6 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The C shim of kho_rs_sample.ko: kbuild warns about an object linked into more
+ * than one module, so each module compiles shim.c through its own file.
+ */
+#include "shim.c"
