@@ -37,7 +37,17 @@ echo "kunit: kunit.py exec (accel $KHO_RS_ACCEL), full console in $KHO_RS_KUNIT_
 # Without arguments: every suite but those that need a kexec (kho_rs_kexec_*, run by the
 # kexec selftest).
 [ $# -gt 0 ] || set -- 'kho_rs_[!k]*'
+rc=0
 python3 "$kunit_py" exec --build_dir "$KDIR" \
 	--kunitconfig "$top/kunit/kho_rs.kunitconfig" \
 	--qemu_config "$top/kunit/qemu_x86_64_kho_rs.py" \
-	--timeout "${KUNIT_TIMEOUT:-600}" --json="$out/results.json" "$@"
+	--timeout "${KUNIT_TIMEOUT:-600}" --json="$out/results.json" "$@" || rc=$?
+# A WARN panics the guest (panic_on_warn=1) and kunit.py then misses tests; a lockdep
+# report or a BUG that does not panic shows only in the console: it fails the run too.
+if grep -qE "WARNING:|BUG:|Oops|Call Trace|possible (circular|recursive) locking" "$KHO_RS_KUNIT_LOG"; then
+	grep -E "WARNING:|BUG:|Oops|possible (circular|recursive) locking" "$KHO_RS_KUNIT_LOG" | head -5 |
+		sed 's/^/kunit: FAIL: /'
+	echo "kunit: the console shows a warning, BUG or lockdep report (full log $KHO_RS_KUNIT_LOG)"
+	rc=1
+fi
+exit $rc

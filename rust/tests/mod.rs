@@ -15,6 +15,7 @@ mod block;
 mod block_c;
 mod claim;
 mod compat;
+mod concurrency;
 mod geometry;
 mod radix;
 mod vmalloc;
