@@ -10,13 +10,19 @@
 //! The kexec selftest (case `claim`) then kexecs, and the suite, running at insmod in the
 //! second kernel, pins the mark's layout against these pages, claims them and checks
 //! every rule.
+//!
+//! It also publishes the [`FAULT_STATES`] small states of the KUnit suite
+//! `kho_rs_kexec_faults` (see `crate::tests::faults`), which restores them one by one with
+//! an allocation failure injected at every point in turn.
 
 use kernel::prelude::*;
 
 use crate::glue::kho::core_err;
 use crate::glue::mem::KernelMem;
 use crate::glue::subtree::OutgoingBlob;
+use crate::kho::Published;
 use crate::pure::mem::PageMem;
+use crate::tests::faults::{fault_state, FAULT_STATES};
 
 /// Name of the fixture's subtree.
 pub(crate) const CLAIM_SUBTREE: &CStr = c"kho-rs-claim";
@@ -38,6 +44,8 @@ pub(crate) struct ClaimFixture {
     blocks: [(u64, u32); 2],
     mem: KernelMem,
     _blob: OutgoingBlob,
+    /// The fault sweep's states, published; dropping them unpublishes them.
+    faults: KVec<Published<[u64; 4]>>,
 }
 
 impl ClaimFixture {
@@ -89,11 +97,22 @@ impl ClaimFixture {
                     blocks[1].0
                 );
                 // INVARIANT: both blocks allocated with their order and preserved.
-                Ok(Self {
+                let mut fixture = Self {
                     blocks,
                     mem,
                     _blob: blob,
-                })
+                    faults: KVec::new(),
+                };
+                // On error `fixture` is dropped, which undoes everything made so far.
+                fixture.faults.reserve(FAULT_STATES as usize, GFP_KERNEL)?;
+                for n in 0..FAULT_STATES {
+                    fixture.faults.push(fault_state(n)?, GFP_KERNEL)?;
+                }
+                pr_info!(
+                    "claim fixture: published {} fault-sweep states\n",
+                    FAULT_STATES
+                );
+                Ok(fixture)
             }
             Err(e) => {
                 for &(pa, order) in blocks.iter().take(done) {

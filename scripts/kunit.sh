@@ -42,6 +42,8 @@ python3 "$kunit_py" exec --build_dir "$KDIR" \
 	--kunitconfig "$top/kunit/kho_rs.kunitconfig" \
 	--qemu_config "$top/kunit/qemu_x86_64_kho_rs.py" \
 	--timeout "${KUNIT_TIMEOUT:-600}" --json="$out/results.json" "$@" || rc=$?
+# What the allocation-failure sweep saw (KUnit kho_rs_faults).
+grep -o "kho_rs_faults: preserve: .*" "$KHO_RS_KUNIT_LOG" | tr -d '\r' | sed 's/^/kunit: /' || true
 # A WARN panics the guest (panic_on_warn=1) and kunit.py then misses tests; a lockdep
 # report or a BUG that does not panic shows only in the console: it fails the run too.
 if grep -qE "WARNING:|BUG:|Oops|Call Trace|possible (circular|recursive) locking" "$KHO_RS_KUNIT_LOG"; then

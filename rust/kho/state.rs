@@ -44,6 +44,7 @@
 //! ```
 
 use kernel::prelude::*;
+use kernel::str::CString;
 
 use crate::glue::kho::{core_err, errno, require_enabled};
 use crate::glue::mem::{KernelMem, GEOMETRY};
@@ -170,7 +171,7 @@ impl Drop for Folio {
 /// Rust preservation of `area`; `blocks` holds no block until publication. Dropping it
 /// unpreserves and frees everything.
 pub struct Outgoing<T: Entry> {
-    name: &'static CStr,
+    name: CString,
     tree: Option<RadixTree>,
     nodes_preserved: bool,
     folios: KVec<Folio>,
@@ -185,10 +186,10 @@ impl<T: Entry> Outgoing<T> {
     /// Starts a state to publish as the KHO subtree `name`.
     ///
     /// Fails with `-EOPNOTSUPP` if KHO is disabled (nothing could be preserved).
-    pub fn new(name: &'static CStr) -> Result<Self> {
+    pub fn new(name: &CStr) -> Result<Self> {
         require_enabled("kho state")?;
         Ok(Self {
-            name,
+            name: CString::try_from_fmt(fmt!("{}", name.to_str().map_err(|_| EINVAL)?))?,
             tree: None,
             nodes_preserved: false,
             folios: KVec::new(),
@@ -292,7 +293,7 @@ impl<T: Entry> Outgoing<T> {
         }
         let pages: u64 = self.folios.iter().map(|f| 1u64 << f.order).sum();
         info.preserved_pages = pages + self.area.as_ref().map_or(0, |a| a.nr_pages() as u64);
-        self.blob = Some(OutgoingBlob::publish(self.name, |buf| {
+        self.blob = Some(OutgoingBlob::publish(&self.name, |buf| {
             subtree::write(buf, &info, &subtree::COMPAT)
         })?);
         Ok(Published(self))
@@ -331,8 +332,8 @@ pub struct Published<T: Entry>(Outgoing<T>);
 
 impl<T: Entry> Published<T> {
     /// The subtree's name.
-    pub fn name(&self) -> &'static CStr {
-        self.0.name
+    pub fn name(&self) -> &CStr {
+        &self.0.name
     }
 
     /// The folios it keeps preserved.
@@ -368,7 +369,7 @@ impl<T: Entry> Restored<T> {
     /// A state can be restored once: a second call fails (its blob is claimed). Any error
     /// (a damaged or incompatible state, entries of another size) frees what was claimed
     /// so far and says why; what the state named and was not claimed stays reserved.
-    pub fn retrieve(name: &'static CStr) -> Result<Option<Self>> {
+    pub fn retrieve(name: &CStr) -> Result<Option<Self>> {
         let Some(blob) = IncomingBlob::retrieve(name)? else {
             return Ok(None);
         };

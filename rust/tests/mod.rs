@@ -16,6 +16,7 @@ mod block_c;
 mod claim;
 mod compat;
 mod concurrency;
+pub(crate) mod faults;
 mod geometry;
 mod radix;
 mod vmalloc;

@@ -78,6 +78,8 @@ extern "C" {
     pub(crate) fn kho_rs_c_abi_const(which: c_uint) -> u64;
     pub(crate) fn kho_rs_kho_out_fdt_phys() -> u64;
     pub(crate) fn kho_rs_subtree_registered(name: *const kernel::ffi::c_char) -> bool;
+    pub(crate) fn kho_rs_fail_nth_set(n: c_uint) -> c_int;
+    pub(crate) fn kho_rs_fail_nth_get() -> c_uint;
 
     pub(crate) fn kho_rs_c_radix_new(root_phys: u64) -> *mut c_void;
     pub(crate) fn kho_rs_c_radix_free(tree: *mut c_void, destroy: bool);

@@ -211,3 +211,37 @@ impl OutMemoryMap {
             .map_err(|e| core_err("kho out map", e))
     }
 }
+
+/// The current task's fault-injection counter (`/proc/self/fail-nth`), for the fault
+/// sweeps of the test module: [`FailNth::arm`]`(n)` makes the `n`-th fault-injectable
+/// allocation of this task from now on fail; [`FailNth::disarm`] stops it and says
+/// whether the failure was injected. Dropping it disarms.
+#[cfg(kho_rs_test)]
+pub(crate) struct FailNth(());
+
+#[cfg(kho_rs_test)]
+impl FailNth {
+    /// Arms the counter; `-EOPNOTSUPP` if the kernel has no `CONFIG_FAULT_INJECTION`.
+    pub(crate) fn arm(n: u32) -> Result<Self> {
+        // SAFETY: writes a field of the current task.
+        kernel::error::to_result(unsafe { ffi::kho_rs_fail_nth_set(n) })?;
+        Ok(Self(()))
+    }
+
+    /// Disarms the counter; returns whether the failure was injected (the counter had
+    /// run down to 0).
+    pub(crate) fn disarm(self) -> bool {
+        // SAFETY: reads a field of the current task.
+        let left = unsafe { ffi::kho_rs_fail_nth_get() };
+        drop(self);
+        left == 0
+    }
+}
+
+#[cfg(kho_rs_test)]
+impl Drop for FailNth {
+    fn drop(&mut self) {
+        // SAFETY: writes a field of the current task.
+        unsafe { ffi::kho_rs_fail_nth_set(0) };
+    }
+}

@@ -309,9 +309,27 @@ void kho_rs_unpreserve_blocks(const u64 *phys, unsigned long n, unsigned long nr
 
 int kho_rs_add_subtree(const char *name, void *blob, size_t size)
 {
+#ifdef CONFIG_FAULT_INJECTION
+	unsigned int nth = READ_ONCE(current->fail_nth);
+#endif
+	int err;
+
 	if (!kho_is_enabled())
 		return -EOPNOTSUPP;
-	return kho_add_subtree(name, blob, size);
+#ifdef CONFIG_FAULT_INJECTION
+	/*
+	 * kho_add_subtree() WARNs when it cannot create the subtree's debugfs
+	 * file (an allocation), so a fault-injection sweep (fail-nth) must not
+	 * fail it: the counter is paused across the call. Fixed in the kernel by
+	 * patches/7.3/0001-kho-do-not-warn-when-a-subtree-s-debugfs-file-cannot-be-made.patch.
+	 */
+	WRITE_ONCE(current->fail_nth, 0);
+#endif
+	err = kho_add_subtree(name, blob, size);
+#ifdef CONFIG_FAULT_INJECTION
+	WRITE_ONCE(current->fail_nth, nth);
+#endif
+	return err;
 }
 
 void kho_rs_remove_subtree(void *blob)
@@ -453,6 +471,33 @@ u64 kho_rs_kho_out_fdt_phys(void)
 		dput(out);
 	dput(kho);
 	return phys;
+}
+
+/*
+ * Tests only: the fault-injection counter of the current task (what
+ * /proc/self/fail-nth sets): with @n > 0 the n-th fault-injectable call of the
+ * task from now on fails (kmalloc with failslab, the page allocator with
+ * fail_page_alloc, as their debugfs attributes allow). Returns -EOPNOTSUPP
+ * without CONFIG_FAULT_INJECTION.
+ */
+int kho_rs_fail_nth_set(unsigned int n)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	WRITE_ONCE(current->fail_nth, n);
+	return 0;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
+/* Tests only: what is left of the counter (0: the failure was injected, or none set). */
+unsigned int kho_rs_fail_nth_get(void)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	return READ_ONCE(current->fail_nth);
+#else
+	return 0;
+#endif
 }
 
 /*

@@ -71,6 +71,10 @@ u64 kho_rs_c_abi_const(unsigned int which);
 /* Tests only: physical address of the outgoing KHO root FDT (0 if unknown). */
 u64 kho_rs_kho_out_fdt_phys(void);
 
+/* Tests only: the current task's fault-injection counter (fail-nth). */
+int kho_rs_fail_nth_set(unsigned int n);
+unsigned int kho_rs_fail_nth_get(void);
+
 /* Tests only: whether the outgoing subtree @name is registered (KHO debugfs). */
 bool kho_rs_subtree_registered(const char *name);
 

@@ -35,7 +35,7 @@ impl OutgoingBlob {
     ///
     /// On failure nothing stays allocated, preserved or registered.
     pub(crate) fn publish(
-        name: &'static CStr,
+        name: &CStr,
         write: impl FnOnce(&mut [u8]) -> CoreResult<usize>,
     ) -> Result<Self> {
         let mut mem = KernelMem::new();
@@ -113,7 +113,7 @@ pub(crate) struct IncomingBlob {
 impl IncomingBlob {
     /// Finds subtree `name` of the previous kernel and claims its page; `Ok(None)` if this
     /// is not a KHO boot or the previous kernel published no such subtree.
-    pub(crate) fn retrieve(name: &'static CStr) -> Result<Option<Self>> {
+    pub(crate) fn retrieve(name: &CStr) -> Result<Option<Self>> {
         if !is_kho_boot() {
             return Ok(None);
         }
