@@ -543,11 +543,11 @@ fn missing_node(key: u64) -> Error {
     )
 }
 
-/// Where [`RadixTree::descend`] stopped.
+/// Where [`RadixTree::descend`] or [`RadixTree::find`] stopped.
 #[derive(Clone, Copy)]
 enum Descent {
-    /// The leaf holding the key.
-    Leaf(u64),
+    /// The page looked for (the leaf holding the key, or the table of the level asked for).
+    Found(u64),
     /// The key's slot in the table at `table`, of level `level`, is empty.
     Missing {
         /// Physical address of the table.
@@ -741,18 +741,55 @@ unsafe fn pool_free<M: PageMem + ?Sized>(mem: &mut M, mut pool: u64) {
 /// (they are what the tree's `unsafe` page accesses rely on). The pages are reached only
 /// through the [`PageMem`] passed to each operation, which must be the memory the tree
 /// lives in.
-#[derive(Debug, PartialEq, Eq)]
+///
+/// `leaf` and `table` are pages of this tree or empty ([`Shortcut::NONE`]): `leaf.pa` is the
+/// leaf holding the keys `k` with `k >> bitmap_log2 == leaf.prefix`, `table.pa` the level-1
+/// table of the keys with `k >> level_shift(2) == table.prefix`. No operation unlinks or frees
+/// a node while the tree lives, so a shortcut stays right once it is taken.
+#[derive(Debug)]
 pub(crate) struct RadixTree {
     /// Physical address of the root page.
     root: u64,
+    /// The leaf of the last key added or deleted.
+    leaf: Shortcut,
+    /// The level-1 table (the one that links leaves) of the last key added or deleted.
+    table: Shortcut,
+}
+
+/// Two trees are the same tree if they have the same root; their shortcuts do not matter.
+impl PartialEq for RadixTree {
+    fn eq(&self, other: &Self) -> bool {
+        self.root == other.root
+    }
+}
+
+impl Eq for RadixTree {}
+
+/// A node below the root remembered with the key bits that lead to it (see [`RadixTree`]).
+///
+/// Consecutive keys mostly share their path: contiguous pages share a leaf, and every
+/// order-0 key below 64 GiB (4 KiB pages) shares one level-1 table. With the shortcuts an
+/// add or del descends one level, or none, instead of `depth - 1`.
+#[derive(Clone, Copy, Debug)]
+struct Shortcut {
+    /// Key bits above the node's subtree; [`u64::MAX`] (above every key) when empty.
+    prefix: u64,
+    /// Physical address of the node.
+    pa: u64,
+}
+
+impl Shortcut {
+    /// No node remembered.
+    const NONE: Self = Self {
+        prefix: u64::MAX,
+        pa: 0,
+    };
 }
 
 impl RadixTree {
     /// Creates an empty tree: allocates a zeroed root page.
     pub(crate) fn new<M: PageMem + ?Sized>(mem: &mut M) -> Result<Self> {
-        Ok(Self {
-            root: mem.alloc_zeroed()?,
-        })
+        Ok(Self::with_root(mem.alloc_zeroed()?))
     }
 
     /// Adopts the tree whose root page is at `root` without checking it.
@@ -767,7 +804,16 @@ impl RadixTree {
     /// pages stay allocated and unmodified while the returned tree is used.
     pub(crate) const unsafe fn from_root(root: u64) -> Self {
         // INVARIANT: upheld by the caller, as required above.
-        Self { root }
+        Self::with_root(root)
+    }
+
+    /// The tree at `root`, with no shortcut taken yet.
+    const fn with_root(root: u64) -> Self {
+        Self {
+            root,
+            leaf: Shortcut::NONE,
+            table: Shortcut::NONE,
+        }
     }
 
     /// Physical address of the root page (the handle stored for the next kernel).
@@ -781,31 +827,86 @@ impl RadixTree {
     /// by this call is freed and the tree is left as it was. Adding a key already present
     /// succeeds without change.
     ///
-    /// The common case, every node of the path present, is a straight descent and one bit
-    /// set, small enough to inline into the caller's loop; growing the tree is out of line
+    /// The common case, every node of the path present, is a short descent (see
+    /// [`RadixTree::find`]) and one bit set; growing the tree is out of line
     /// ([`RadixTree::grow`]).
     #[inline]
     pub(crate) fn add<M: PageMem + ?Sized>(&mut self, mem: &mut M, key: u64) -> Result {
         let geo = *mem.geometry();
         check_key(&geo, key)?;
-        let leaf = match self.descend(mem, &geo, key)? {
-            Descent::Leaf(leaf) => leaf,
-            Descent::Missing { table, level } => self.grow(mem, &geo, key, table, level)?,
+        let leaf = match self.find(mem, &geo, key)? {
+            Descent::Found(leaf) => leaf,
+            Descent::Missing { table, level } => {
+                let leaf = self.grow(mem, &geo, key, table, level)?;
+                // INVARIANT: `leaf` is now linked on the path of `key`.
+                self.leaf = Shortcut {
+                    prefix: key >> geo.bitmap_log2,
+                    pa: leaf,
+                };
+                leaf
+            }
         };
         // SAFETY: `leaf` is a leaf of the tree (type invariant), found or just linked.
         unsafe { leaf_bit(mem, leaf, geo.leaf_bit(key), true) }
     }
 
-    /// Walks from the root towards the leaf of `key`; stops at the first empty slot.
+    /// Finds the leaf of `key` for an add or del, through the shortcuts, and takes them.
+    ///
+    /// The leaf shortcut answers at once; else the level-1 table shortcut leaves one slot to
+    /// read; else the descent starts at the root ([`RadixTree::descend`]).
+    #[inline(always)]
+    fn find<M: PageMem + ?Sized>(&mut self, mem: &M, geo: &Geometry, key: u64) -> Result<Descent> {
+        let leaf_prefix = key >> geo.bitmap_log2;
+        if leaf_prefix == self.leaf.prefix {
+            return Ok(Descent::Found(self.leaf.pa));
+        }
+        let table_prefix = key.checked_shr(geo.level_shift(2)).unwrap_or(0);
+        let table = if table_prefix == self.table.prefix {
+            self.table.pa
+        } else {
+            match self.descend(mem, geo, key, 2)? {
+                Descent::Found(table) => {
+                    // INVARIANT: `table` is the level-1 table on the path of `key`.
+                    self.table = Shortcut {
+                        prefix: table_prefix,
+                        pa: table,
+                    };
+                    table
+                }
+                missing => return Ok(missing),
+            }
+        };
+        // SAFETY: `table` is a level-1 table of the tree (type invariant).
+        let leaf = unsafe { read_slot(mem, table, geo.table_index(key, 1)) }?;
+        if leaf == 0 {
+            return Ok(Descent::Missing { table, level: 1 });
+        }
+        // INVARIANT: `leaf` is the leaf on the path of `key`.
+        self.leaf = Shortcut {
+            prefix: leaf_prefix,
+            pa: leaf,
+        };
+        Ok(Descent::Found(leaf))
+    }
+
+    /// Walks from the root towards the leaf of `key`, reading the slots of levels
+    /// `root_level` down to `last` (>= 1); returns the page that the slot of level `last`
+    /// links (the leaf for `last == 1`), or the first empty slot.
     ///
     /// Always inlined: with a constant geometry (the kernel's) the loop unrolls into one
     /// load, one test and one direct-map translation per level with constant shifts, like
     /// C's loop over `KHO_TREE_MAX_DEPTH`.
     #[inline(always)]
-    fn descend<M: PageMem + ?Sized>(&self, mem: &M, geo: &Geometry, key: u64) -> Result<Descent> {
+    fn descend<M: PageMem + ?Sized>(
+        &self,
+        mem: &M,
+        geo: &Geometry,
+        key: u64,
+        last: u32,
+    ) -> Result<Descent> {
         let mut pa = self.root;
         let mut level = geo.root_level();
-        while level >= 1 {
+        while level >= last {
             // SAFETY: `pa` is the root or a linked child: a page of the tree (type
             // invariant).
             let child = unsafe { read_slot(mem, pa, geo.table_index(key, level)) }?;
@@ -815,7 +916,7 @@ impl RadixTree {
             pa = child;
             level -= 1;
         }
-        Ok(Descent::Leaf(pa))
+        Ok(Descent::Found(pa))
     }
 
     /// Links the missing pages of the path of `key` below slot `table_index(key, level)` of
@@ -886,9 +987,9 @@ impl RadixTree {
     pub(crate) fn del<M: PageMem + ?Sized>(&mut self, mem: &mut M, key: u64) -> Result {
         let geo = *mem.geometry();
         check_key(&geo, key)?;
-        match self.descend(mem, &geo, key)? {
+        match self.find(mem, &geo, key)? {
             // SAFETY: `leaf` is a leaf of the tree (type invariant).
-            Descent::Leaf(leaf) => unsafe { leaf_bit(mem, leaf, geo.leaf_bit(key), false) },
+            Descent::Found(leaf) => unsafe { leaf_bit(mem, leaf, geo.leaf_bit(key), false) },
             Descent::Missing { .. } => Err(missing_node(key)),
         }
     }
@@ -897,7 +998,7 @@ impl RadixTree {
     pub(crate) fn contains<M: PageMem + ?Sized>(&self, mem: &M, key: u64) -> Result<bool> {
         let geo = *mem.geometry();
         check_key(&geo, key)?;
-        let Descent::Leaf(leaf) = self.descend(mem, &geo, key)? else {
+        let Descent::Found(leaf) = self.descend(mem, &geo, key, 1)? else {
             return Ok(false);
         };
         let bit = geo.leaf_bit(key);
@@ -1208,7 +1309,7 @@ impl RadixTree {
         match res {
             // INVARIANT: every page of the tree was claimed exactly once, depth is bounded by
             // the cursor, so the tree owns all its pages.
-            Ok(()) => Ok((RadixTree { root }, stats)),
+            Ok(()) => Ok((RadixTree::with_root(root), stats)),
             Err(e) => {
                 // SAFETY: the first `stats.pages()` pages of the walk are exactly the pages
                 // claimed so far (claimed in walk order), owned, not preserved in this kernel.
