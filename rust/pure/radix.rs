@@ -828,9 +828,11 @@ impl RadixTree {
     /// succeeds without change.
     ///
     /// The common case, every node of the path present, is a short descent (see
-    /// [`RadixTree::find`]) and one bit set; growing the tree is out of line
-    /// ([`RadixTree::grow`]).
-    #[inline]
+    /// [`RadixTree::find`]) and one bit set; growing the tree and the errors are out of line
+    /// ([`RadixTree::grow`]). That fast path is a few dozen instructions, so it is always
+    /// inlined: in a caller's loop over keys the shortcuts then stay in registers and no
+    /// call, frame or returned `Result` in memory is left per key.
+    #[inline(always)]
     pub(crate) fn add<M: PageMem + ?Sized>(&mut self, mem: &mut M, key: u64) -> Result {
         let geo = *mem.geometry();
         check_key(&geo, key)?;
@@ -983,7 +985,9 @@ impl RadixTree {
     ///
     /// Removing a key that is absent from an existing leaf succeeds. An empty slot on the way
     /// down is `-ENOENT` (C warns there); a too-wide key is `-ERANGE` (C ignores it).
-    #[inline]
+    ///
+    /// Always inlined, like [`RadixTree::add`].
+    #[inline(always)]
     pub(crate) fn del<M: PageMem + ?Sized>(&mut self, mem: &mut M, key: u64) -> Result {
         let geo = *mem.geometry();
         check_key(&geo, key)?;
