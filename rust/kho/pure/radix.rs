@@ -46,25 +46,33 @@ const fn no_page(pa: u64) -> Error {
 ///
 /// A too-wide key is `-ERANGE`, like `kho_radix_add_key()`; so is key 1, whose block (order
 /// `geo.max_order`) would span the whole 64-bit space. Key 0 is `-EINVAL`.
+///
+/// The valid keys are exactly `2..2^key_width`, so the check every add and del makes is one
+/// comparison; which error a bad key gets is worked out out of line ([`key_error`]).
+#[inline(always)]
 fn check_key(geo: &Geometry, key: u64) -> Result {
+    if key.wrapping_sub(2) < low_mask(geo.key_width).wrapping_sub(1) {
+        Ok(())
+    } else {
+        Err(key_error(key))
+    }
+}
+
+/// The error [`check_key`] returns for a key outside `2..2^key_width`.
+#[cold]
+#[inline(never)]
+fn key_error(key: u64) -> Error {
     if key == 0 {
-        return Err(Error::inval("radix: key 0 is not a valid key", 0));
+        return Error::inval("radix: key 0 is not a valid key", 0);
     }
     if key == 1 {
-        return Err(Error::new(
+        return Error::new(
             errno::ERANGE,
             "radix: block size beyond the 64-bit address space",
             key,
-        ));
+        );
     }
-    if key.checked_shr(geo.key_width).unwrap_or(0) != 0 {
-        return Err(Error::new(
-            errno::ERANGE,
-            "radix: key wider than the key width",
-            key,
-        ));
-    }
-    Ok(())
+    Error::new(errno::ERANGE, "radix: key wider than the key width", key)
 }
 
 /// Encodes the block of order `order` at physical address `pa` as a radix key.
@@ -491,6 +499,64 @@ unsafe fn leaf_update<M: PageMem + ?Sized>(
     Ok(changed)
 }
 
+/// Sets (or clears) bit `bit` of the leaf at `pa`: one word read, changed and written, like
+/// C's `__set_bit()` / `__clear_bit()`.
+///
+/// # Safety
+///
+/// `pa` must be a page owned by the caller and not borrowed elsewhere.
+#[inline(always)]
+unsafe fn leaf_bit<M: PageMem + ?Sized>(mem: &mut M, pa: u64, bit: usize, set: bool) -> Result {
+    // SAFETY: the caller owns `pa` exclusively.
+    let word = unsafe { mem.page_mut(pa) }
+        .and_then(|p| p.get_mut(bit / 64))
+        .ok_or(no_page(pa))?;
+    let mask = 1u64 << (bit % 64);
+    if set {
+        *word |= mask;
+    } else {
+        *word &= !mask;
+    }
+    Ok(())
+}
+
+/// Frees the pages `pages`, last first.
+///
+/// # Safety
+///
+/// Every page must be owned by the caller, not preserved and not referenced elsewhere.
+unsafe fn free_pages_of<M: PageMem + ?Sized>(mem: &mut M, pages: &[u64]) {
+    for &pa in pages.iter().rev() {
+        // SAFETY: the caller's requirement; each page is freed once.
+        unsafe { mem.free(pa) };
+    }
+}
+
+/// The error of a del whose key has an empty slot on its path.
+#[cold]
+#[inline(never)]
+fn missing_node(key: u64) -> Error {
+    Error::new(
+        errno::ENOENT,
+        "radix: missing node on the path of the key",
+        key,
+    )
+}
+
+/// Where [`RadixTree::descend`] or [`RadixTree::find`] stopped.
+#[derive(Clone, Copy)]
+enum Descent {
+    /// The page looked for (the leaf holding the key, or the table of the level asked for).
+    Found(u64),
+    /// The key's slot in the table at `table`, of level `level`, is empty.
+    Missing {
+        /// Physical address of the table.
+        table: u64,
+        /// Level of the table (>= 1).
+        level: u32,
+    },
+}
+
 /// A run of consecutive blocks of one order, i.e. one contiguous key interval.
 #[derive(Clone, Copy)]
 struct Run {
@@ -675,18 +741,55 @@ unsafe fn pool_free<M: PageMem + ?Sized>(mem: &mut M, mut pool: u64) {
 /// (they are what the tree's `unsafe` page accesses rely on). The pages are reached only
 /// through the [`PageMem`] passed to each operation, which must be the memory the tree
 /// lives in.
-#[derive(Debug, PartialEq, Eq)]
+///
+/// `leaf` and `table` are pages of this tree or empty ([`Shortcut::NONE`]): `leaf.pa` is the
+/// leaf holding the keys `k` with `k >> bitmap_log2 == leaf.prefix`, `table.pa` the level-1
+/// table of the keys with `k >> level_shift(2) == table.prefix`. No operation unlinks or frees
+/// a node while the tree lives, so a shortcut stays right once it is taken.
+#[derive(Debug)]
 pub(crate) struct RadixTree {
     /// Physical address of the root page.
     root: u64,
+    /// The leaf of the last key added or deleted.
+    leaf: Shortcut,
+    /// The level-1 table (the one that links leaves) of the last key added or deleted.
+    table: Shortcut,
+}
+
+/// Two trees are the same tree if they have the same root; their shortcuts do not matter.
+impl PartialEq for RadixTree {
+    fn eq(&self, other: &Self) -> bool {
+        self.root == other.root
+    }
+}
+
+impl Eq for RadixTree {}
+
+/// A node below the root remembered with the key bits that lead to it (see [`RadixTree`]).
+///
+/// Consecutive keys mostly share their path: contiguous pages share a leaf, and every
+/// order-0 key below 64 GiB (4 KiB pages) shares one level-1 table. With the shortcuts an
+/// add or del descends one level, or none, instead of `depth - 1`.
+#[derive(Clone, Copy, Debug)]
+struct Shortcut {
+    /// Key bits above the node's subtree; [`u64::MAX`] (above every key) when empty.
+    prefix: u64,
+    /// Physical address of the node.
+    pa: u64,
+}
+
+impl Shortcut {
+    /// No node remembered.
+    const NONE: Self = Self {
+        prefix: u64::MAX,
+        pa: 0,
+    };
 }
 
 impl RadixTree {
     /// Creates an empty tree: allocates a zeroed root page.
     pub(crate) fn new<M: PageMem + ?Sized>(mem: &mut M) -> Result<Self> {
-        Ok(Self {
-            root: mem.alloc_zeroed()?,
-        })
+        Ok(Self::with_root(mem.alloc_zeroed()?))
     }
 
     /// Adopts the tree whose root page is at `root` without checking it.
@@ -701,7 +804,16 @@ impl RadixTree {
     /// pages stay allocated and unmodified while the returned tree is used.
     pub(crate) const unsafe fn from_root(root: u64) -> Self {
         // INVARIANT: upheld by the caller, as required above.
-        Self { root }
+        Self::with_root(root)
+    }
+
+    /// The tree at `root`, with no shortcut taken yet.
+    const fn with_root(root: u64) -> Self {
+        Self {
+            root,
+            leaf: Shortcut::NONE,
+            table: Shortcut::NONE,
+        }
     }
 
     /// Physical address of the root page (the handle stored for the next kernel).
@@ -712,122 +824,185 @@ impl RadixTree {
     /// Adds `key`, like `kho_radix_add_key()`.
     ///
     /// Allocates missing nodes on the way down; if an allocation fails, every page allocated
-    /// by this call is freed and the first slot it linked is cleared, so the tree is left as
-    /// it was. Adding a key already present succeeds without change.
+    /// by this call is freed and the tree is left as it was. Adding a key already present
+    /// succeeds without change.
+    ///
+    /// The common case, every node of the path present, is a short descent (see
+    /// [`RadixTree::find`]) and one bit set; growing the tree and the errors are out of line
+    /// ([`RadixTree::grow`]). That fast path is a few dozen instructions, so it is always
+    /// inlined: in a caller's loop over keys the shortcuts then stay in registers and no
+    /// call, frame or returned `Result` in memory is left per key.
+    #[inline(always)]
     pub(crate) fn add<M: PageMem + ?Sized>(&mut self, mem: &mut M, key: u64) -> Result {
         let geo = *mem.geometry();
         check_key(&geo, key)?;
-        let mut new_pages = [0u64; STACK_DEPTH];
-        let mut n_new = 0usize;
-        let mut first: Option<(u64, usize)> = None;
-        let res = self.add_path(mem, &geo, key, &mut new_pages, &mut n_new, &mut first);
-        if res.is_err() {
-            for &pa in new_pages.get(..n_new).unwrap_or(&[]).iter().rev() {
-                // SAFETY: allocated by this call and unlinked below; freed once.
-                unsafe { mem.free(pa) };
+        let leaf = match self.find(mem, &geo, key)? {
+            Descent::Found(leaf) => leaf,
+            Descent::Missing { table, level } => {
+                let leaf = self.grow(mem, &geo, key, table, level)?;
+                // INVARIANT: `leaf` is now linked on the path of `key`.
+                self.leaf = Shortcut {
+                    prefix: key >> geo.bitmap_log2,
+                    pa: leaf,
+                };
+                leaf
             }
-            if let Some((pa, idx)) = first {
-                // SAFETY: `pa` is a page of this tree (type invariant). The slot was
-                // writable when it was linked.
-                let _ = unsafe { write_slot(mem, pa, idx, 0) };
-            }
-        }
-        res
+        };
+        // SAFETY: `leaf` is a leaf of the tree (type invariant), found or just linked.
+        unsafe { leaf_bit(mem, leaf, geo.leaf_bit(key), true) }
     }
 
-    /// Walks down for [`RadixTree::add`], recording new pages for its rollback.
-    fn add_path<M: PageMem + ?Sized>(
-        &self,
-        mem: &mut M,
-        geo: &Geometry,
-        key: u64,
-        new_pages: &mut [u64; STACK_DEPTH],
-        n_new: &mut usize,
-        first: &mut Option<(u64, usize)>,
-    ) -> Result {
-        let mut pa = self.root;
-        let mut level = geo.root_level();
-        while level >= 1 {
-            let idx = geo.table_index(key, level);
-            // SAFETY: `pa` is the root or a child linked in the tree: a page of the tree
-            // (type invariant), or a page this call just allocated.
-            let mut child = unsafe { read_slot(mem, pa, idx) }?;
-            if child == 0 {
-                child = mem.alloc_zeroed()?;
-                let rec = new_pages.get_mut(*n_new).ok_or(Error::new(
-                    errno::ELOOP,
-                    "radix: tree deeper than the walk stack",
-                    key,
-                ));
-                match rec {
-                    Ok(r) => {
-                        *r = child;
-                        *n_new += 1;
-                    }
-                    Err(e) => {
-                        // SAFETY: just allocated and not linked anywhere.
-                        unsafe { mem.free(child) };
-                        return Err(e);
-                    }
-                }
-                // SAFETY: `pa` is owned as above.
-                unsafe { write_slot(mem, pa, idx, child) }?;
-                if first.is_none() {
-                    *first = Some((pa, idx));
-                }
-            }
-            pa = child;
-            level -= 1;
+    /// Finds the leaf of `key` for an add or del, through the shortcuts, and takes them.
+    ///
+    /// The leaf shortcut answers at once; else the level-1 table shortcut leaves one slot to
+    /// read; else the descent starts at the root ([`RadixTree::descend`]).
+    #[inline(always)]
+    fn find<M: PageMem + ?Sized>(&mut self, mem: &M, geo: &Geometry, key: u64) -> Result<Descent> {
+        let leaf_prefix = key >> geo.bitmap_log2;
+        if leaf_prefix == self.leaf.prefix {
+            return Ok(Descent::Found(self.leaf.pa));
         }
-        let bit = geo.leaf_bit(key);
-        // SAFETY: `pa` is a leaf of the tree or one this call allocated.
-        unsafe { leaf_update(mem, pa, bit, bit, true) }?;
-        Ok(())
+        let table_prefix = key.checked_shr(geo.level_shift(2)).unwrap_or(0);
+        let table = if table_prefix == self.table.prefix {
+            self.table.pa
+        } else {
+            match self.descend(mem, geo, key, 2)? {
+                Descent::Found(table) => {
+                    // INVARIANT: `table` is the level-1 table on the path of `key`.
+                    self.table = Shortcut {
+                        prefix: table_prefix,
+                        pa: table,
+                    };
+                    table
+                }
+                missing => return Ok(missing),
+            }
+        };
+        // SAFETY: `table` is a level-1 table of the tree (type invariant).
+        let leaf = unsafe { read_slot(mem, table, geo.table_index(key, 1)) }?;
+        if leaf == 0 {
+            return Ok(Descent::Missing { table, level: 1 });
+        }
+        // INVARIANT: `leaf` is the leaf on the path of `key`.
+        self.leaf = Shortcut {
+            prefix: leaf_prefix,
+            pa: leaf,
+        };
+        Ok(Descent::Found(leaf))
     }
 
-    /// Finds the leaf holding `key`, or `None` if a slot on the way is empty.
-    fn find_leaf<M: PageMem + ?Sized>(
+    /// Walks from the root towards the leaf of `key`, reading the slots of levels
+    /// `root_level` down to `last` (>= 1); returns the page that the slot of level `last`
+    /// links (the leaf for `last == 1`), or the first empty slot.
+    ///
+    /// Always inlined: with a constant geometry (the kernel's) the loop unrolls into one
+    /// load, one test and one direct-map translation per level with constant shifts, like
+    /// C's loop over `KHO_TREE_MAX_DEPTH`.
+    #[inline(always)]
+    fn descend<M: PageMem + ?Sized>(
         &self,
         mem: &M,
         geo: &Geometry,
         key: u64,
-    ) -> Result<Option<u64>> {
+        last: u32,
+    ) -> Result<Descent> {
         let mut pa = self.root;
         let mut level = geo.root_level();
-        while level >= 1 {
-            // SAFETY: `pa` is the root or a linked child: a page of the tree.
-            pa = unsafe { read_slot(mem, pa, geo.table_index(key, level)) }?;
-            if pa == 0 {
-                return Ok(None);
+        while level >= last {
+            // SAFETY: `pa` is the root or a linked child: a page of the tree (type
+            // invariant).
+            let child = unsafe { read_slot(mem, pa, geo.table_index(key, level)) }?;
+            if child == 0 {
+                return Ok(Descent::Missing { table: pa, level });
             }
+            pa = child;
             level -= 1;
         }
-        Ok(Some(pa))
+        Ok(Descent::Found(pa))
+    }
+
+    /// Links the missing pages of the path of `key` below slot `table_index(key, level)` of
+    /// the table at `table` (a page of the tree, that slot empty); returns the new leaf.
+    ///
+    /// The `level` new pages (tables down to the leaf) are allocated first, top down as C
+    /// does, and linked into each other; only then is the top one linked into the tree, with
+    /// one write. If an allocation fails, the pages allocated so far are freed and the tree
+    /// is untouched.
+    #[cold]
+    #[inline(never)]
+    fn grow<M: PageMem + ?Sized>(
+        &mut self,
+        mem: &mut M,
+        geo: &Geometry,
+        key: u64,
+        table: u64,
+        level: u32,
+    ) -> Result<u64> {
+        // `new[l]` is the new page of level `l`, for `l < level`.
+        let mut new = [0u64; STACK_DEPTH];
+        let n = level as usize;
+        let Some(new) = new.get_mut(..n) else {
+            return Err(Error::new(
+                errno::ELOOP,
+                "radix: tree deeper than the walk stack",
+                key,
+            ));
+        };
+        for l in (0..n).rev() {
+            match mem.alloc_zeroed() {
+                Ok(pa) => new[l] = pa,
+                Err(e) => {
+                    // SAFETY: allocated by this call above, not linked anywhere.
+                    unsafe { free_pages_of(mem, new.get(l + 1..).unwrap_or(&[])) };
+                    return Err(e);
+                }
+            }
+        }
+        let mut res = Ok(());
+        for l in 1..n {
+            // SAFETY: `new[l]` was allocated by this call and is not linked anywhere.
+            res = unsafe { write_slot(mem, new[l], geo.table_index(key, l as u32), new[l - 1]) };
+            if res.is_err() {
+                break;
+            }
+        }
+        if res.is_ok() {
+            // SAFETY: `table` is a page of the tree (the caller's requirement).
+            res = unsafe { write_slot(mem, table, geo.table_index(key, level), new[n - 1]) };
+        }
+        match res {
+            Ok(()) => Ok(new[0]),
+            Err(e) => {
+                // SAFETY: allocated by this call; the tree does not link them (the last
+                // write, the only one into the tree, failed or was not made).
+                unsafe { free_pages_of(mem, new) };
+                Err(e)
+            }
+        }
     }
 
     /// Removes `key`, like `kho_radix_del_key()`; never frees nodes.
     ///
     /// Removing a key that is absent from an existing leaf succeeds. An empty slot on the way
     /// down is `-ENOENT` (C warns there); a too-wide key is `-ERANGE` (C ignores it).
+    ///
+    /// Always inlined, like [`RadixTree::add`].
+    #[inline(always)]
     pub(crate) fn del<M: PageMem + ?Sized>(&mut self, mem: &mut M, key: u64) -> Result {
         let geo = *mem.geometry();
         check_key(&geo, key)?;
-        let leaf = self.find_leaf(mem, &geo, key)?.ok_or(Error::new(
-            errno::ENOENT,
-            "radix: missing node on the path of the key",
-            key,
-        ))?;
-        let bit = geo.leaf_bit(key);
-        // SAFETY: `leaf` is a leaf of the tree (type invariant).
-        unsafe { leaf_update(mem, leaf, bit, bit, false) }?;
-        Ok(())
+        match self.find(mem, &geo, key)? {
+            // SAFETY: `leaf` is a leaf of the tree (type invariant).
+            Descent::Found(leaf) => unsafe { leaf_bit(mem, leaf, geo.leaf_bit(key), false) },
+            Descent::Missing { .. } => Err(missing_node(key)),
+        }
     }
 
     /// Returns whether `key` is in the tree.
     pub(crate) fn contains<M: PageMem + ?Sized>(&self, mem: &M, key: u64) -> Result<bool> {
         let geo = *mem.geometry();
         check_key(&geo, key)?;
-        let Some(leaf) = self.find_leaf(mem, &geo, key)? else {
+        let Descent::Found(leaf) = self.descend(mem, &geo, key, 1)? else {
             return Ok(false);
         };
         let bit = geo.leaf_bit(key);
@@ -1149,7 +1324,7 @@ impl RadixTree {
         match res {
             // INVARIANT: every page of the tree was claimed exactly once, depth is bounded by
             // the cursor, so the tree owns all its pages.
-            Ok(()) => Ok((RadixTree { root }, stats)),
+            Ok(()) => Ok((RadixTree::with_root(root), stats)),
             Err(e) => {
                 // SAFETY: the first `stats.pages()` pages of the walk are exactly the pages
                 // claimed so far (claimed in walk order), owned, not preserved in this kernel.

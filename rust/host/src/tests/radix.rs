@@ -454,6 +454,50 @@ fn add_rolls_back_on_allocation_failure() {
     });
 }
 
+/// The leaf and level-1 table shortcuts of add and del: keys that alternate between leaves
+/// and level-1 tables, and growths that fail, still land in the right pages.
+#[test]
+fn shortcuts_follow_the_key() {
+    each_tree(|g, mem, t| {
+        let a = encode_key(&g, 0, 0).unwrap();
+        // The next leaf under the same level-1 table, and a key under another level-1 table.
+        let b = a + (1 << g.bitmap_log2);
+        let c = a + (1 << g.level_shift(2));
+        t.add(mem, a).unwrap();
+        for key in [b, c] {
+            let before = snapshot(mem);
+            mem.fail_at = Some(mem.allocs);
+            assert_eq!(t.add(mem, key).unwrap_err().errno, errno::ENOMEM);
+            mem.fail_at = None;
+            assert_eq!(snapshot(mem), before);
+            assert_eq!(t.del(mem, key).unwrap_err().errno, errno::ENOENT);
+            t.add(mem, a + 1).unwrap();
+            t.add(mem, key).unwrap();
+            t.del(mem, a + 1).unwrap();
+        }
+        for _ in 0..3 {
+            for k in [a, b, c, a + 1, c + 1, b] {
+                t.add(mem, k).unwrap();
+            }
+        }
+        assert_eq!(keys_of(t, mem), vec![a, a + 1, b, c, c + 1]);
+        for k in [c, a, b, a] {
+            t.del(mem, k).unwrap();
+        }
+        assert_eq!(keys_of(t, mem), vec![a + 1, c + 1]);
+        for k in [a + 1, c + 1, b] {
+            assert_eq!(t.contains(mem, k).unwrap(), k != b);
+        }
+        // Another handle on the same tree has its own shortcuts, and both stay right.
+        // SAFETY: `t`'s root in `mem`; the pages stay allocated while `t2` is used.
+        let mut t2 = unsafe { RadixTree::from_root(t.root()) };
+        t2.add(mem, b).unwrap();
+        t.del(mem, b).unwrap();
+        t2.add(mem, c).unwrap();
+        assert_eq!(keys_of(t, mem), vec![a + 1, c, c + 1]);
+    });
+}
+
 #[test]
 fn add_range_rolls_back_on_allocation_failure() {
     each_tree(|g, mem, t| {
