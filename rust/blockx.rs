@@ -133,6 +133,10 @@ pub(crate) struct BlockxOut {
     c: KVec<CBlockSet>,
 }
 
+// SAFETY: `BlockxOut` has no method taking `&self`: its block sets (not `Sync`, see
+// `BlockSet`) are reached only through `create` and `Drop`.
+unsafe impl Sync for BlockxOut {}
+
 impl BlockxOut {
     /// Writes and preserves the chains and publishes `kho-rs-blockx`.
     pub(crate) fn create(seed: u64) -> Result<Self> {

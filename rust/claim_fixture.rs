@@ -6,7 +6,8 @@
 //! previous kernel's memory map at boot, so the mark can only be observed after a real
 //! kexec. With `claim_prep=1` the first kernel preserves one order-0 page and one order-2
 //! block, filled with a known pattern, and publishes their addresses and orders as the
-//! raw subtree `kho-rs-claim` (four native-endian `u64`: `pa0, 0, pa2, 2`).
+//! raw subtree `kho-rs-claim` (native-endian `u64`: `pa0, 0, pa2, 2`, then [`RACE_PAGES`]
+//! and the addresses of that many order-0 pages, which two threads race to claim).
 //! The kexec selftest (case `claim`) then kexecs, and the suite, running at insmod in the
 //! second kernel, pins the mark's layout against these pages, claims them and checks
 //! every rule.
@@ -30,6 +31,10 @@ pub(crate) const CLAIM_SUBTREE: &CStr = c"kho-rs-claim";
 /// Orders of the fixture's blocks.
 pub(crate) const CLAIM_ORDERS: [u32; 2] = [0, 2];
 
+/// Order-0 pages that two threads race to claim (`two_threads_claim_each_page_once`),
+/// listed after the blocks: word 4 of the blob is their number, then their addresses.
+pub(crate) const RACE_PAGES: usize = 64;
+
 /// Word `i` of the fixture pattern in the block at `pa`.
 pub(crate) const fn pattern(pa: u64, i: u64) -> u64 {
     (pa ^ 0x6b68_6f2d_636c_6169).wrapping_add(i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
@@ -41,7 +46,7 @@ pub(crate) const fn pattern(pa: u64, i: u64) -> u64 {
 ///
 /// Each `(pa, order)` of `blocks` was allocated with `order` and is preserved.
 pub(crate) struct ClaimFixture {
-    blocks: [(u64, u32); 2],
+    blocks: KVec<(u64, u32)>,
     mem: KernelMem,
     _blob: OutgoingBlob,
     /// The fault sweep's states, published; dropping them unpublishes them.
@@ -52,10 +57,15 @@ impl ClaimFixture {
     /// Allocates, fills and preserves the blocks and publishes their addresses.
     pub(crate) fn create() -> Result<Self> {
         let mut mem = KernelMem::new();
-        let mut blocks = [(0u64, 0u32); 2];
+        let orders = Iterator::chain(
+            CLAIM_ORDERS.iter().copied(),
+            core::iter::repeat_n(0, RACE_PAGES),
+        );
+        let mut blocks = KVec::with_capacity(CLAIM_ORDERS.len() + RACE_PAGES, GFP_KERNEL)?;
+        blocks.extend_with(CLAIM_ORDERS.len() + RACE_PAGES, (0u64, 0u32), GFP_KERNEL)?;
         let mut done = 0usize;
         let res = (|| -> Result {
-            for (slot, &order) in blocks.iter_mut().zip(CLAIM_ORDERS.iter()) {
+            for (slot, order) in blocks.iter_mut().zip(orders) {
                 let pa = mem
                     .alloc_pages(order)
                     .map_err(|e| core_err("claim fixture", e))?;
@@ -78,25 +88,32 @@ impl ClaimFixture {
         })();
         let blob = res.and_then(|()| {
             OutgoingBlob::publish(CLAIM_SUBTREE, |buf| {
-                for (i, &(pa, order)) in blocks.iter().enumerate() {
-                    for (j, v) in [pa, u64::from(order)].into_iter().enumerate() {
-                        let off = (2 * i + j) * 8;
-                        if let Some(dst) = buf.get_mut(off..off + 8) {
-                            dst.copy_from_slice(&v.to_ne_bytes());
-                        }
-                    }
+                let (fixed, race) = blocks.split_at(CLAIM_ORDERS.len());
+                let fixed = fixed.iter().flat_map(|&(pa, order)| [pa, u64::from(order)]);
+                let words = Iterator::chain(
+                    Iterator::chain(fixed, [RACE_PAGES as u64]),
+                    race.iter().map(|&(pa, _)| pa),
+                );
+                let mut size = 0;
+                for (i, v) in words.enumerate() {
+                    let dst = buf
+                        .get_mut(i * 8..i * 8 + 8)
+                        .ok_or(crate::pure::error::Error::inval("claim fixture blob", 0))?;
+                    dst.copy_from_slice(&v.to_ne_bytes());
+                    size = i * 8 + 8;
                 }
-                Ok(32)
+                Ok(size)
             })
         });
         match blob {
             Ok(blob) => {
                 pr_info!(
-                    "claim fixture: preserved order-0 page {:#x} and order-2 block {:#x}\n",
+                    "claim fixture: preserved order-0 page {:#x}, order-2 block {:#x} and {} pages to race for\n",
                     blocks[0].0,
-                    blocks[1].0
+                    blocks[1].0,
+                    RACE_PAGES
                 );
-                // INVARIANT: both blocks allocated with their order and preserved.
+                // INVARIANT: every block allocated with its order and preserved.
                 let mut fixture = Self {
                     blocks,
                     mem,

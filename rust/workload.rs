@@ -120,6 +120,11 @@ pub(crate) struct Outgoing {
     pub(crate) preserve_us: u64,
 }
 
+// SAFETY: `Outgoing` has no method taking `&self`: its block set (not `Sync`, see
+// `BlockSet`) and every page it owns are reached only through `&mut self` and `Drop`, so
+// shared references on several threads reach nothing but its plain fields.
+unsafe impl Sync for Outgoing {}
+
 impl Outgoing {
     /// Builds, preserves and publishes the workload of `p` with `generation`.
     ///

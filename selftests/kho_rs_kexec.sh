@@ -512,8 +512,8 @@ kdir_src=$(cd "${KDIR:-$KHO_RS_CACHE/kdir}" && pwd -P)
 [ -e "$kdir_src/source" ] && kdir_src=$(cd "$kdir_src/source" && pwd -P)
 sed -n '/KHO_RS_KTAP_BEGIN/,$p' "$log" | sed 1d >"$out/claim.ktap"
 if python3 "$kdir_src/tools/testing/kunit/kunit.py" parse "$out/claim.ktap" >"$out/claim.parse" 2>&1 &&
-	grep -q "Ran 2 tests.*passed: 2" "$out/claim.parse"; then
-	ok 0 "claim: KUnit kho_rs_kexec_claim and kho_rs_kexec_faults passed (mark layout, wrong order refused, claim, consumed page refused, 2^k accounting; an allocation failure at every point of a restore)"
+	grep -q "Ran 3 tests.*passed: 3" "$out/claim.parse"; then
+	ok 0 "claim: KUnit kho_rs_kexec_claim and kho_rs_kexec_faults passed (mark layout, wrong order refused, claim, consumed page refused, 2^k accounting; two threads claiming the same 64 pages get each once; an allocation failure at every point of a restore)"
 else
 	grep -E "ASSERTION|FAILED|Ran|ERROR|kho_rs_kexec_(claim|faults):" "$out/claim.parse" | head -5 | sed 's/^/# /'
 	ok 1 "claim: KUnit kho_rs_kexec_claim and kho_rs_kexec_faults passed"

@@ -182,6 +182,11 @@ pub struct Outgoing<T: Entry> {
     blob: Option<OutgoingBlob>,
 }
 
+// SAFETY: the only methods of `Outgoing` and `Published` that take `&self` read the name
+// and the folios (`Folio::as_slice`, a read of pages nobody writes through `&self`); the
+// block set (not `Sync`, see `BlockSet`) is reached only through `&mut self` and `Drop`.
+unsafe impl<T: Entry> Sync for Outgoing<T> {}
+
 impl<T: Entry> Outgoing<T> {
     /// Starts a state to publish as the KHO subtree `name`.
     ///

@@ -15,14 +15,21 @@
 //! * checks that a claim with the wrong order is refused and claims nothing;
 //! * checks that a claim takes the block (mark cleared, data intact, counted as 2^order
 //!   pages), and that a second claim of a consumed page fails with an errno and no WARN
-//!   (the test kernel runs with `panic_on_warn=1`).
+//!   (the test kernel runs with `panic_on_warn=1`);
+//! * lets two threads claim the same [`RACE_PAGES`] pages at the same time: each page must
+//!   be claimed exactly once, with no WARN (the shim's check-then-restore is one step
+//!   under its claim lock; without it both threads could pass the check of one page, and
+//!   the second `kho_restore_pages()` would WARN).
 //!
 //! Without the fixture (a cold boot, or the module loaded by hand) the suite fails and says
 //! why: it is never skipped silently.
 
 use kernel::prelude::*;
+use kernel::sync::atomic::{Atomic, Full, Relaxed};
+use kernel::sync::{Arc, Completion};
+use kernel::workqueue;
 
-use crate::claim_fixture::{pattern, CLAIM_ORDERS, CLAIM_SUBTREE};
+use crate::claim_fixture::{pattern, CLAIM_ORDERS, CLAIM_SUBTREE, RACE_PAGES};
 use crate::glue::mem::KernelMem;
 use crate::glue::subtree::IncomingBlob;
 use crate::pure::mem::PageMem;
@@ -30,8 +37,12 @@ use crate::pure::mem::PageMem;
 /// KHO's magic in the upper half of `page->private` (`KHO_PAGE_MAGIC`, "KHOP").
 const KHO_PAGE_MAGIC: u64 = 0x4b48_4f50;
 
-/// The fixture's `(pa, order)` pairs from the `kho-rs-claim` subtree (claimed and freed).
-fn fixture() -> Result<[(u64, u32); 2]> {
+/// The fixture's blocks as `(pa, order)` pairs.
+type Blocks = [(u64, u32); 2];
+
+/// The fixture's `(pa, order)` pairs from the `kho-rs-claim` subtree (claimed and freed),
+/// and the addresses of its pages to race for.
+fn fixture() -> Result<(Blocks, KVec<u64>)> {
     let Some(blob) = IncomingBlob::retrieve(CLAIM_SUBTREE)? else {
         pr_err!("kho_rs_kexec_claim: no kho-rs-claim subtree: run through the kexec selftest (case claim), which preserves the fixture and kexecs first\n");
         return Err(ENOENT);
@@ -44,11 +55,41 @@ fn fixture() -> Result<[(u64, u32); 2]> {
         Ok(u64::from_ne_bytes(w))
     };
     let out = [(word(0)?, word(1)? as u32), (word(2)?, word(3)? as u32)];
-    if out.iter().map(|b| b.1).ne(CLAIM_ORDERS) {
+    if out.iter().map(|b| b.1).ne(CLAIM_ORDERS) || word(4)? != RACE_PAGES as u64 {
         pr_err!("kho_rs_kexec_claim: fixture orders {:?}\n", out);
         return Err(EINVAL);
     }
-    Ok(out)
+    let mut race = KVec::with_capacity(RACE_PAGES, GFP_KERNEL)?;
+    for i in 0..RACE_PAGES {
+        race.push(word(5 + i)?, GFP_KERNEL)?;
+    }
+    Ok((out, race))
+}
+
+/// What the two racing threads share.
+#[pin_data]
+struct Race {
+    /// Signalled by the last thread to finish.
+    #[pin]
+    done: Completion,
+    /// Threads still running.
+    left: Atomic<i64>,
+    /// The pages to claim.
+    pages: KVec<u64>,
+    /// How many times each page was claimed.
+    wins: KVec<Atomic<i64>>,
+}
+
+/// Claims every page of `race`, counting the wins.
+fn race_claims(race: &Race) {
+    let mut mem = KernelMem::new();
+    for (pa, wins) in race.pages.iter().zip(race.wins.iter()) {
+        // SAFETY: a page of this module's own claim fixture, preserved by the previous
+        // kernel; the other thread claims the same pages, which is what is tested.
+        if unsafe { mem.claim(*pa, 1) }.is_ok() {
+            wins.add(1, Relaxed);
+        }
+    }
 }
 
 #[kunit_tests(kho_rs_kexec_claim)]
@@ -58,7 +99,7 @@ mod tests {
     /// The shim's reading of KHO's mark matches what KHO wrote for these blocks.
     #[test]
     fn page_mark_layout() -> Result {
-        let blocks = fixture()?;
+        let (blocks, _) = fixture()?;
         for &(pa, order) in blocks.iter() {
             let private = KernelMem::page_private(pa);
             assert_eq!(private >> 32, KHO_PAGE_MAGIC);
@@ -106,6 +147,59 @@ mod tests {
                 // referenced any more; each freed once.
                 unsafe { mem.free(pa + i * crate::glue::mem::GEOMETRY.page_size as u64) };
             }
+        }
+        assert_eq!(KernelMem::owned_pages(), owned);
+        Ok(())
+    }
+
+    /// Two threads claim the same pages at the same time: each page once, no WARN.
+    #[test]
+    fn two_threads_claim_each_page_once() -> Result {
+        let (_, pages) = fixture()?;
+        let claimed = KernelMem::claimed_pages();
+        let owned = KernelMem::owned_pages();
+        let mut wins = KVec::with_capacity(pages.len(), GFP_KERNEL)?;
+        for _ in 0..pages.len() {
+            wins.push(Atomic::new(0i64), GFP_KERNEL)?;
+        }
+        let race = Arc::pin_init(
+            pin_init!(Race {
+                done <- Completion::new(),
+                left: Atomic::new(2),
+                pages,
+                wins,
+            }),
+            GFP_KERNEL,
+        )?;
+        let mut spawned = 0;
+        for _ in 0..2 {
+            let r = race.clone();
+            let work = move || {
+                race_claims(&r);
+                if r.left.fetch_sub(1, Full) == 1 {
+                    r.done.complete_all();
+                }
+            };
+            if workqueue::system_unbound()
+                .try_spawn(GFP_KERNEL, work)
+                .is_err()
+            {
+                break;
+            }
+            spawned += 1;
+        }
+        if spawned < 2 && race.left.fetch_sub(2 - spawned, Full) == 2 - spawned {
+            race.done.complete_all();
+        }
+        race.done.wait_for_completion();
+        assert_eq!(spawned, 2);
+        let once = race.wins.iter().filter(|w| w.load(Relaxed) == 1).count();
+        assert_eq!(once, RACE_PAGES);
+        assert_eq!(KernelMem::claimed_pages() - claimed, RACE_PAGES as i64);
+        let mut mem = KernelMem::new();
+        for &pa in race.pages.iter() {
+            // SAFETY: claimed exactly once above (checked), by this test, not referenced.
+            unsafe { mem.free(pa) };
         }
         assert_eq!(KernelMem::owned_pages(), owned);
         Ok(())

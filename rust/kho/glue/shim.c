@@ -321,7 +321,7 @@ int kho_rs_add_subtree(const char *name, void *blob, size_t size)
 	 * kho_add_subtree() WARNs when it cannot create the subtree's debugfs
 	 * file (an allocation), so a fault-injection sweep (fail-nth) must not
 	 * fail it: the counter is paused across the call. Fixed in the kernel by
-	 * patches/7.3/0001-kho-do-not-warn-when-a-subtree-s-debugfs-file-cannot-be-made.patch.
+	 * patches/kernel/0001-kho-do-not-WARN-when-a-subtree-s-debugfs-file-cannot.patch.
 	 */
 	WRITE_ONCE(current->fail_nth, 0);
 #endif

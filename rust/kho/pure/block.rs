@@ -301,8 +301,13 @@ pub(crate) struct BlockSet<E: BlockEntry> {
     count_per_block: usize,
     /// Whether the set was restored from the previous kernel.
     incoming: bool,
-    /// The entry type; `fn() -> E` keeps the set `Send`/`Sync` regardless of `E`.
+    /// The entry type; `fn() -> E` keeps the set `Send` regardless of `E`.
     _entry: PhantomData<fn() -> E>,
+    /// Not `Sync`: entries are written through a shared reference ([`BlockSet::iter`],
+    /// [`Slot::write`]) with a `&mut M` of the caller's, so two threads holding `&BlockSet`
+    /// could write the same page at once. A value that owns a set and never reaches its
+    /// pages through `&self` may say it is `Sync` itself.
+    _not_sync: PhantomData<core::cell::Cell<()>>,
 }
 
 impl<E: BlockEntry> BlockSet<E> {
@@ -316,6 +321,7 @@ impl<E: BlockEntry> BlockSet<E> {
             count_per_block: (geo.page_size - BLOCK_HEADER_SIZE) / E::SIZE,
             incoming: false,
             _entry: PhantomData,
+            _not_sync: PhantomData,
         }
     }
 
