@@ -401,7 +401,8 @@ fn c_reads_rust(size: usize, n: usize, head: u64, seed: u64) -> Result {
     let live = oracle::live();
     let freed = oracle::restored_freed();
     let mut seen = Seen::new();
-    let res = match CBlockSet::restore_kho(size, head) {
+    // SAFETY: `head` comes from this module's own blockx subtree of the previous kernel.
+    let res = match unsafe { CBlockSet::restore_kho(size, head) } {
         Ok(mut c) => (|| -> Result {
             ck.expect("C nblocks", c.nblocks() as u64, BLOCKS)?;
             let mut buf = KVec::from_elem(0u8, size, GFP_KERNEL)?;

@@ -483,7 +483,8 @@ fn rust_reads_on<E: TestEntry>(
 /// chain, in order.
 fn c_reads<E: TestEntry>(head: u64, pas: &[u64], (case, n, back): (u64, usize, usize)) -> Result {
     let ledger = Ledger::open(pas.len() + 8)?;
-    let res = match ledger.restore(E::SIZE, head) {
+    // SAFETY: `head` heads a chain this test wrote in its own loaned pages.
+    let res = match unsafe { ledger.restore(E::SIZE, head) } {
         Ok(mut c) => c_reads_on::<E>(&mut c, head, pas, (case, n, back)),
         Err(e) => {
             pr_err!("kho_rs_block_c: C restore failed: {}\n", e);
@@ -767,7 +768,8 @@ fn restore_verdict<const N: usize>(lm: &mut LoanMem, head: u64) -> Verdict {
 /// set is destroyed at once, releasing its blocks).
 fn c_verdict(entry_size: usize, head: u64, max: usize) -> Result<(Verdict, KVVec<u64>)> {
     let ledger = Ledger::open(max + 8)?;
-    let v = match ledger.restore(entry_size, head) {
+    // SAFETY: `head` heads a chain this test wrote in its own loaned pages, whose links (damaged or not) stay inside the loan.
+    let v = match unsafe { ledger.restore(entry_size, head) } {
         Ok(c) => Ok(c.nblocks()),
         Err(e) => Err(-e),
     };
@@ -1018,7 +1020,8 @@ fn incoming_shrink_on(cs: &mut Case, pas: &[u64], case: u64) -> Result {
 fn c_incoming_shrink(b0: u64, case: u64) -> Result<KVVec<u64>> {
     let cap = cap_of(8);
     let ledger = Ledger::open(8)?;
-    let res = match ledger.restore(8, b0) {
+    // SAFETY: `b0` heads a chain this test wrote in its own loaned pages, whose links (damaged or not) stay inside the loan.
+    let res = match unsafe { ledger.restore(8, b0) } {
         Ok(mut c) => (|| -> Result {
             c.shrink(cap as u64);
             ensure_eq(c.nblocks() as u64, 1, "C incoming shrink")?;
@@ -1277,7 +1280,8 @@ fn empty_on(cs: &mut Case) -> Result {
     ensure(c.head_pa() == 0 && c.nblocks() == 0, "C shrink(0) empties")?;
     drop(c);
     let ledger = Ledger::open(1)?;
-    let res = match ledger.restore(32, 0) {
+    // SAFETY: an empty chain (address 0) reaches no page.
+    let res = match unsafe { ledger.restore(32, 0) } {
         Ok(mut inc) => (|| -> Result {
             ensure(
                 inc.is_incoming() && inc.head_pa() == 0 && inc.nblocks() == 0,

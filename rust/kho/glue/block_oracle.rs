@@ -119,7 +119,16 @@ impl CBlockSet {
     /// On failure returns a negative errno: C's, or, before C runs, `-EPERM` if this is not a
     /// KHO boot, `-EBUSY` while a [`Ledger`] is open, or the shim's check that every block of
     /// the chain is a preserved, unclaimed page (C would WARN on any other).
-    pub(crate) fn restore_kho(entry_size: usize, head_pa: u64) -> core::result::Result<Self, i32> {
+    ///
+    /// # Safety
+    ///
+    /// `head_pa` must come from the caller's own state of the previous kernel: the shim's
+    /// check proves that each block was preserved by someone, not by whom, and C reads
+    /// every block it reaches.
+    pub(crate) unsafe fn restore_kho(
+        entry_size: usize,
+        head_pa: u64,
+    ) -> core::result::Result<Self, i32> {
         let mut set = Self::new(entry_size).map_err(|e| e.to_errno())?;
         // Count the set before C can release anything, so no ledger opens meanwhile.
         loop {
@@ -134,7 +143,8 @@ impl CBlockSet {
         set.kho = true;
         // SAFETY: `set.set` is a live fresh handle and no ledger is open (`ORACLE_STATE` is
         // positive), so blocks C releases go to the real `kho_restore_free()`; the wrapper
-        // refuses chains with a block KHO did not preserve before C reads or releases it.
+        // refuses chains with a block KHO did not preserve before C reads or releases it,
+        // and the chain is the caller's own (this function's contract).
         let err = unsafe { ffi::kho_rs_oracle_restore(set.raw(), head_pa) };
         if err != 0 {
             return Err(err);
@@ -357,14 +367,21 @@ impl Ledger {
     /// `kho_block_set_restore()` of the chain at `head_pa` into a new C set for entries of
     /// `entry_size` bytes. On failure returns C's negative errno; the blocks C released on
     /// the way are in the ledger.
-    pub(crate) fn restore(
+    ///
+    /// # Safety
+    ///
+    /// `head_pa` must be 0 or head a chain of pages the caller owns (a test's own loaned
+    /// pages): C reads every block it reaches, checking nothing but its header, and
+    /// follows the `next` links as they are (only a ledger-recorded loop stops it).
+    pub(crate) unsafe fn restore(
         &self,
         entry_size: usize,
         head_pa: u64,
     ) -> core::result::Result<Incoming<'_>, i32> {
         let set = CBlockSet::new(entry_size).map_err(|e| e.to_errno())?;
         // SAFETY: `set.set` is a live fresh handle and the ledger is open (type invariant),
-        // so C's restore and any release of blocks are recorded, not run.
+        // so C's restore and any release of blocks are recorded, not run; the chain is in
+        // pages the caller owns (this function's contract).
         let err = unsafe { ffi::kho_rs_oracle_restore(set.raw(), head_pa) };
         if err != 0 {
             return Err(err);
