@@ -18,6 +18,8 @@ use kernel::prelude::*;
 // dead code is caught.
 #[allow(dead_code)]
 pub mod kho;
+#[macro_use]
+mod module_params;
 mod status;
 mod workload;
 
@@ -25,43 +27,11 @@ pub(crate) use kho::{glue, pure};
 
 use glue::kho::param;
 
-module! {
+kho_rs_module! {
     type: KhoRs,
     name: "kho_rs",
-    authors: ["kho-rs developers"],
     description: "Kexec HandOver data structures in Rust: live-update workload",
-    license: "GPL",
-    params: {
-        // An integer, not `bool`: `module!` of Linux 7.2 has no `bool` parameters.
-        workload: u32 {
-            default: 0,
-            description: "1: verify the previous kernel's workload on a KHO boot, else preserve one (0: off)",
-        },
-        seed: u64 {
-            default: 0x6b686f2d7273,
-            description: "Seed of the workload data",
-        },
-        folios: u32 {
-            default: 64,
-            description: "Workload: folios of orders 0..4 tracked in the Rust radix tree",
-        },
-        vmalloc_mib: u32 {
-            default: 64,
-            description: "Workload: size of the preserved vmalloc area in MiB",
-        },
-        vmalloc_huge: u32 {
-            default: 0,
-            description: "Workload: 1 to allocate the vmalloc area with vmalloc_huge() and preserve it in 2 MiB blocks where it has them (vmalloc_mib must then be even)",
-        },
-        block_entries: u32 {
-            default: 100000,
-            description: "Workload: entries (32 bytes) in the preserved block set",
-        },
-        chain: u32 {
-            default: 0,
-            description: "Re-preserve a verified workload until this generation (kexec chains)",
-        },
-    },
+    extra_params: {},
 }
 
 struct KhoRs {

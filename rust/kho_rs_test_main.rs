@@ -14,6 +14,8 @@ mod bench;
 mod blockx;
 mod claim_fixture;
 pub mod kho;
+#[macro_use]
+mod module_params;
 mod status;
 mod tests;
 mod vmx;
@@ -23,41 +25,14 @@ pub(crate) use kho::{glue, pure};
 
 use glue::kho::param;
 
-module! {
+kho_rs_module! {
     type: KhoRs,
     name: "kho_rs_test",
-    authors: ["kho-rs developers"],
     description: "kho_rs test harness: KUnit suites, benchmarks, fault injection, exchanges with C",
-    license: "GPL",
-    params: {
+    extra_params: {
         bench: u32 {
             default: 0,
             description: "Run benchmarks at load: bit mask, 1 radix, 2 vmalloc, 4 block",
-        },
-        // An integer, not `bool`: `module!` of Linux 7.2 has no `bool` parameters.
-        workload: u32 {
-            default: 0,
-            description: "1: verify the previous kernel's workload on a KHO boot, else preserve one (0: off)",
-        },
-        seed: u64 {
-            default: 0x6b686f2d7273,
-            description: "Seed of the workload data",
-        },
-        folios: u32 {
-            default: 64,
-            description: "Workload: folios of orders 0..4 tracked in the Rust radix tree",
-        },
-        vmalloc_mib: u32 {
-            default: 64,
-            description: "Workload: size of the preserved vmalloc area in MiB",
-        },
-        vmalloc_huge: u32 {
-            default: 0,
-            description: "Workload: 1 to allocate the vmalloc area with vmalloc_huge() and preserve it in 2 MiB blocks where it has them (vmalloc_mib must then be even)",
-        },
-        block_entries: u32 {
-            default: 100000,
-            description: "Workload: entries (32 bytes) in the preserved block set",
         },
         corrupt: u32 {
             default: 0,
@@ -82,10 +57,6 @@ module! {
         blockx: u32 {
             default: 0,
             description: "1: block chains written by C (upstream kho_block.c) and by Rust for each other, restored and verified by the other after kexec",
-        },
-        chain: u32 {
-            default: 0,
-            description: "Re-preserve a verified workload until this generation (kexec chains)",
         },
         claim_prep: u32 {
             default: 0,

@@ -116,6 +116,34 @@ struct Sweep {
     absorbed: u32,
 }
 
+impl Sweep {
+    /// Counts a step whose operation succeeded (`ok`) or failed; returns whether the sweep
+    /// goes on: it ends at the first step that injected nothing.
+    fn next(&mut self, injected: bool, ok: bool) -> bool {
+        if !injected {
+            return false;
+        }
+        self.points += 1;
+        if ok {
+            self.absorbed += 1;
+        } else {
+            self.failed += 1;
+        }
+        true
+    }
+
+    /// Logs what the sweep `what` saw.
+    fn report(&self, what: &str) {
+        pr_info!(
+            "{}: {} allocation points: {} failed with an errno, {} absorbed; nothing left behind at any\n",
+            what,
+            self.points,
+            self.failed,
+            self.absorbed
+        );
+    }
+}
+
 #[kunit_tests(kho_rs_faults)]
 mod tests {
     use super::*;
@@ -132,36 +160,27 @@ mod tests {
             let fail = FailNth::arm(k)?;
             let res = fault_state(1000);
             let injected = fail.disarm();
+            let ok = res.is_ok();
             match res {
                 Ok(published) => {
                     assert!(outgoing_subtree_exists(&name));
                     drop(published);
-                    if injected {
-                        s.absorbed += 1;
-                    }
                 }
                 Err(e) => {
                     // Only an injected failure may make it fail, and with an errno.
                     assert!(injected);
                     assert!(e.to_errno() < 0);
-                    s.failed += 1;
                 }
             }
             // Nothing left behind, at every step.
             assert!(!outgoing_subtree_exists(&name));
             assert_eq!(KernelMem::owned_pages(), owned);
-            if !injected {
+            if !s.next(injected, ok) {
                 break;
             }
-            s.points += 1;
             k += 1;
         }
-        pr_info!(
-            "kho_rs_faults: preserve: {} allocation points: {} failed with an errno, {} absorbed; nothing left behind at any\n",
-            s.points,
-            s.failed,
-            s.absorbed
-        );
+        s.report("kho_rs_faults: preserve");
         // A state has folios, a vmalloc area, blocks, radix nodes and a blob: a sweep
         // that found (almost) nothing to fail did not run.
         assert!(s.points >= 10);
@@ -191,13 +210,9 @@ mod kexec_tests {
             let fail = FailNth::arm(k)?;
             let res = Restored::<[u64; 4]>::retrieve(&fault_name(n)?);
             let injected = fail.disarm();
+            let ok = res.is_ok();
             match res {
-                Ok(Some(state)) => {
-                    assert!(check_state(n, &state));
-                    if injected {
-                        s.absorbed += 1;
-                    }
-                }
+                Ok(Some(state)) => assert!(check_state(n, &state)),
                 Ok(None) => {
                     pr_err!("kho_rs_kexec_faults: no state {}: run through the kexec selftest (case claim)\n", n);
                     return Err(ENOENT);
@@ -205,7 +220,6 @@ mod kexec_tests {
                 Err(e) => {
                     assert!(injected);
                     assert!(e.to_errno() < 0);
-                    s.failed += 1;
                     // Consumed by the failed restore (refused again, with an errno and
                     // no WARN), or, if it failed before the blob was claimed, intact.
                     match Restored::<[u64; 4]>::retrieve(&fault_name(n)?) {
@@ -216,18 +230,12 @@ mod kexec_tests {
                 }
             }
             assert_eq!(KernelMem::owned_pages(), owned);
-            if !injected {
+            if !s.next(injected, ok) {
                 break;
             }
-            s.points += 1;
             k += 1;
         }
-        pr_info!(
-            "kho_rs_kexec_faults: restore: {} allocation points: {} failed with an errno, {} absorbed; nothing left claimed at any\n",
-            s.points,
-            s.failed,
-            s.absorbed
-        );
+        s.report("kho_rs_kexec_faults: restore");
         assert!(s.points >= 3);
         Ok(())
     }
