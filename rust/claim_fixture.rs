@@ -6,8 +6,9 @@
 //! previous kernel's memory map at boot, so the mark can only be observed after a real
 //! kexec. With `claim_prep=1` the first kernel preserves one order-0 page and one order-2
 //! block, filled with a known pattern, and publishes their addresses and orders as the
-//! raw subtree `kho-rs-claim` (native-endian `u64`: `pa0, 0, pa2, 2`, then [`RACE_PAGES`]
-//! and the addresses of that many order-0 pages, which two threads race to claim).
+//! raw subtree `kho-rs-claim` (four native-endian `u64`: `pa0, 0, pa2, 2`), and
+//! [`RACE_PAGES`] order-0 pages, which two threads race to claim, as the raw subtree
+//! [`RACE_SUBTREE`] (their number, then their addresses).
 //! The kexec selftest (case `claim`) then kexecs, and the suite, running at insmod in the
 //! second kernel, pins the mark's layout against these pages, claims them and checks
 //! every rule.
@@ -32,8 +33,12 @@ pub(crate) const CLAIM_SUBTREE: &CStr = c"kho-rs-claim";
 pub(crate) const CLAIM_ORDERS: [u32; 2] = [0, 2];
 
 /// Order-0 pages that two threads race to claim (`two_threads_claim_each_page_once`),
-/// listed after the blocks: word 4 of the blob is their number, then their addresses.
+/// published as the raw subtree [`RACE_SUBTREE`]: their number, then their addresses.
 pub(crate) const RACE_PAGES: usize = 64;
+
+/// Name of the race pages' subtree (each test restores its own subtree: retrieving one
+/// consumes it).
+pub(crate) const RACE_SUBTREE: &CStr = c"kho-rs-race";
 
 /// Word `i` of the fixture pattern in the block at `pa`.
 pub(crate) const fn pattern(pa: u64, i: u64) -> u64 {
@@ -49,6 +54,7 @@ pub(crate) struct ClaimFixture {
     blocks: KVec<(u64, u32)>,
     mem: KernelMem,
     _blob: OutgoingBlob,
+    _race_blob: OutgoingBlob,
     /// The fault sweep's states, published; dropping them unpublishes them.
     faults: KVec<Published<[u64; 4]>>,
 }
@@ -86,27 +92,36 @@ impl ClaimFixture {
             }
             Ok(())
         })();
+        // Writes `words` (native-endian) to a blob page and returns their size.
+        let put = |buf: &mut [u8], words: &mut dyn Iterator<Item = u64>| {
+            let mut size = 0;
+            for (i, v) in words.enumerate() {
+                let dst = buf
+                    .get_mut(i * 8..i * 8 + 8)
+                    .ok_or(crate::pure::error::Error::inval("claim fixture blob", 0))?;
+                dst.copy_from_slice(&v.to_ne_bytes());
+                size = i * 8 + 8;
+            }
+            Ok(size)
+        };
         let blob = res.and_then(|()| {
-            OutgoingBlob::publish(CLAIM_SUBTREE, |buf| {
-                let (fixed, race) = blocks.split_at(CLAIM_ORDERS.len());
-                let fixed = fixed.iter().flat_map(|&(pa, order)| [pa, u64::from(order)]);
-                let words = Iterator::chain(
-                    Iterator::chain(fixed, [RACE_PAGES as u64]),
-                    race.iter().map(|&(pa, _)| pa),
-                );
-                let mut size = 0;
-                for (i, v) in words.enumerate() {
-                    let dst = buf
-                        .get_mut(i * 8..i * 8 + 8)
-                        .ok_or(crate::pure::error::Error::inval("claim fixture blob", 0))?;
-                    dst.copy_from_slice(&v.to_ne_bytes());
-                    size = i * 8 + 8;
-                }
-                Ok(size)
-            })
+            let (fixed, race) = blocks.split_at(CLAIM_ORDERS.len());
+            let claim = OutgoingBlob::publish(CLAIM_SUBTREE, |buf| {
+                put(
+                    buf,
+                    &mut fixed.iter().flat_map(|&(pa, order)| [pa, u64::from(order)]),
+                )
+            })?;
+            let race = OutgoingBlob::publish(RACE_SUBTREE, |buf| {
+                put(
+                    buf,
+                    &mut Iterator::chain([race.len() as u64].into_iter(), race.iter().map(|b| b.0)),
+                )
+            })?;
+            Ok((claim, race))
         });
         match blob {
-            Ok(blob) => {
+            Ok((blob, race_blob)) => {
                 pr_info!(
                     "claim fixture: preserved order-0 page {:#x}, order-2 block {:#x} and {} pages to race for\n",
                     blocks[0].0,
@@ -118,6 +133,7 @@ impl ClaimFixture {
                     blocks,
                     mem,
                     _blob: blob,
+                    _race_blob: race_blob,
                     faults: KVec::new(),
                 };
                 // On error `fixture` is dropped, which undoes everything made so far.

@@ -45,11 +45,12 @@ python3 "$kunit_py" exec --build_dir "$KDIR" \
 # What the allocation-failure sweep saw (KUnit kho_rs_faults).
 grep -o "kho_rs_faults: preserve: .*" "$KHO_RS_KUNIT_LOG" | tr -d '\r' | sed 's/^/kunit: /' || true
 # A WARN panics the guest (panic_on_warn=1) and kunit.py then misses tests; a lockdep
-# report or a BUG that does not panic shows only in the console: it fails the run too.
-if grep -qE "WARNING:|BUG:|Oops|Call Trace|possible (circular|recursive) locking" "$KHO_RS_KUNIT_LOG"; then
-	grep -E "WARNING:|BUG:|Oops|possible (circular|recursive) locking" "$KHO_RS_KUNIT_LOG" | head -5 |
-		sed 's/^/kunit: FAIL: /'
-	echo "kunit: the console shows a warning, BUG or lockdep report (full log $KHO_RS_KUNIT_LOG)"
+# report, a BUG that does not panic or a stall's stack dump shows only in the console:
+# it fails the run too (kernel_trouble; allocation-failure reports are the sweep's).
+trouble=$(kernel_trouble "$KHO_RS_KUNIT_LOG")
+if [ -n "$trouble" ]; then
+	printf '%s\n' "$trouble" | sed 's/^/kunit: FAIL: /'
+	echo "kunit: the console shows a warning, BUG, lockdep report or stack dump (full log $KHO_RS_KUNIT_LOG)"
 	rc=1
 fi
 exit $rc

@@ -136,3 +136,18 @@ qemu_accel() {
 	) 8>"$f.lock"
 	cat "$f"
 }
+
+# kernel_trouble LOG: prints what in a kernel log shows trouble: an oops, a BUG, a
+# panic, a WARNING (lockdep's reports included), or a stack dump (hung task, RCU
+# stall, ...) other than an allocation-failure report. warn_alloc() dumps the stack
+# of a failed allocation without being a WARN; the fault-injection sweeps cause such
+# failures on purpose. Prints nothing if there is none.
+kernel_trouble() {
+	local traces allocs
+	grep -E "Oops|BUG:|Kernel panic|WARNING:" "$1" | head -5
+	traces=$(grep -c "Call Trace:" "$1" || true)
+	allocs=$(grep -c " warn_alloc+" "$1" || true)
+	if [ "${traces:-0}" -gt "${allocs:-0}" ]; then
+		echo "$((traces - allocs)) stack dump(s) other than allocation-failure reports"
+	fi
+}

@@ -35,11 +35,14 @@ check() {
 	ok $? "$2"
 }
 
-# no_oops LOG NAME: one TAP line, failing if the kernel log shows an oops,
-# BUG, panic or WARNING.
+# no_oops LOG NAME: one TAP line, failing if the kernel log shows an oops, BUG,
+# panic, WARNING or a stack dump other than an allocation-failure report
+# (kernel_trouble in scripts/lib.sh).
 no_oops() {
-	if grep -qE "Oops|BUG:|Kernel panic|WARNING:|Call Trace" "$1"; then
-		grep -E "Oops|BUG:|Kernel panic|WARNING:" "$1" | head -5 | sed 's/^/# /'
+	local trouble
+	trouble=$(kernel_trouble "$1")
+	if [ -n "$trouble" ]; then
+		printf '%s\n' "$trouble" | sed 's/^/# /'
 		ok 1 "$2: no oops, panic or warning"
 	else
 		ok 0 "$2: no oops, panic or warning"

@@ -29,7 +29,7 @@ use kernel::sync::atomic::{Atomic, Full, Relaxed};
 use kernel::sync::{Arc, Completion};
 use kernel::workqueue;
 
-use crate::claim_fixture::{pattern, CLAIM_ORDERS, CLAIM_SUBTREE, RACE_PAGES};
+use crate::claim_fixture::{pattern, CLAIM_ORDERS, CLAIM_SUBTREE, RACE_PAGES, RACE_SUBTREE};
 use crate::glue::mem::KernelMem;
 use crate::glue::subtree::IncomingBlob;
 use crate::pure::mem::PageMem;
@@ -37,33 +37,50 @@ use crate::pure::mem::PageMem;
 /// KHO's magic in the upper half of `page->private` (`KHO_PAGE_MAGIC`, "KHOP").
 const KHO_PAGE_MAGIC: u64 = 0x4b48_4f50;
 
-/// The fixture's blocks as `(pa, order)` pairs.
-type Blocks = [(u64, u32); 2];
+/// Native-endian word `i` of `b`.
+fn word(b: &[u8], i: usize) -> Result<u64> {
+    let raw = b.get(i * 8..i * 8 + 8).ok_or(EINVAL)?;
+    let mut w = [0u8; 8];
+    w.copy_from_slice(raw);
+    Ok(u64::from_ne_bytes(w))
+}
 
-/// The fixture's `(pa, order)` pairs from the `kho-rs-claim` subtree (claimed and freed),
-/// and the addresses of its pages to race for.
-fn fixture() -> Result<(Blocks, KVec<u64>)> {
-    let Some(blob) = IncomingBlob::retrieve(CLAIM_SUBTREE)? else {
-        pr_err!("kho_rs_kexec_claim: no kho-rs-claim subtree: run through the kexec selftest (case claim), which preserves the fixture and kexecs first\n");
-        return Err(ENOENT);
-    };
+/// The raw subtree `name` of the fixture (claimed and freed: it can be read once).
+fn fixture_blob(name: &CStr) -> Result<IncomingBlob> {
+    IncomingBlob::retrieve(name)?.ok_or_else(|| {
+        pr_err!("kho_rs_kexec_claim: no fixture subtree: run through the kexec selftest (case claim), which preserves the fixture and kexecs first\n");
+        ENOENT
+    })
+}
+
+/// The fixture's `(pa, order)` pairs from the `kho-rs-claim` subtree.
+fn fixture() -> Result<[(u64, u32); 2]> {
+    let blob = fixture_blob(CLAIM_SUBTREE)?;
     let b = blob.bytes();
-    let word = |i: usize| -> Result<u64> {
-        let raw = b.get(i * 8..i * 8 + 8).ok_or(EINVAL)?;
-        let mut w = [0u8; 8];
-        w.copy_from_slice(raw);
-        Ok(u64::from_ne_bytes(w))
-    };
-    let out = [(word(0)?, word(1)? as u32), (word(2)?, word(3)? as u32)];
-    if out.iter().map(|b| b.1).ne(CLAIM_ORDERS) || word(4)? != RACE_PAGES as u64 {
+    let out = [
+        (word(b, 0)?, word(b, 1)? as u32),
+        (word(b, 2)?, word(b, 3)? as u32),
+    ];
+    if out.iter().map(|b| b.1).ne(CLAIM_ORDERS) {
         pr_err!("kho_rs_kexec_claim: fixture orders {:?}\n", out);
+        return Err(EINVAL);
+    }
+    Ok(out)
+}
+
+/// The addresses of the pages to race for, from the `kho-rs-race` subtree.
+fn race_pages() -> Result<KVec<u64>> {
+    let blob = fixture_blob(RACE_SUBTREE)?;
+    let b = blob.bytes();
+    if word(b, 0)? != RACE_PAGES as u64 {
+        pr_err!("kho_rs_kexec_claim: {} race pages\n", word(b, 0)?);
         return Err(EINVAL);
     }
     let mut race = KVec::with_capacity(RACE_PAGES, GFP_KERNEL)?;
     for i in 0..RACE_PAGES {
-        race.push(word(5 + i)?, GFP_KERNEL)?;
+        race.push(word(b, 1 + i)?, GFP_KERNEL)?;
     }
-    Ok((out, race))
+    Ok(race)
 }
 
 /// What the two racing threads share.
@@ -99,7 +116,7 @@ mod tests {
     /// The shim's reading of KHO's mark matches what KHO wrote for these blocks.
     #[test]
     fn page_mark_layout() -> Result {
-        let (blocks, _) = fixture()?;
+        let blocks = fixture()?;
         for &(pa, order) in blocks.iter() {
             let private = KernelMem::page_private(pa);
             assert_eq!(private >> 32, KHO_PAGE_MAGIC);
@@ -155,7 +172,7 @@ mod tests {
     /// Two threads claim the same pages at the same time: each page once, no WARN.
     #[test]
     fn two_threads_claim_each_page_once() -> Result {
-        let (_, pages) = fixture()?;
+        let pages = race_pages()?;
         let claimed = KernelMem::claimed_pages();
         let owned = KernelMem::owned_pages();
         let mut wins = KVec::with_capacity(pages.len(), GFP_KERNEL)?;
