@@ -40,6 +40,12 @@ extern "C" {
 
     pub(crate) fn kho_rs_preserve_pages(phys: u64, nr_pages: c_ulong) -> c_int;
     pub(crate) fn kho_rs_unpreserve_pages(phys: u64, nr_pages: c_ulong);
+    pub(crate) fn kho_rs_preserve_blocks(
+        phys: *const u64,
+        n: c_ulong,
+        nr_pages: c_ulong,
+        done: *mut c_ulong,
+    ) -> c_int;
     pub(crate) fn kho_rs_unpreserve_blocks(phys: *const u64, n: c_ulong, nr_pages: c_ulong);
     pub(crate) fn kho_rs_claim_pages(phys: u64, nr_pages: c_ulong) -> c_int;
     pub(crate) fn kho_rs_claim_blocks_pages(

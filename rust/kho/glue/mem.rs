@@ -254,6 +254,43 @@ impl PageMem for KernelMem {
         }
     }
 
+    unsafe fn preserve_blocks_in(&mut self, list: BlockList) -> (usize, Result) {
+        let Some(words) = self.virt(list.page) else {
+            return (
+                0,
+                Err(Error::inval("block list page misaligned", list.page)),
+            );
+        };
+        if list.first.saturating_add(list.n) > GEOMETRY.page_words {
+            return (
+                0,
+                Err(Error::inval("block list outside its page", list.page)),
+            );
+        }
+        let mut done: c_ulong = 0;
+        // SAFETY: `list.page` is owned by the caller (contract), so its words
+        // `first..first + n` (checked to be inside the page) are readable; each is a block
+        // the caller owns and keeps while preserved (contract); C writes `done`.
+        let ret = unsafe {
+            ffi::kho_rs_preserve_blocks(
+                words.add(list.first),
+                list.n as c_ulong,
+                list.nr_pages as c_ulong,
+                &mut done,
+            )
+        };
+        let done = (done as usize).min(list.n);
+        if ret == 0 {
+            return (done, Ok(()));
+        }
+        // SAFETY: as above; `done < n` names the block that failed.
+        let bad = unsafe { words.add(list.first + done).read() };
+        (
+            done,
+            Err(Error::new(-ret, "kho_preserve_pages failed", bad)),
+        )
+    }
+
     unsafe fn unpreserve_blocks_in(&mut self, list: BlockList) {
         let Some(words) = self.virt(list.page) else {
             return;

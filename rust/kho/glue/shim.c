@@ -314,6 +314,30 @@ void kho_rs_unpreserve_pages(u64 phys, unsigned long nr_pages)
 }
 
 /* kho_unpreserve_pages() of @n blocks of @nr_pages pages listed at @phys: one call a chunk. */
+/*
+ * Preserves @n blocks of @nr_pages pages listed at @phys (a page the caller
+ * owns), in order, as kho_preserve_pages() one by one; stops at the first that
+ * fails. *@done gets the number preserved. One call per vmalloc chunk: a call
+ * per page cost a fifth of a vmalloc preserve under TCG.
+ */
+int kho_rs_preserve_blocks(const u64 *phys, unsigned long n, unsigned long nr_pages,
+			   unsigned long *done)
+{
+	unsigned long i;
+	int err = 0;
+
+	*done = 0;
+	if (!kho_rs_kho_enabled())
+		return -EOPNOTSUPP;
+	for (i = 0; i < n; i++) {
+		err = kho_preserve_pages(phys_to_page(phys[i]), nr_pages);
+		if (err)
+			break;
+	}
+	*done = i;
+	return err;
+}
+
 void kho_rs_unpreserve_blocks(const u64 *phys, unsigned long n, unsigned long nr_pages)
 {
 	unsigned long i;

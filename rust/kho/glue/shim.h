@@ -30,6 +30,8 @@ unsigned long kho_rs_direct_map_offset(void);
 /* KHO preservation of page ranges. */
 int kho_rs_preserve_pages(u64 phys, unsigned long nr_pages);
 void kho_rs_unpreserve_pages(u64 phys, unsigned long nr_pages);
+int kho_rs_preserve_blocks(const u64 *phys, unsigned long n, unsigned long nr_pages,
+			   unsigned long *done);
 void kho_rs_unpreserve_blocks(const u64 *phys, unsigned long n, unsigned long nr_pages);
 int kho_rs_claim_pages(u64 phys, unsigned long nr_pages);
 /* The check of kho_rs_claim_pages() alone; C only (block_oracle.c). */

@@ -104,6 +104,33 @@ pub(crate) trait PageMem {
     /// the next kernel behind their back.
     unsafe fn unpreserve(&mut self, pa: u64, nr_pages: u64);
 
+    /// Preserves every block of `list` (`list.nr_pages` pages each), in order, as
+    /// [`PageMem::preserve`] does one by one, and stops at the first that fails. Returns how
+    /// many were preserved and the error that stopped it. The kernel does it with one C
+    /// call for the whole list.
+    ///
+    /// # Safety
+    ///
+    /// `list.page` must be a page owned by the caller, and every listed block owned by the
+    /// caller and kept allocated until it is unpreserved or the kernel kexecs.
+    unsafe fn preserve_blocks_in(&mut self, list: BlockList) -> (usize, Result) {
+        for i in 0..list.n {
+            // SAFETY: the caller owns `list.page`.
+            let word = unsafe { self.page(list.page) }.and_then(|p| p.get(list.first + i));
+            let Some(&pa) = word else {
+                return (
+                    i,
+                    Err(super::error::Error::inval("block list outside its page", 0)),
+                );
+            };
+            // SAFETY: a block the caller owns (this function's contract).
+            if let Err(e) = unsafe { self.preserve(pa, list.nr_pages) } {
+                return (i, Err(e));
+            }
+        }
+        (list.n, Ok(()))
+    }
+
     /// Undoes [`PageMem::preserve`] for every block of `list` (`list.nr_pages` pages each),
     /// in order. The kernel does it with one C call for the whole list.
     ///

@@ -248,64 +248,90 @@ unsafe fn fill_chunks<M: PageMem>(
     let per_chunk = geo.vmalloc_chunk_entries;
     let nr = block_pages(desc.order);
     let align = (geo.page_size as u64) << desc.order;
+    let mut pages = pages.peekable();
     let mut chunk = desc.first;
-    let mut slot = 0usize;
     let mut covered = 0u64;
-    for pa in pages {
-        if pa == 0 || pa & (align - 1) != 0 {
-            return Err(Error::inval("vmalloc: block not aligned to its order", pa));
-        }
-        covered += nr;
-        if covered > u64::from(desc.total_pages) {
-            return Err(Error::inval(
-                "vmalloc: more pages than total_pages",
-                covered,
-            ));
-        }
-        // SAFETY: a block of the caller's area (this function's contract).
-        unsafe { mem.preserve(pa, nr) }?;
+    loop {
+        // Fill the chunk with up to `per_chunk` block addresses, checked first; then
+        // preserve them with one call. Entries are written only for blocks that end up
+        // preserved (the others are zeroed again), so `unpreserve` undoes exactly this.
         // SAFETY: `chunk` is `desc.first` (owned, requirement) or a chunk this call
         // allocated.
-        let Some(word) = (unsafe { mem.page_mut(chunk) })
+        let Some(entries) = (unsafe { mem.page_mut(chunk) })
             .and_then(KhoVmallocChunk::of_mut)
-            .and_then(|c| c.phys.get_mut(slot))
+            .map(|c| &mut c.phys)
         else {
-            // SAFETY: preserved just above.
-            unsafe { mem.unpreserve(pa, nr) };
             return Err(Error::new(
                 errno::EFAULT,
                 "vmalloc: chunk not in memory",
                 chunk,
             ));
         };
-        *word = pa;
-        slot += 1;
-        if slot == per_chunk {
-            let next = mem.alloc_zeroed()?;
-            // SAFETY: just allocated; linked into the chain below, owned by the descriptor.
-            if let Err(e) = unsafe { mem.preserve(next, 1) } {
-                // SAFETY: just allocated, not preserved, not linked.
-                unsafe { mem.free(next) };
-                return Err(e);
+        let mut used = 0usize;
+        let mut bad = None;
+        for slot in entries.iter_mut().take(per_chunk) {
+            let Some(pa) = pages.next() else { break };
+            if pa == 0 || pa & (align - 1) != 0 {
+                bad = Some(Error::inval("vmalloc: block not aligned to its order", pa));
+                break;
             }
-            // SAFETY: as above.
-            let Some(link) = (unsafe { mem.page_mut(chunk) })
-                .and_then(KhoVmallocChunk::of_mut)
-                .map(|c| &mut c.next)
-            else {
-                // SAFETY: preserved just above.
-                unsafe { mem.unpreserve(next, 1) };
-                // SAFETY: just allocated, unpreserved again, not linked.
-                unsafe { mem.free(next) };
-                return Err(Error::new(
-                    errno::EFAULT,
-                    "vmalloc: chunk not in memory",
-                    chunk,
+            covered += nr;
+            if covered > u64::from(desc.total_pages) {
+                bad = Some(Error::inval(
+                    "vmalloc: more pages than total_pages",
+                    covered,
                 ));
-            };
-            *link = next;
-            chunk = next;
-            slot = 0;
+                break;
+            }
+            *slot = pa;
+            used += 1;
+        }
+        let list = BlockList {
+            page: chunk,
+            first: 1,
+            n: used,
+            nr_pages: nr,
+        };
+        // SAFETY: `chunk` is owned (as above); its first `used` entries are blocks of the
+        // caller's area (this function's contract).
+        let (done, res) = unsafe { mem.preserve_blocks_in(list) };
+        if let Some(e) = bad.or(res.err()) {
+            // SAFETY: as above.
+            if let Some(c) = (unsafe { mem.page_mut(chunk) }).and_then(KhoVmallocChunk::of_mut) {
+                c.phys.iter_mut().take(used).skip(done).for_each(|w| *w = 0);
+            }
+            return Err(e);
+        }
+        if used < per_chunk {
+            break;
+        }
+        // A full chunk gets its successor linked at once, as C does.
+        let next = mem.alloc_zeroed()?;
+        // SAFETY: just allocated; linked into the chain below, owned by the descriptor.
+        if let Err(e) = unsafe { mem.preserve(next, 1) } {
+            // SAFETY: just allocated, not preserved, not linked.
+            unsafe { mem.free(next) };
+            return Err(e);
+        }
+        // SAFETY: as above.
+        let Some(link) = (unsafe { mem.page_mut(chunk) })
+            .and_then(KhoVmallocChunk::of_mut)
+            .map(|c| &mut c.next)
+        else {
+            // SAFETY: preserved just above.
+            unsafe { mem.unpreserve(next, 1) };
+            // SAFETY: just allocated, unpreserved again, not linked.
+            unsafe { mem.free(next) };
+            return Err(Error::new(
+                errno::EFAULT,
+                "vmalloc: chunk not in memory",
+                chunk,
+            ));
+        };
+        *link = next;
+        chunk = next;
+        if pages.peek().is_none() {
+            break;
         }
     }
     if covered != u64::from(desc.total_pages) {
