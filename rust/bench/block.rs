@@ -238,68 +238,46 @@ fn check_read(who: &str, got: usize, src: &[u8], dst: &[u8], n: usize) -> Result
     Ok(())
 }
 
-/// Repetitions of the per-entry benchmark: even, so that each side's set is grown first
-/// in half of them.
-const PER_ENTRY_REPS: usize = 6;
-
-/// Best-of-[`PER_ENTRY_REPS`] times (ns) of writing `src` entry by entry and reading it
-/// back into `dst`: `[rust write, rust read, C write, C read]`. C's side is upstream's
-/// iterator (`kho_block_set_it_reserve_entry()`/`kho_block_set_it_read_entry()`, a loop in
-/// C with one `memcpy()` per entry). Every repetition grows a fresh Rust set and a fresh C
-/// set of the same size, each first in every other repetition: under TCG the set grown
-/// second gets a run of fresh pages and reads faster (the radix benchmark showed the same
-/// for trees), so a fixed order would measure the allocator, not the code. Every read is
-/// checked byte for byte against `src`.
+/// Best-of-[`REPS`] times (ns) of writing `src` entry by entry and reading it back into
+/// `dst`: `[rust write, rust read, C write, C read]`. C's side is upstream's iterator
+/// (`kho_block_set_it_reserve_entry()`/`kho_block_set_it_read_entry()`, a loop in C with one
+/// `memcpy()` per entry) on a C set grown to the same size, timed in turn with Rust's in
+/// each repetition. Every read is checked byte for byte against `src`.
 #[inline(never)]
-fn per_entry<E: BenchEntry>(mem: &mut KernelMem, src: &[E], dst: &mut [E]) -> Result<[u64; 4]> {
+fn per_entry<E: BenchEntry>(
+    mem: &mut KernelMem,
+    set: &BlockSet<E>,
+    src: &[E],
+    dst: &mut [E],
+) -> Result<[u64; 4]> {
+    let mut c = CBlockSet::new(E::SIZE)?;
+    c.grow(src.len() as u64).inspect_err(|e| {
+        pr_err!("bench: block C grow failed: {:?}\n", e);
+    })?;
     let mut best = [u64::MAX; 4];
-    for rep in 0..PER_ENTRY_REPS {
-        let mut set = BlockSet::<E>::new(GEOMETRY);
-        let mut c = CBlockSet::new(E::SIZE)?;
-        let mut grow_rust = |mem: &mut KernelMem| {
-            set.grow(mem, src.len())
-                .map_err(|e| core_err("bench block grow", e))
-        };
-        let grown = if rep % 2 == 0 {
-            grow_rust(mem).and_then(|()| c.grow(src.len() as u64))
-        } else {
-            c.grow(src.len() as u64).and_then(|()| grow_rust(mem))
-        };
-        let times = grown.and_then(|()| per_entry_once(mem, &set, &mut c, src, dst));
-        set.destroy(mem);
-        for (b, t) in best.iter_mut().zip(times?) {
+    for _ in 0..REPS {
+        let (w, r) = time_ns(|| {
+            let mut it = set.iter();
+            src.iter().try_for_each(|e| it.write(mem, e))
+        });
+        r.map_err(|e| core_err("bench block write", e))?;
+        dst.as_mut_bytes().fill(0);
+        let (rd, got) = time_ns(|| read_all(mem, set, dst));
+        check_read("Rust", got, src.as_bytes(), dst.as_bytes(), src.len())?;
+        let (cw, done) = time_ns(|| c.bench_write(src.as_bytes()));
+        if done != src.len() {
+            pr_err!("bench: block C write: {} of {} entries\n", done, src.len());
+            return Err(EINVAL);
+        }
+        dst.as_mut_bytes().fill(0);
+        let (cr, got) = time_ns(|| c.bench_read(dst.as_mut_bytes()));
+        check_read("C", got, src.as_bytes(), dst.as_bytes(), src.len())?;
+        black_box(&dst);
+        for (b, t) in best.iter_mut().zip([w, rd, cw, cr]) {
             *b = (*b).min(t);
         }
     }
     Ok(best)
-}
-
-/// One repetition of [`per_entry`] on the sets `set` and `c`.
-fn per_entry_once<E: BenchEntry>(
-    mem: &mut KernelMem,
-    set: &BlockSet<E>,
-    c: &mut CBlockSet,
-    src: &[E],
-    dst: &mut [E],
-) -> Result<[u64; 4]> {
-    let (w, r) = time_ns(|| {
-        let mut it = set.iter();
-        src.iter().try_for_each(|e| it.write(mem, e))
-    });
-    r.map_err(|e| core_err("bench block write", e))?;
-    dst.as_mut_bytes().fill(0);
-    let (rd, got) = time_ns(|| read_all(mem, set, dst));
-    check_read("Rust", got, src.as_bytes(), dst.as_bytes(), src.len())?;
-    let (cw, done) = time_ns(|| c.bench_write(src.as_bytes()));
-    if done != src.len() {
-        pr_err!("bench: block C write: {} of {} entries\n", done, src.len());
-        return Err(EINVAL);
-    }
-    dst.as_mut_bytes().fill(0);
-    let (cr, got) = time_ns(|| c.bench_read(dst.as_mut_bytes()));
-    check_read("C", got, src.as_bytes(), dst.as_bytes(), src.len())?;
-    black_box(&dst);
-    Ok([w, rd, cw, cr])
 }
 
 /// Benchmarks `n` entries of `E`; `each` adds the per-entry iterator.
@@ -317,7 +295,7 @@ fn bench_size<E: BenchEntry>(n: usize, each: bool) -> Result {
         .and_then(|()| {
             let b = bulk(&mut mem, &set, src, dst)?;
             let e = if each {
-                Some(per_entry(&mut mem, src, dst)?)
+                Some(per_entry(&mut mem, &set, src, dst)?)
             } else {
                 None
             };
