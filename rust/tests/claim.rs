@@ -25,10 +25,9 @@
 //! why: it is never skipped silently.
 
 use kernel::prelude::*;
-use kernel::sync::atomic::{Atomic, Full, Relaxed};
-use kernel::sync::{Arc, Completion};
-use kernel::workqueue;
+use kernel::sync::atomic::{Atomic, Relaxed};
 
+use super::run_workers;
 use crate::claim_fixture::{pattern, CLAIM_ORDERS, CLAIM_SUBTREE, RACE_PAGES, RACE_SUBTREE};
 use crate::glue::mem::KernelMem;
 use crate::glue::subtree::IncomingBlob;
@@ -84,13 +83,7 @@ fn race_pages() -> Result<KVec<u64>> {
 }
 
 /// What the two racing threads share.
-#[pin_data]
 struct Race {
-    /// Signalled by the last thread to finish.
-    #[pin]
-    done: Completion,
-    /// Threads still running.
-    left: Atomic<i64>,
     /// The pages to claim.
     pages: KVec<u64>,
     /// How many times each page was claimed.
@@ -98,7 +91,7 @@ struct Race {
 }
 
 /// Claims every page of `race`, counting the wins.
-fn race_claims(race: &Race) {
+fn race_claims(race: &Race, _thread: usize) {
     let mut mem = KernelMem::new();
     for (pa, wins) in race.pages.iter().zip(race.wins.iter()) {
         // SAFETY: a page of this module's own claim fixture, preserved by the previous
@@ -179,36 +172,8 @@ mod tests {
         for _ in 0..pages.len() {
             wins.push(Atomic::new(0i64), GFP_KERNEL)?;
         }
-        let race = Arc::pin_init(
-            pin_init!(Race {
-                done <- Completion::new(),
-                left: Atomic::new(2),
-                pages,
-                wins,
-            }),
-            GFP_KERNEL,
-        )?;
-        let mut spawned = 0;
-        for _ in 0..2 {
-            let r = race.clone();
-            let work = move || {
-                race_claims(&r);
-                if r.left.fetch_sub(1, Full) == 1 {
-                    r.done.complete_all();
-                }
-            };
-            if workqueue::system_unbound()
-                .try_spawn(GFP_KERNEL, work)
-                .is_err()
-            {
-                break;
-            }
-            spawned += 1;
-        }
-        if spawned < 2 && race.left.fetch_sub(2 - spawned, Full) == 2 - spawned {
-            race.done.complete_all();
-        }
-        race.done.wait_for_completion();
+        let (spawned, workers) = run_workers(2, Race { pages, wins }, race_claims)?;
+        let race = &workers.data;
         assert_eq!(spawned, 2);
         let once = race.wins.iter().filter(|w| w.load(Relaxed) == 1).count();
         assert_eq!(once, RACE_PAGES);

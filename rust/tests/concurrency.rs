@@ -13,10 +13,9 @@
 //! page allocator, vmalloc, debugfs) fails the run.
 
 use kernel::prelude::*;
-use kernel::sync::atomic::{Atomic, Full, Relaxed};
-use kernel::sync::{Arc, Completion};
-use kernel::workqueue;
+use kernel::sync::atomic::{Atomic, Relaxed};
 
+use super::run_workers;
 use crate::glue::mem::KernelMem;
 use crate::glue::subtree::outgoing_subtree_exists;
 use crate::kho::{Folio, Outgoing, VmallocArea};
@@ -35,18 +34,24 @@ const NAMES: [&CStr; WORKERS] = [
     c"kho-rs-conc-3",
 ];
 
-/// What the work items share with the test.
-#[pin_data]
-struct Shared {
-    /// Signalled by the last work item to finish.
-    #[pin]
-    done: Completion,
-    /// Work items still running.
-    left: Atomic<i64>,
-    /// Rounds that failed (an error from the API, or a subtree where none should be).
+/// Rounds that failed (an error from the API, or a subtree where none should be) and
+/// rounds that succeeded, counted by the work items.
+struct Counts {
     failed: Atomic<i64>,
-    /// Rounds that succeeded.
     passed: Atomic<i64>,
+}
+
+/// Work item `w`: [`ROUNDS`] rounds.
+fn rounds(counts: &Counts, w: usize) {
+    for r in 0..ROUNDS {
+        match round(w, r) {
+            Ok(()) => counts.passed.add(1, Relaxed),
+            Err(e) => {
+                pr_err!("kho_rs_concurrency: worker {} round {}: {:?}\n", w, r, e);
+                counts.failed.add(1, Relaxed)
+            }
+        }
+    }
 }
 
 /// One round of work item `w`: build, publish, check, tear down.
@@ -85,48 +90,12 @@ mod tests {
     #[test]
     fn parallel_states() -> Result {
         let owned = KernelMem::owned_pages();
-        let shared = Arc::pin_init(
-            pin_init!(Shared {
-                done <- Completion::new(),
-                left: Atomic::new(WORKERS as i64),
-                failed: Atomic::new(0),
-                passed: Atomic::new(0),
-            }),
-            GFP_KERNEL,
-        )?;
-        let mut spawned = 0;
-        for w in 0..WORKERS {
-            let s = shared.clone();
-            let work = move || {
-                for r in 0..ROUNDS {
-                    match round(w, r) {
-                        Ok(()) => s.passed.add(1, Relaxed),
-                        Err(e) => {
-                            pr_err!("kho_rs_concurrency: worker {} round {}: {:?}\n", w, r, e);
-                            s.failed.add(1, Relaxed)
-                        }
-                    }
-                }
-                if s.left.fetch_sub(1, Full) == 1 {
-                    s.done.complete_all();
-                }
-            };
-            if workqueue::system_unbound()
-                .try_spawn(GFP_KERNEL, work)
-                .is_err()
-            {
-                break;
-            }
-            spawned += 1;
-        }
-        // Work items that could not be spawned count as finished (and failed).
-        let missing = (WORKERS - spawned) as i64;
-        if missing != 0 && shared.left.fetch_sub(missing, Full) == missing {
-            shared.done.complete_all();
-        }
-        if spawned != 0 {
-            shared.done.wait_for_completion();
-        }
+        let counts = Counts {
+            failed: Atomic::new(0),
+            passed: Atomic::new(0),
+        };
+        let (spawned, workers) = run_workers(WORKERS, counts, rounds)?;
+        let shared = &workers.data;
         assert_eq!(spawned, WORKERS);
         assert_eq!(shared.failed.load(Relaxed), 0);
         assert_eq!(

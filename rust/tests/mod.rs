@@ -6,6 +6,9 @@
 //! [`crate::glue::mem::KernelMem`] and compare against the exported C implementation.
 
 use kernel::prelude::*;
+use kernel::sync::atomic::{Atomic, Full};
+use kernel::sync::{Arc, Completion};
+use kernel::workqueue;
 
 use crate::glue::kho::core_err;
 use crate::pure::error::Result as CoreResult;
@@ -75,4 +78,58 @@ pub(crate) unsafe fn chain_pas(mem: &impl PageMem, head: u64, limit: usize) -> R
             .ok_or(EFAULT)?;
     }
     Ok(out)
+}
+
+/// Work items of [`run_workers`] and what they share.
+#[pin_data]
+pub(crate) struct Workers<T> {
+    /// Signalled by the last work item to finish.
+    #[pin]
+    done: Completion,
+    /// Work items still running (or never spawned).
+    left: Atomic<i64>,
+    /// What the work items share; the test reads it afterwards.
+    pub(crate) data: T,
+}
+
+/// Runs `work(&data, i)` for `i` in `0..n` on the unbound workqueue, all at the same time,
+/// and waits until every one has finished. Returns how many could be spawned (the others
+/// did not run) and the shared data.
+pub(crate) fn run_workers<T: Send + Sync + 'static>(
+    n: usize,
+    data: T,
+    work: fn(&T, usize),
+) -> Result<(usize, Arc<Workers<T>>)> {
+    let w = Arc::pin_init(
+        pin_init!(Workers {
+            done <- Completion::new(),
+            left: Atomic::new(n as i64),
+            data,
+        }),
+        GFP_KERNEL,
+    )?;
+    let mut spawned = 0;
+    for i in 0..n {
+        let c = w.clone();
+        let job = move || {
+            work(&c.data, i);
+            if c.left.fetch_sub(1, Full) == 1 {
+                c.done.complete_all();
+            }
+        };
+        if workqueue::system_unbound()
+            .try_spawn(GFP_KERNEL, job)
+            .is_err()
+        {
+            break;
+        }
+        spawned += 1;
+    }
+    // Work items that could not be spawned count as finished.
+    let missing = (n - spawned) as i64;
+    if missing != 0 && w.left.fetch_sub(missing, Full) == missing {
+        w.done.complete_all();
+    }
+    w.done.wait_for_completion();
+    Ok((spawned, w))
 }
