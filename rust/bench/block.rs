@@ -8,9 +8,9 @@
 //! calls a user dumping and restoring a table makes ([`BlockIter::write_slice`] from the
 //! source buffer, [`BlockIter::read_slice`] into the destination buffer: one copy per
 //! block), and, for 64- and 8-byte entries, the per-entry iterator ([`BlockIter::write`]
-//! and [`BlockIter::read_entry`]; a 4080-byte entry is too large to return by value a few
-//! frames deep on the kernel stack). 100,000 entries, except 4080-byte entries: one per
-//! block, so at most `KHO_MAX_BLOCKS` (10,000) of them.
+//! and [`BlockIter::read_entry_into`]; 4080-byte entries are timed in bulk only). 100,000
+//! entries, except 4080-byte entries: one per block, so at most `KHO_MAX_BLOCKS` (10,000)
+//! of them.
 //!
 //! The baseline is the physical limit of moving the same bytes between the same two kinds
 //! of memory: one memcpy per page between the user's buffer and as many separately
@@ -208,17 +208,17 @@ fn bulk<E: BenchEntry>(
     Ok(best)
 }
 
-/// Reads the entries of `set` with a fresh iterator into `dst`, one [`BlockIter::read_entry`]
-/// each, until `dst` is full or the set ends; returns how many there were.
-///
-/// Kept out of line so that the entry returned by `read_entry` is the only one on its frame.
+/// Reads the entries of `set` with a fresh iterator into `dst`, one
+/// [`BlockIter::read_entry_into`] each (one copy per entry, as C's iterator and its
+/// `memcpy()`), until `dst` is full or the set ends; returns how many there were.
 #[inline(never)]
 fn read_all<E: BenchEntry>(mem: &KernelMem, set: &BlockSet<E>, dst: &mut [E]) -> usize {
     let mut it: BlockIter<'_, E> = set.iter();
     let mut got = 0usize;
     for d in dst.iter_mut() {
-        let Some(e) = it.read_entry(mem) else { break };
-        *d = e;
+        if !it.read_entry_into(mem, d) {
+            break;
+        }
         got += 1;
     }
     got

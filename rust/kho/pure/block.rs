@@ -84,6 +84,13 @@ pub(crate) trait BlockEntry: Sized {
     /// Reads an entry from its wire form `bytes` (`SIZE` bytes); must not panic on any input.
     fn decode(bytes: &[u8]) -> Self;
 
+    /// Decodes the wire form in `bytes` into `out` (what [`BlockIter::read_entry_into`]
+    /// uses: no entry passes through a return value).
+    #[inline]
+    fn decode_into(bytes: &[u8], out: &mut Self) {
+        *out = Self::decode(bytes);
+    }
+
     /// Writes the wire forms of `entries` back to back into `out`
     /// (`entries.len() * SIZE` bytes; what does not fit is not written).
     fn encode_slice(entries: &[Self], out: &mut [u8]) {
@@ -129,6 +136,15 @@ impl<T: FromBytes + IntoBytes + Immutable + KnownLayout> BlockEntry for T {
     #[inline]
     fn decode(bytes: &[u8]) -> Self {
         T::read_from_prefix(bytes).map_or_else(|_| T::new_zeroed(), |(v, _)| v)
+    }
+
+    /// One copy of `SIZE` bytes straight into `out`; zeroes if `bytes` is shorter.
+    #[inline]
+    fn decode_into(bytes: &[u8], out: &mut Self) {
+        match bytes.get(..Self::SIZE) {
+            Some(src) => out.as_mut_bytes().copy_from_slice(src),
+            None => out.as_mut_bytes().fill(0),
+        }
     }
 
     /// One copy for the whole run of entries.
@@ -901,6 +917,27 @@ impl<'s, E: BlockEntry> BlockIter<'s, E> {
     /// set never has), so that a writer continuing from this position leaves no gap.
     #[inline]
     pub(crate) fn read_entry<M: PageMem>(&mut self, mem: &M) -> Option<E> {
+        self.next_entry(mem).map(E::decode)
+    }
+
+    /// As [`BlockIter::read_entry`], into `out`: one copy from the block to `out`, where
+    /// `read_entry` moves the entry through its return value. Returns whether there was an
+    /// entry (`out` is left as it was if not).
+    #[inline]
+    pub(crate) fn read_entry_into<M: PageMem>(&mut self, mem: &M, out: &mut E) -> bool {
+        match self.next_entry(mem) {
+            Some(bytes) => {
+                E::decode_into(bytes, out);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The bytes of the next entry (see [`BlockIter::read_entry`]), and the position moved
+    /// past it.
+    #[inline]
+    fn next_entry<'m, M: PageMem>(&mut self, mem: &'m M) -> Option<&'m [u8]> {
         if self.block_pa == 0 {
             return None;
         }
@@ -927,7 +964,7 @@ impl<'s, E: BlockEntry> BlockIter<'s, E> {
         }
         let bytes = entry_range(self.index, E::SIZE).and_then(|r| page.get(r))?;
         self.index += 1;
-        Some(E::decode(bytes))
+        Some(bytes)
     }
 
     /// Steps back one entry and returns its slot (`kho_block_set_it_prev()`).

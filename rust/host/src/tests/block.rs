@@ -171,9 +171,22 @@ fn iter_op<E: TestEntry + Debug>(
             assert_eq!(&out[..got], &want[..]);
         }
         Op::Read => assert_eq!(it.read_entry(mem), model.read().map(E::from_seed)),
+        // Many reads go through `read_entry_into`, one through `read_entry`: both
+        // against the model.
         Op::ReadMany(n) => {
             for _ in 0..*n {
-                assert_eq!(it.read_entry(mem), model.read().map(E::from_seed));
+                let mut out = E::from_seed(u64::MAX);
+                let got = it.read_entry_into(mem, &mut out);
+                match model.read().map(E::from_seed) {
+                    Some(want) => {
+                        assert!(got);
+                        assert_eq!(out, want);
+                    }
+                    None => {
+                        assert!(!got);
+                        assert_eq!(out, E::from_seed(u64::MAX));
+                    }
+                }
             }
         }
         Op::Prev => {
