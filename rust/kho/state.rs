@@ -210,9 +210,6 @@ impl<T: Entry> Outgoing<T> {
     /// folio is freed and the state is as before.
     pub fn add_folio(&mut self, folio: Folio) -> Result {
         let mut mem = KernelMem::new();
-        if self.blob.is_some() {
-            return Err(EBUSY);
-        }
         if self.tree.is_none() {
             self.tree = Some(RadixTree::new(&mut mem).map_err(|e| core_err("radix", e))?);
         }
@@ -239,7 +236,7 @@ impl<T: Entry> Outgoing<T> {
     /// Preserves `area` (vmalloc-v1) and keeps it in the state; one area per state
     /// (`-EBUSY` for a second). On failure the area is freed.
     pub fn set_vmalloc(&mut self, area: VmallocArea) -> Result {
-        if self.area.is_some() || self.blob.is_some() {
+        if self.area.is_some() {
             return Err(EBUSY);
         }
         let desc = gv::preserve(&area)?.publish();
@@ -250,9 +247,6 @@ impl<T: Entry> Outgoing<T> {
 
     /// Appends `entry` to the state's entries (block-v1, written at publication).
     pub fn push(&mut self, entry: T) -> Result {
-        if self.blob.is_some() {
-            return Err(EBUSY);
-        }
         self.entries.push(entry, GFP_KERNEL)?;
         Ok(())
     }
