@@ -53,8 +53,8 @@ use crate::glue::vmalloc::{self as gv, RestoredVmalloc};
 use crate::pure::block::{BlockEntry, BlockSet};
 use crate::pure::mem::PageMem;
 use crate::pure::radix::{decode_key, encode_key, RadixTree, RadixVisitor};
-use crate::pure::subtree::{self, SubtreeInfo};
-use crate::pure::vmalloc::KhoVmalloc;
+use crate::pure::subtree::{self, Footprint, SubtreeInfo};
+use crate::pure::vmalloc::{chunk_pages as vmalloc_chunk_pages, KhoVmalloc};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 pub use crate::glue::vmalloc::VmallocArea;
@@ -264,8 +264,15 @@ impl<T: Entry> Outgoing<T> {
             generation,
             ..SubtreeInfo::default()
         };
+        // What the state keeps preserved, counted as the workload counts it: the data,
+        // the metadata pages and the blob.
+        let mut footprint = Footprint {
+            blob: 1,
+            ..Footprint::default()
+        };
         if let Some(tree) = self.tree.as_ref() {
-            tree.preserve_nodes(&mut mem)
+            footprint.radix_nodes = tree
+                .preserve_nodes(&mut mem)
                 .map_err(|e| core_err("radix preserve", e))?;
             self.nodes_preserved = true;
             info.radix_root = tree.root();
@@ -289,9 +296,12 @@ impl<T: Entry> Outgoing<T> {
         if let (Some(desc), Some(area)) = (self.vdesc, self.area.as_ref()) {
             info.vmalloc = desc;
             info.vmalloc_bytes = area.len() as u64;
+            footprint.vmalloc_chunks = vmalloc_chunk_pages(&GEOMETRY, &desc);
         }
-        let pages: u64 = self.folios.iter().map(|f| 1u64 << f.order).sum();
-        info.preserved_pages = pages + self.area.as_ref().map_or(0, |a| a.nr_pages() as u64);
+        footprint.blocks = self.blocks.nblocks() as u64;
+        footprint.data_bytes =
+            info.vmalloc_bytes + self.folios.iter().map(|f| f.len() as u64).sum::<u64>();
+        info.preserved_pages = footprint.preserved_pages(GEOMETRY.page_size);
         self.blob = Some(OutgoingBlob::publish(&self.name, |buf| {
             subtree::write(buf, &info, &subtree::COMPAT)
         })?);
