@@ -23,6 +23,6 @@
 
 pub(crate) mod glue;
 pub(crate) mod pure;
-mod state;
+pub(crate) mod state;
 
 pub use state::{Entry, Folio, Outgoing, Published, Restored, VmallocArea, MAX_FOLIO_ORDER};

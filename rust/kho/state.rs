@@ -351,14 +351,14 @@ impl<T: Entry> Published<T> {
     }
 }
 
-/// Collects the keys of a radix tree during a walk.
-struct Keys(KVec<u64>);
+/// Collects the keys of a radix tree during a walk (also the workload's restore).
+pub(crate) struct Keys(pub(crate) KVec<u64>);
 
 impl RadixVisitor for Keys {
     fn key(&mut self, key: u64) -> crate::pure::error::Result {
         self.0
             .push(key, GFP_KERNEL)
-            .map_err(|_| crate::pure::error::Error::nomem("kho state: key list"))
+            .map_err(|_| crate::pure::error::Error::nomem("radix key list"))
     }
 }
 

@@ -9,6 +9,7 @@ use kernel::time::{Instant, Monotonic};
 use super::{FolioRecord, Outgoing, Params, MAX_FOLIO_ORDER, STAGE_RADIX};
 use crate::glue::kho::{core_err, elapsed_us};
 use crate::glue::mem::{KernelMem, GEOMETRY};
+use crate::kho::state::Keys;
 use crate::pure::mem::PageMem;
 use crate::pure::radix::{decode_key, encode_key, RadixTree, RadixVisitor};
 use crate::pure::record::{fill, verify, Record, KIND_FOLIO};
@@ -112,9 +113,6 @@ impl RadixVisitor for NodePages<'_> {
     }
 }
 
-/// Collects radix keys during a walk.
-struct Keys(KVec<u64>);
-
 /// Visitor recording the first leaf page and the first key of a walk.
 #[derive(Default)]
 pub(super) struct FirstLeafKey {
@@ -137,14 +135,6 @@ impl RadixVisitor for FirstLeafKey {
             self.key = Some(key);
         }
         Ok(())
-    }
-}
-
-impl RadixVisitor for Keys {
-    fn key(&mut self, key: u64) -> crate::pure::error::Result {
-        self.0
-            .push(key, GFP_KERNEL)
-            .map_err(|_| crate::pure::error::Error::nomem("workload: key list"))
     }
 }
 
