@@ -242,7 +242,7 @@ impl Seen {
 
 /// Next kernel: restores and checks every chain of `kho-rs-blockx`; `Ok(false)` if absent.
 pub(crate) fn restore_and_verify() -> Result<bool> {
-    let Some(blob) = IncomingBlob::retrieve(NAME)? else {
+    let Some(blob) = IncomingBlob::retrieve_consumed(NAME)? else {
         return Ok(false);
     };
     oracle::available()?;

@@ -228,7 +228,7 @@ impl Drop for VmxOut {
 
 /// Next kernel: restores and checks every area of `kho-rs-vmx`; `Ok(false)` if absent.
 pub(crate) fn restore_and_verify() -> Result<bool> {
-    let Some(blob) = IncomingBlob::retrieve(NAME)? else {
+    let Some(blob) = IncomingBlob::retrieve_consumed(NAME)? else {
         return Ok(false);
     };
     check_all(blob.bytes()).map(|()| true)

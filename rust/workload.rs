@@ -19,7 +19,7 @@
 use kernel::prelude::*;
 use kernel::time::{Instant, Monotonic};
 
-use crate::glue::kho::{elapsed_us, errno};
+use crate::glue::kho::{core_err, elapsed_us, errno};
 use crate::glue::mem::{KernelMem, GEOMETRY};
 use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
 use crate::glue::vmalloc::VmallocArea;
@@ -27,6 +27,7 @@ use crate::pure::block::{BlockEntry, BlockSet};
 use crate::pure::compat::Mismatch;
 use crate::pure::radix::RadixTree;
 use crate::pure::record::Record;
+use crate::pure::seal::Parts;
 use crate::pure::subtree::{self, Footprint, SubtreeInfo, SUBTREE_NAME_C};
 
 mod block;
@@ -158,7 +159,7 @@ impl Outgoing {
         s.info.preserved_pages = s.footprint.preserved_pages(GEOMETRY.page_size);
         let damage = Damage::from_param(p.corrupt)?;
         let bad = subtree::SubtreeCompat {
-            root: "kho-rs-v1;block-v1;radix-v1;vmalloc-v2",
+            root: "kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v2",
             vmalloc: "vmalloc-v2",
             ..subtree::COMPAT
         };
@@ -211,9 +212,17 @@ impl Outgoing {
         Ok(())
     }
 
-    /// Writes the blob with compatibility strings `c` and registers the subtree
-    /// (with half its size if `truncate`).
+    /// Seals the state, writes the blob with compatibility strings `c` and registers the
+    /// subtree (with half its size if `truncate`).
+    ///
+    /// The seal is taken of the state as it is now: damage done on purpose before (the
+    /// `corrupt` cases) is sealed with it, so that the next kernel's validation, not the
+    /// seal, has to catch it; random damage after publishing is the seal's to catch.
     fn publish(&mut self, c: &subtree::SubtreeCompat<'_>, truncate: bool) -> Result {
+        // SAFETY: every page reachable from `self.info` is this workload's own (its radix
+        // tree, vmalloc chunks and blocks, and the decoy page of a damaged radix root), and
+        // nothing writes them while the seal is taken.
+        self.info.seal = unsafe { crate::glue::seal::seal_outgoing(&self.mem, &self.info) }?;
         let info = self.info;
         self.blob = Some(OutgoingBlob::publish(SUBTREE_NAME_C, |buf| {
             let size = subtree::write(buf, &info, c)?;
@@ -257,13 +266,15 @@ pub(crate) struct Report {
 const STAGE_BLOB: &str = "blob-subtree";
 const STAGE_BLOCK: &str = "block";
 const STAGE_RADIX: &str = "radix";
+const STAGE_SEAL: &str = "seal";
 const STAGE_VMALLOC: &str = "vmalloc";
 
 /// Finds the `kho-rs` subtree of the previous kernel; `Ok(None)` if there is none.
 ///
 /// With `classify` (the `damage_seed` parameter is set) one line says how the restore
-/// ended: `damage outcome: rejected (<structure>, errno -N)`, `detected (verification
-/// found N mismatches)` or `harmless (PASS)`.
+/// ended: `damage outcome: rejected (<structure>, errno -N), P pages claimed`, `detected
+/// (verification found N mismatches)` or `harmless (PASS)`. A rejection by the blob or
+/// the seal claims nothing (`0 pages claimed`).
 pub(crate) fn restore_and_verify(classify: bool) -> Result<Option<Report>> {
     let t = Instant::<Monotonic>::now();
     let before = KernelMem::owned_pages();
@@ -274,7 +285,7 @@ pub(crate) fn restore_and_verify(classify: bool) -> Result<Option<Report>> {
         Err(e) => {
             if classify {
                 pr_info!(
-                    "damage outcome: rejected ({}, errno {})\n",
+                    "damage outcome: rejected ({}, errno {}), 0 pages claimed\n",
                     STAGE_BLOB,
                     e.to_errno()
                 );
@@ -285,7 +296,7 @@ pub(crate) fn restore_and_verify(classify: bool) -> Result<Option<Report>> {
     let mut mem = KernelMem::new();
     let mut stage = STAGE_BLOB;
     let mut declared = 0u64;
-    let res = verify_blob(&mut mem, blob.bytes(), &mut stage, &mut declared);
+    let res = verify_blob(&mut mem, &blob, &mut stage, &mut declared);
     drop(blob);
 
     // Everything claimed from the previous kernel was freed (or, for vmalloc, handed to
@@ -341,9 +352,10 @@ pub(crate) fn restore_and_verify(classify: bool) -> Result<Option<Report>> {
     if classify {
         match &res {
             Err(e) => pr_info!(
-                "damage outcome: rejected ({}, errno {})\n",
+                "damage outcome: rejected ({}, errno {}), {} pages claimed\n",
                 stage,
-                e.to_errno()
+                e.to_errno(),
+                claimed
             ),
             Ok(r) if r.mismatches != 0 => pr_info!(
                 "damage outcome: detected (verification found {} mismatches)\n",
@@ -383,18 +395,30 @@ impl kernel::fmt::Display for Said<'_> {
 /// Validates, restores and verifies the state `blob` describes; `stage` names the
 /// structure being restored, so that a rejection can be attributed to it, and `declared`
 /// is set to the blob's `preserved-pages` as soon as the blob is read.
+///
+/// The blob is a copy, and nothing is claimed before the state's seal matches (for every
+/// component this build reads): a damaged state is rejected whole, with nothing claimed.
 fn verify_blob(
     mem: &mut KernelMem,
-    blob: &[u8],
+    blob: &IncomingBlob,
     stage: &mut &'static str,
     declared: &mut u64,
 ) -> Result<Report> {
     *stage = STAGE_BLOB;
-    let inc = subtree::read_granular(blob, &subtree::ACCEPT).map_err(|e| {
+    let inc = subtree::read_granular(blob.bytes(), &subtree::ACCEPT).map_err(|e| {
         pr_err!("restore: {}\n", e);
         Error::from_errno(e.to_errno())
     })?;
     *declared = inc.info.preserved_pages;
+    *stage = STAGE_SEAL;
+    let parts = Parts {
+        radix: inc.radix.restores(),
+        vmalloc: inc.vmalloc.restores(),
+        block: inc.block.restores(),
+    };
+    crate::glue::seal::check_incoming(&inc.info, parts)?
+        .map_err(|e| core_err("restore: rejected before any claim", e))?;
+    blob.consume()?;
     // Each component's version is checked on its own: one this build does not read is
     // refused by name and nothing of it is touched (its pages stay reserved); the others
     // are restored and verified as far as they can be without it.

@@ -214,9 +214,9 @@ log="$out/next-v.log"
 booted next-v "next-v: QEMU ran all three stages to the end (log $log)"
 kernels "$log" next-v $A $B $A
 check "$log" "next-v: the $B test module writes vmalloc-v2 and reads v1 to v2" \
-	"test-only build (KHO_RS_NEXT): writes kho-rs-v1;block-v1;radix-v1;vmalloc-v2, reads radix v1-v1, vmalloc v1-v2, block v1-v1"
+	"test-only build (KHO_RS_NEXT): writes kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v2, reads radix v1-v1, vmalloc v1-v2, block v1-v1"
 check "$log" "next-v: the two-version reader on $B restored v1 from $A (PASS)" "kho_rs_test: restore: PASS generation 1:"
-check "$log" "next-v: $B publishes vmalloc-v2" "KHO_RS_STATUS-2 compatible: kho-rs-v1;block-v1;radix-v1;vmalloc-v2"
+check "$log" "next-v: $B publishes vmalloc-v2" "KHO_RS_STATUS-2 compatible: kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v2"
 check "$log" "next-v: the v1 reader on $A refuses the state" "KHO_RS_STEP v1-reader refused"
 check "$log" "next-v: ... naming exactly the vmalloc component and its version" \
 	"incompatible subtree: component 'vmalloc' has version v2, expected v1: vmalloc refused, nothing restored from it"

@@ -100,15 +100,18 @@ fi
 # Regression seeds (1 byte each, the small workload) whose damage once found a bug;
 # each must end in the outcome given. They run on every kernel and in every scope.
 # Seeds that hit the blob, a vmalloc chunk or a block damage the same byte on every boot.
-# 1057: the high byte of vmalloc total_pages in the blob (0x800 -> 0xdb000800 pages):
-#   the page list was preallocated from it, kvmalloc() > INT_MAX WARNed. The host test
-#   pinned_seed_hits_the_high_byte_of_total_pages keeps the seed on that byte.
+# 2733: the high byte of vmalloc total_pages in the blob (0x800 -> 0x8a000800 pages):
+#   the page list was once preallocated from it, and kvmalloc() > INT_MAX WARNed (then
+#   seed 1057, re-pinned when the seal node grew the blob). The host test
+#   pinned_seed_hits_the_high_byte_of_total_pages keeps the seed on that byte. Now the
+#   seal rejects it before anything is claimed or allocated from it.
 # 1003: a byte of a filler record's unused pa field (block entry 15): the verification
-#   checked only kind and sum, so the damage passed as harmless.
-regression_seeds=(1057 1003)
+#   once checked only kind and sum, so the damage passed as harmless; then the
+#   verification detected it after claiming; now the seal rejects it first.
+regression_seeds=(2733 1003)
 declare -A regression_expect=(
-	[1057]="rejected (vmalloc, errno -22)"
-	[1003]="detected (verification found 1 mismatches)"
+	[2733]="rejected (seal, errno -74), 0 pages claimed"
+	[1003]="rejected (seal, errno -74), 0 pages claimed"
 )
 
 # The plan: cases per section (each section below runs exactly these many).
@@ -289,7 +292,7 @@ check "$log" "workload: first kernel preserved the workload" "KHO_RS_STEP preser
 sed -n '/KHO_RS_BLOB_BEGIN/,/KHO_RS_BLOB_END/p' "$log" | sed '1d;$d' | tr -d '\r' |
 	base64 -d >"$out/kho-rs.dtb" 2>/dev/null
 if dtc -I dtb -O dts -o "$out/kho-rs.dts" "$out/kho-rs.dtb" 2>"$out/dtc.err" &&
-	[ ! -s "$out/dtc.err" ] && grep -q 'compatible = "kho-rs-v1;block-v1;radix-v1;vmalloc-v1"' "$out/kho-rs.dts"; then
+	[ ! -s "$out/dtc.err" ] && grep -q 'compatible = "kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v1"' "$out/kho-rs.dts"; then
 	ok 0 "workload: dtc decodes the registered blob without warnings"
 else
 	sed 's/^/# dtc: /' "$out/dtc.err" | head -5
@@ -384,10 +387,10 @@ corrupt_case 1 "wrong compat version of one component" "incompatible subtree: co
 corrupt_case 2 "truncated blob" "malformed subtree: fdt: totalsize larger than blob"
 corrupt_case 3 "chain loop in blocks" "restore block: block: chain has a loop"
 corrupt_case 4 "chain loop in vmalloc chunks" "vmalloc restore: vmalloc: chunk chain has a loop"
-corrupt_case 5 "pointer to unpreserved memory" "restore radix: radix: node page not preserved or reached twice"
+corrupt_case 5 "pointer to unpreserved memory" "restore: rejected before any claim: seal: radix page not preserved or claimed already"
 # Case 5 must name the page: the first kernel printed the unpreserved root's address.
 decoy=$(sed -n 's/.*workload: damage: radix root -> unpreserved page \(0x[0-9a-f]*\).*/\1/p' "$out/corrupt-5.log" | head -n 1)
-grep -qF -- "node page not preserved or reached twice (${decoy:-MISSING})" "$out/corrupt-5.log"
+grep -qF -- "radix page not preserved or claimed already (${decoy:-MISSING})" "$out/corrupt-5.log"
 ok $? "corrupt 5: the rejection names the unpreserved page (${decoy:-not printed})"
 corrupt_case 6 "block count over capacity" "restore block: block: block count exceeds entries per block"
 corrupt_case 7 "stray bit in a radix leaf (key of an unpreserved folio)" "restore folio: page not preserved by the previous kernel or claimed already"
@@ -395,11 +398,13 @@ corrupt_case 8 "vmalloc entry aliasing another preserved page (the next chunk)" 
 corrupt_case 9 "generation u64::MAX (cannot be carried on)" "malformed subtree: subtree: generation out of range (0xffffffffffffffff)"
 fi
 
-# --- random damage (scenarios above). The second kernel must reject with an
-# errno naming the structure, detect the damage in its byte-for-byte
-# verification, or find it harmless; in every case stay alive, leave no claimed
-# page behind, refuse a second load with "state already consumed" (a restore
-# consumes the state whether it passed or not), and never WARN or oops.
+# --- random damage (scenarios above). Every damaged byte is metadata (the blob,
+# radix pages, vmalloc chunks, blocks), so the second kernel must reject the state
+# before it claims anything: by the blob's own checks or by the seal (the digests
+# of every metadata page, compared on copies). Only a byte of the blob that nothing
+# reads may be harmless. In every case it must stay alive, leave no claimed page
+# behind, refuse a second load (the same rejection again, since nothing was
+# consumed; "state already consumed" after a harmless one), and never WARN or oops.
 declare -A dmg_rejected=() dmg_detected=() dmg_harmless=() dmg_failed=() dmg_by=()
 dmg_seconds=0
 dmg_outcomes=()
@@ -425,20 +430,19 @@ damage_case() {
 	structure=
 	case $outcome in
 	rejected)
-		structure=$(echo "$line" | sed -n 's/.*rejected (\([a-z-]*\), errno -[1-9][0-9]*)$/\1/p')
+		# Before any claim: by the blob's checks or the seal, 0 pages claimed.
+		structure=$(echo "$line" | sed -n 's/.*rejected (\([a-z-]*\), errno -[1-9][0-9]*), 0 pages claimed$/\1/p')
 		case $structure in
-		blob-subtree | block | radix | vmalloc) grep -q "KHO_RS_STEP verify rejected" "$log" ;;
+		blob-subtree | seal) grep -q "KHO_RS_STEP verify rejected" "$log" ;;
 		*) false ;;
 		esac
 		;;
-	detected)
-		echo "$line" | grep -qE "detected \(verification found [1-9][0-9]* mismatches\)" &&
-			grep -q "kho_rs_test: restore: FAIL" "$log" && grep -q "KHO_RS_STEP verify rejected" "$log"
-		;;
 	harmless)
-		grep -q "kho_rs_test: restore: PASS generation" "$log" && grep -q "KHO_RS_STEP verify accepted" "$log"
+		# Only a blob byte that nothing reads can be.
+		[ "$what" = blob-subtree ] && grep -q "kho_rs_test: restore: PASS generation" "$log" &&
+			grep -q "KHO_RS_STEP verify accepted" "$log"
 		;;
-	*) false ;;
+	*) false ;; # detected after claiming, or no outcome
 	esac
 	[ $? = 0 ] && case $line in *"$expected"*) true ;; *) false ;; esac
 	ok $? "damage seed $seed: ${what:-?}: outcome ${line#kho_rs_test: damage outcome: }${expected:+ (expected: $expected)}"
@@ -449,9 +453,17 @@ damage_case() {
 	grep -q "kho_rs_test: restore: no claimed pages left behind" "$log" && ! grep -q "left behind (leak)" "$log"
 	ok $? "damage seed $seed: module's own count: no claimed page left behind"
 	mem_check "$log" "damage seed $seed"
-	grep -q "KHO_RS_STEP second-load refused" "$log" && grep -q "restore blob: state already consumed" "$log" &&
-		! grep -q "KHO_RS_STEP second-load accepted" "$log"
-	ok $? "damage seed $seed: a second load is refused cleanly (state already consumed)"
+	case $outcome in
+	# Nothing consumed: the second load is rejected the same way, again claiming nothing
+	# (every rejection of both loads, busybox's retry included, claimed 0 pages).
+	rejected)
+		[ "$(grep -c "kho_rs_test: restore: state rejected:" "$log")" = \
+			"$(grep -c "kho_rs_test: restore: state rejected: 0 pages claimed" "$log")" ] &&
+			sed -n '/KHO_RS_STEP verify rejected/,$p' "$log" | grep -q "kho_rs_test: restore: state rejected: 0 pages claimed"
+		;;
+	*) grep -q "restore blob: state already consumed" "$log" ;;
+	esac && grep -q "KHO_RS_STEP second-load refused" "$log" && ! grep -q "KHO_RS_STEP second-load accepted" "$log"
+	ok $? "damage seed $seed: a second load is refused cleanly (${outcome:-?}: $([ "$outcome" = rejected ] && echo "rejected again, nothing claimed" || echo "state already consumed"))"
 	no_oops "$log" "damage seed $seed"
 	[ -z "$expected" ] && dmg_outcomes+=("${outcome:-none}")
 	# One count per damaged structure: a seed that damaged several counts in each row.
@@ -484,11 +496,12 @@ if [ "$damage_seeds" -gt 0 ]; then
 			"${dmg_failed[$what]:-0}" "${by:+  (rejected by: $by)}"
 	done
 	# The module's verdicts are its own; their mix is not. A byte changed in the
-	# state's metadata or records is caught (rejected or detected) far more often
-	# than not (21 + 8 of 30 seeds when this was written): if at most two thirds
-	# are caught, the damage or its detection has stopped working.
+	# state's metadata or records is caught far more often than not: before the
+	# seal, 21 + 8 of 30 seeds were caught (21 rejected, 8 detected only after
+	# claiming); every case above now requires the rejection before any claim. If at
+	# most two thirds are caught, the damage or its detection has stopped working.
 	harmless=$(printf '%s\n' "${dmg_outcomes[@]}" | grep -cx harmless)
-	caught=$(printf '%s\n' "${dmg_outcomes[@]}" | grep -cxE "rejected|detected")
+	caught=$(printf '%s\n' "${dmg_outcomes[@]}" | grep -cx rejected)
 	if [ "$damage_seeds" -ge "$damage_share_min" ]; then
 		[ $((3 * caught)) -gt $((2 * damage_seeds)) ]
 		ok $? "random damage: more than two thirds of the seeds caught ($caught caught, $harmless harmless, of $damage_seeds)"
@@ -512,11 +525,11 @@ kdir_src=$(cd "${KDIR:-$KHO_RS_CACHE/kdir}" && pwd -P)
 [ -e "$kdir_src/source" ] && kdir_src=$(cd "$kdir_src/source" && pwd -P)
 sed -n '/KHO_RS_KTAP_BEGIN/,$p' "$log" | sed 1d >"$out/claim.ktap"
 if python3 "$kdir_src/tools/testing/kunit/kunit.py" parse "$out/claim.ktap" >"$out/claim.parse" 2>&1 &&
-	grep -q "Ran 3 tests.*passed: 3" "$out/claim.parse"; then
-	ok 0 "claim: KUnit kho_rs_kexec_claim and kho_rs_kexec_faults passed (mark layout, wrong order refused, claim, consumed page refused, 2^k accounting; two threads claiming the same 64 pages get each once; an allocation failure at every point of a restore)"
+	grep -q "Ran 4 tests.*passed: 4" "$out/claim.parse"; then
+	ok 0 "claim: KUnit kho_rs_kexec_claim, kho_rs_kexec_faults and kho_rs_kexec_seal passed (mark layout, wrong order refused, claim, consumed page refused, 2^k accounting; two threads claiming the same 64 pages get each once; an allocation failure at every point of a restore; a state checked against its seal on copies, changes refused, nothing claimed)"
 else
-	grep -E "ASSERTION|FAILED|Ran|ERROR|kho_rs_kexec_(claim|faults):" "$out/claim.parse" | head -5 | sed 's/^/# /'
-	ok 1 "claim: KUnit kho_rs_kexec_claim and kho_rs_kexec_faults passed"
+	grep -E "ASSERTION|FAILED|Ran|ERROR|kho_rs_kexec_(claim|faults|seal):" "$out/claim.parse" | head -5 | sed 's/^/# /'
+	ok 1 "claim: KUnit kho_rs_kexec_claim, kho_rs_kexec_faults and kho_rs_kexec_seal passed"
 fi
 grep -o "kho_rs_kexec_faults: restore: .*" "$log" | tr -d '\r' | sed 's/^/# /'
 no_oops "$log" claim

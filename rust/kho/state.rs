@@ -12,12 +12,18 @@
 //! its pages, an unpublished or published [`Outgoing`] unpreserves and frees everything
 //! it holds (and removes its subtree), a [`Restored`] frees what it claimed. No function
 //! here takes a physical address or a pointer, and nothing from the previous kernel is
-//! read before it is claimed: the subtree's blob, every radix node, folio, vmalloc chunk
-//! and block is checked against KHO's preservation mark and claimed first.
+//! referenced before it is claimed: the subtree's blob, every radix node, folio, vmalloc
+//! chunk and block is checked against KHO's preservation mark and claimed first.
+//!
+//! A published state is sealed: its blob records crc32c digests of its values and of every
+//! metadata page. The next kernel compares them, reading copies of the pages (checked
+//! against KHO's mark, not claimed), before it claims anything: a damaged state is rejected
+//! whole, and a damaged pointer cannot take a page from another KHO user.
 //!
 //! The state is kho-rs's subtree format (`Documentation/kho-rs-abi.rst`): the folios are
 //! the keys of a radix-v1 tree, the area a vmalloc-v1 descriptor, the entries a block-v1
-//! set, under the compatibility string `kho-rs-v1;block-v1;radix-v1;vmalloc-v1`.
+//! set, the digests a seal-v1 node, under the compatibility string
+//! `kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v1`.
 //!
 //! # Examples
 //!
@@ -48,11 +54,13 @@ use kernel::str::CString;
 
 use crate::glue::kho::{core_err, errno, require_enabled};
 use crate::glue::mem::{KernelMem, GEOMETRY};
+use crate::glue::seal;
 use crate::glue::subtree::{IncomingBlob, OutgoingBlob};
 use crate::glue::vmalloc::{self as gv, RestoredVmalloc};
 use crate::pure::block::{BlockEntry, BlockSet};
 use crate::pure::mem::PageMem;
 use crate::pure::radix::{decode_key, encode_key, RadixTree, RadixVisitor};
+use crate::pure::seal::Parts;
 use crate::pure::subtree::{self, Footprint, SubtreeInfo};
 use crate::pure::vmalloc::{chunk_pages as vmalloc_chunk_pages, KhoVmalloc};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
@@ -302,6 +310,9 @@ impl<T: Entry> Outgoing<T> {
         footprint.data_bytes =
             info.vmalloc_bytes + self.folios.iter().map(|f| f.len() as u64).sum::<u64>();
         info.preserved_pages = footprint.preserved_pages(GEOMETRY.page_size);
+        // SAFETY: every page reachable from `info` is this state's own (its radix tree,
+        // its vmalloc area's chunks, its blocks), complete and not written any more.
+        info.seal = unsafe { seal::seal_outgoing(&mem, &info) }?;
         self.blob = Some(OutgoingBlob::publish(&self.name, |buf| {
             subtree::write(buf, &info, &subtree::COMPAT)
         })?);
@@ -375,9 +386,13 @@ impl<T: Entry> Restored<T> {
     /// [`Outgoing::publish`], validates it, claims everything it names and returns it;
     /// `Ok(None)` if there is no such subtree.
     ///
-    /// A state can be restored once: a second call fails (its blob is claimed). Any error
-    /// (a damaged or incompatible state, entries of another size) frees what was claimed
-    /// so far and says why; what the state named and was not claimed stays reserved.
+    /// The state's seal is checked first, on copies of its pages: a state that does not
+    /// match it, or that is of a version this build does not read, is rejected with
+    /// nothing claimed (`-EBADMSG` for a digest mismatch), and a later call rejects it the
+    /// same way. Otherwise the state is consumed: it can be restored once, and a second
+    /// call fails (its blob is claimed). Any later error (entries of another size, a state
+    /// whose seal matched but whose structures do not validate) frees what was claimed so
+    /// far and says why; what the state named and was not claimed stays reserved.
     pub fn retrieve(name: &CStr) -> Result<Option<Self>> {
         let Some(blob) = IncomingBlob::retrieve(name)? else {
             return Ok(None);
@@ -391,6 +406,11 @@ impl<T: Entry> Restored<T> {
             return Err(errno(kernel::bindings::EPROTO));
         }
         let info = inc.info;
+        // Nothing is claimed before the seal matches: a damaged state is rejected whole,
+        // and pages its damaged pointers name stay with whoever preserved them.
+        seal::check_incoming(&info, Parts::ALL)?
+            .map_err(|e| core_err("kho state: rejected before any claim", e))?;
+        blob.consume()?;
         drop(blob);
         if info.block_count != 0 && info.block_entry_size != T::SIZE as u64 {
             pr_err!(

@@ -46,7 +46,7 @@ fn word(b: &[u8], i: usize) -> Result<u64> {
 
 /// The raw subtree `name` of the fixture (claimed and freed: it can be read once).
 fn fixture_blob(name: &CStr) -> Result<IncomingBlob> {
-    IncomingBlob::retrieve(name)?.ok_or_else(|| {
+    IncomingBlob::retrieve_consumed(name)?.ok_or_else(|| {
         pr_err!("kho_rs_kexec_claim: no fixture subtree: run through the kexec selftest (case claim), which preserves the fixture and kexecs first\n");
         ENOENT
     })

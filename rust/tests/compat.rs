@@ -66,7 +66,7 @@ mod tests {
         let exp = KHO_RS_COMPATIBLE;
         assert!(check_against(exp, exp).is_ok());
         assert!(matches!(
-            check_against(exp, "kho-rs-v1;block-v1;radix-v1;vmalloc-v2"),
+            check_against(exp, "kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v2"),
             Err(Mismatch::VersionMismatch {
                 name: "vmalloc",
                 expected: 1,
@@ -74,15 +74,18 @@ mod tests {
             })
         ));
         assert!(matches!(
-            check_against(exp, "kho-rs-v1;block-v1;vmalloc-v1"),
+            check_against(exp, "kho-rs-v1;block-v1;seal-v1;vmalloc-v1"),
             Err(Mismatch::MissingComponent { name: "radix" })
         ));
         assert!(matches!(
-            check_against(exp, "kho-rs-v2;block-v1;radix-v1;vmalloc-v1"),
+            check_against(exp, "kho-rs-v2;block-v1;radix-v1;seal-v1;vmalloc-v1"),
             Err(m @ Mismatch::BaseMismatch { .. }) if m.to_errno() == -errno::EPROTO
         ));
         assert!(matches!(
-            check_against(exp, "kho-rs-v1;block-v1;memfd-v1;radix-v1;vmalloc-v1"),
+            check_against(
+                exp,
+                "kho-rs-v1;block-v1;memfd-v1;radix-v1;seal-v1;vmalloc-v1"
+            ),
             Err(Mismatch::UnexpectedComponent { name: "memfd" })
         ));
         assert!(matches!(

@@ -83,7 +83,7 @@ pub(crate) fn fault_state(n: u64) -> Result<Published<[u64; 4]>> {
 }
 
 /// Checks a restored fault state `n` byte for byte.
-fn check_state(n: u64, state: &Restored<[u64; 4]>) -> bool {
+pub(crate) fn check_state(n: u64, state: &Restored<[u64; 4]>) -> bool {
     let entries_ok = state.entries().len() as u64 == ENTRIES
         && state
             .entries()

@@ -22,6 +22,7 @@ mod concurrency;
 pub(crate) mod faults;
 mod geometry;
 mod radix;
+mod seal;
 mod vmalloc;
 
 // The test helpers every suite shares. Helpers return errors instead of asserting, so a

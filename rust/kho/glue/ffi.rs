@@ -56,6 +56,8 @@ extern "C" {
         claimed: *mut c_ulong,
     ) -> c_int;
     pub(crate) fn kho_rs_page_private(phys: u64) -> u64;
+    pub(crate) fn kho_rs_peek_page(phys: u64, buf: *mut c_void) -> c_int;
+    pub(crate) fn kho_rs_crc32c(crc: u32, p: *const c_void, len: usize) -> u32;
 
     pub(crate) fn kho_rs_add_subtree(name: *const c_char, blob: *mut c_void, size: usize) -> c_int;
     pub(crate) fn kho_rs_remove_subtree(blob: *mut c_void);

@@ -26,5 +26,6 @@ pub(crate) mod kho;
 pub(crate) mod mem;
 #[cfg(kho_rs_test)]
 pub(crate) mod radix;
+pub(crate) mod seal;
 pub(crate) mod subtree;
 pub(crate) mod vmalloc;

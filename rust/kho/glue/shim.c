@@ -7,6 +7,7 @@
  */
 #include <linux/bitops.h>
 #include <linux/count_zeros.h>
+#include <linux/crc32.h>
 #include <linux/dcache.h>
 #include <linux/debugfs.h>
 #include <linux/err.h>
@@ -252,6 +253,36 @@ int kho_rs_claim_blocks_pages(const u64 *phys, unsigned long n, unsigned int ord
 	mutex_unlock(&kho_rs_claim_lock);
 	*claimed = i;
 	return err;
+}
+
+/*
+ * The seal (rust/kho/pure/seal.rs) reads the previous kernel's metadata pages
+ * before it claims any: copies @phys, one page, into @buf after the check of
+ * kho_rs_claim_pages() says it is an order-0 page preserved by the previous
+ * kernel and not claimed yet. Under kho_rs_claim_lock, so that no claim of
+ * this module frees the page while it is copied. Nothing is claimed; the
+ * page stays the previous kernel's.
+ */
+int kho_rs_peek_page(u64 phys, void *buf)
+{
+	int err;
+
+	mutex_lock(&kho_rs_claim_lock);
+	err = kho_rs_check_preserved(phys, 1);
+	if (!err)
+		memcpy(buf, phys_to_virt(phys), PAGE_SIZE);
+	mutex_unlock(&kho_rs_claim_lock);
+	return err;
+}
+
+#if !IS_ENABLED(CONFIG_CRC32)
+#error "kho_rs seals its state with crc32c(): it needs CONFIG_CRC32"
+#endif
+
+/* The seal's digest: the kernel's CRC-32C update (no initial or final complement). */
+u32 kho_rs_crc32c(u32 crc, const void *p, size_t len)
+{
+	return crc32c(crc, p, len);
 }
 
 /* Tests only: page->private of the page at @phys (0 if it is not online RAM). */

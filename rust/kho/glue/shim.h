@@ -39,6 +39,8 @@ int kho_rs_check_preserved(u64 phys, unsigned long nr_pages);
 int kho_rs_claim_blocks_pages(const u64 *phys, unsigned long n, unsigned int order,
 			      struct page **pages, unsigned long *claimed);
 u64 kho_rs_page_private(u64 phys);
+int kho_rs_peek_page(u64 phys, void *buf);
+u32 kho_rs_crc32c(u32 crc, const void *p, size_t len);
 
 /* KHO subtrees. */
 int kho_rs_add_subtree(const char *name, void *blob, size_t size);

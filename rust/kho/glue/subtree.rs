@@ -99,20 +99,24 @@ impl Drop for OutgoingBlob {
     }
 }
 
-/// The previous kernel's blob of a subtree, claimed (restored) by this kernel.
+/// The previous kernel's blob of a subtree, read as a copy: the page stays the previous
+/// kernel's, unclaimed, until [`IncomingBlob::consume`]. A state whose seal does not match
+/// is rejected before that, with nothing of it claimed.
 ///
 /// # Invariants
 ///
-/// `pa` is a page claimed through `mem`, `size` is at most one page; [`Drop`] frees it.
+/// `copy` holds the `size` bytes (at most one page) of the blob page `pa`, copied after
+/// KHO's mark said the page was preserved by the previous kernel and not claimed.
 pub(crate) struct IncomingBlob {
-    mem: KernelMem,
     pa: u64,
     size: usize,
+    copy: KVec<u8>,
 }
 
 impl IncomingBlob {
-    /// Finds subtree `name` of the previous kernel and claims its page; `Ok(None)` if this
-    /// is not a KHO boot or the previous kernel published no such subtree.
+    /// Finds subtree `name` of the previous kernel and copies its page, claiming nothing;
+    /// `Ok(None)` if this is not a KHO boot or the previous kernel published no such
+    /// subtree. A blob that was claimed already (its state consumed) is an error.
     pub(crate) fn retrieve(name: &CStr) -> Result<Option<Self>> {
         if !is_kho_boot() {
             return Ok(None);
@@ -131,32 +135,63 @@ impl IncomingBlob {
             pr_err!("subtree blob size {} is not within one page\n", size);
             return Err(EINVAL);
         }
+        let mut copy = KVec::from_elem(0u8, GEOMETRY.page_size, GFP_KERNEL)?;
+        // SAFETY: `copy` is a writable buffer of one page; the shim copies the page only
+        // if KHO's mark says it is an order-0 page preserved by the previous kernel and not
+        // claimed, and claims nothing.
+        let ret = unsafe { ffi::kho_rs_peek_page(pa, copy.as_mut_ptr().cast()) };
+        if ret == ENOENT.to_errno() {
+            pr_err!("restore blob: state already consumed (blob page {:#x} not preserved or claimed already)\n", pa);
+            return Err(ENOENT);
+        }
+        if ret != 0 {
+            pr_err!(
+                "restore blob: blob page {:#x} cannot be read: {}\n",
+                pa,
+                ret
+            );
+            return Err(Error::from_errno(ret));
+        }
+        copy.truncate(size);
+        // INVARIANT: copied above; size checked.
+        Ok(Some(Self { pa, size, copy }))
+    }
+
+    /// [`IncomingBlob::retrieve`] and [`IncomingBlob::consume`] at once, for a subtree that
+    /// carries no seal (the test exchanges and fixtures): the state is consumed as soon as
+    /// it is found.
+    #[cfg(kho_rs_test)]
+    pub(crate) fn retrieve_consumed(name: &CStr) -> Result<Option<Self>> {
+        let Some(blob) = Self::retrieve(name)? else {
+            return Ok(None);
+        };
+        blob.consume()?;
+        Ok(Some(blob))
+    }
+
+    /// The blob's `size` bytes (the copy).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.copy.get(..self.size).unwrap_or(&[])
+    }
+
+    /// Claims the blob page, which consumes the state: from here on a restore (and a second
+    /// call of this) fails with "state already consumed". The page is freed at once (the
+    /// copy stays).
+    pub(crate) fn consume(&self) -> Result {
         let mut mem = KernelMem::new();
-        // SAFETY: the blob of the subtree `name`, this module's own, as KHO hands it over; the claim checks KHO's mark first.
-        unsafe { mem.claim(pa, 1) }.map_err(|e| {
+        // SAFETY: the blob of this module's own subtree, as KHO hands it over; the claim
+        // checks KHO's mark first.
+        unsafe { mem.claim(self.pa, 1) }.map_err(|e| {
             if e.errno == ENOENT.to_errno().abs() {
-                pr_err!("restore blob: state already consumed (blob page {:#x} not preserved or claimed already)\n", pa);
+                pr_err!("restore blob: state already consumed (blob page {:#x} not preserved or claimed already)\n", self.pa);
                 return Error::from_errno(-e.errno);
             }
             core_err("restore blob", e)
         })?;
-        // INVARIANT: restored above; size checked.
-        Ok(Some(Self { mem, pa, size }))
-    }
-
-    /// The blob's `size` bytes.
-    pub(crate) fn bytes(&self) -> &[u8] {
-        // SAFETY: claimed in `retrieve`, owned by `self` until `Drop` (type invariant).
-        unsafe { self.mem.bytes(self.pa) }
-            .and_then(|b| b.get(..self.size))
-            .unwrap_or(&[])
-    }
-}
-
-impl Drop for IncomingBlob {
-    fn drop(&mut self) {
-        // SAFETY: claimed in `retrieve` and owned by `self`; freed once, here.
-        unsafe { self.mem.free(self.pa) };
+        // SAFETY: claimed just above, owned here and referenced by nothing (the state is
+        // read from the copy).
+        unsafe { mem.free(self.pa) };
+        Ok(())
     }
 }
 

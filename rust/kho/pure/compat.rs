@@ -27,6 +27,8 @@ pub(crate) const RADIX_COMPAT: &str = "radix-v1";
 pub(crate) const VMALLOC_COMPAT: &str = "vmalloc-v1";
 /// Compatibility string of KHO serialization blocks (`KHO_BLOCK_COMPATIBLE`).
 pub(crate) const BLOCK_COMPAT: &str = "block-v1";
+/// Compatibility string of this module's seal (digests of a published state).
+pub(crate) const SEAL_COMPAT: &str = "seal-v1";
 /// Base of the root KHO FDT compatible (`KHO_FDT_COMPAT_BASE`).
 pub(crate) const KHO_FDT_COMPAT_BASE: &str = "kho-v4";
 /// Base of the LUO ABI compatible (`LUO_ABI_COMPAT_BASE`).
@@ -77,9 +79,9 @@ pub(crate) const LUO_ABI_COMPATIBLE: &str = kho_compat!(LUO_ABI_COMPAT_BASE; BLO
 /// `MEMFD_LUO_FH_COMPATIBLE` of the RFC: `"memfd-v2;vmalloc-v1"`.
 pub(crate) const MEMFD_LUO_FH_COMPATIBLE: &str =
     kho_compat!(MEMFD_LUO_FH_COMPAT_BASE; VMALLOC_COMPAT);
-/// Compatible of this module's blob: `"kho-rs-v1;block-v1;radix-v1;vmalloc-v1"`.
+/// Compatible of this module's blob: `"kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v1"`.
 pub(crate) const KHO_RS_COMPATIBLE: &str =
-    kho_compat!(KHO_RS_COMPAT_BASE; BLOCK_COMPAT, RADIX_COMPAT, VMALLOC_COMPAT);
+    kho_compat!(KHO_RS_COMPAT_BASE; BLOCK_COMPAT, RADIX_COMPAT, SEAL_COMPAT, VMALLOC_COMPAT);
 
 /// `LUO_ABI_COMPAT_LEN = KHO_COMPAT_ALIGN(LUO_ABI_COMPATIBLE)`.
 pub(crate) const LUO_ABI_COMPAT_LEN: usize = compat_align(LUO_ABI_COMPATIBLE);
@@ -90,7 +92,7 @@ const _: () = assert!(compat_align(KHO_FDT_COMPATIBLE) == 32);
 const _: () = assert!(LUO_ABI_COMPAT_LEN == 16);
 const _: () = assert!(compat_align(MEMFD_LUO_FH_COMPATIBLE) == 24);
 const _: () = assert!(compat_align(MEMFD_LUO_FH_COMPATIBLE) <= LIVEUPDATE_HNDL_COMPAT_LENGTH);
-const _: () = assert!(KHO_RS_COMPAT_LEN == 40);
+const _: () = assert!(KHO_RS_COMPAT_LEN == 48);
 const _: () = assert!(compat_align("luo-v5") == 8);
 
 // The composed strings, spelled out (the RFC's values; the macro joins them).
@@ -99,7 +101,10 @@ const _: () = {
         (KHO_FDT_COMPATIBLE, "kho-v4;radix-v1;vmalloc-v1"),
         (LUO_ABI_COMPATIBLE, "luo-v5;block-v1"),
         (MEMFD_LUO_FH_COMPATIBLE, "memfd-v2;vmalloc-v1"),
-        (KHO_RS_COMPATIBLE, "kho-rs-v1;block-v1;radix-v1;vmalloc-v1"),
+        (
+            KHO_RS_COMPATIBLE,
+            "kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v1",
+        ),
     ];
     let mut i = 0;
     while i < spelled.len() {

@@ -32,6 +32,8 @@ pub(crate) mod errno {
     pub(crate) const ELOOP: i32 = 40;
     /// Protocol (format or version) error.
     pub(crate) const EPROTO: i32 = 71;
+    /// Bad message: a digest does not match.
+    pub(crate) const EBADMSG: i32 = 74;
     /// Value too large for the defined type.
     pub(crate) const EOVERFLOW: i32 = 75;
     /// Operation not supported.

@@ -26,5 +26,6 @@ pub(crate) mod mem;
 pub(crate) mod radix;
 pub(crate) mod record;
 pub(crate) mod rng;
+pub(crate) mod seal;
 pub(crate) mod subtree;
 pub(crate) mod vmalloc;

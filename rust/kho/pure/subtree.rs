@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! / {
-//!     compatible = "kho-rs-v1;block-v1;radix-v1;vmalloc-v1";
+//!     compatible = "kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v1";
 //!     generation = <u64>;            // 1 in the first kernel, +1 per re-preserve
 //!     seed = <u64>;                  // workload seed
 //!     radix {
@@ -25,6 +25,13 @@
 //!         entry-size = <u64>;        // bytes per entry
 //!         count = <u64>;             // number of entries
 //!     };
+//!     seal {
+//!         compatible = "seal-v1";
+//!         root = <u64>;              // crc32c digests (see `seal`), one per
+//!         radix = <u64>;             // component, zero-extended
+//!         vmalloc = <u64>;
+//!         block = <u64>;
+//!     };
 //! };
 //! ```
 //!
@@ -39,6 +46,7 @@ use zerocopy::IntoBytes;
 use super::compat::{self, Mismatch};
 use super::error::{Error, Result};
 use super::fdt::{Fdt, FdtWriter, Node};
+use super::seal::Seal;
 use super::vmalloc::KhoVmalloc;
 
 /// The same name as a C string, for `kho_add_subtree()`.
@@ -70,6 +78,8 @@ pub(crate) struct SubtreeInfo {
     /// is only reported (how much a rejected state leaves reserved) and compared with the
     /// pages a restore claims; nothing is reached through it.
     pub(crate) preserved_pages: u64,
+    /// The digests of everything above and of every metadata page (the `seal` node).
+    pub(crate) seal: Seal,
 }
 
 /// The published state's own pages (its metadata) against the data it preserves.
@@ -145,6 +155,8 @@ pub(crate) struct SubtreeCompat<'a> {
     pub(crate) vmalloc: &'a str,
     /// `block` node string.
     pub(crate) block: &'a str,
+    /// `seal` node string.
+    pub(crate) seal: &'a str,
 }
 
 /// The versions of one data structure this build reads and writes.
@@ -229,16 +241,21 @@ pub(crate) const BLOCK: Version = Version::of(
     "block-v2",
 );
 
+/// Version of the seal (the state's digests, [`super::seal`]). A seal of a version this
+/// build does not read rejects the whole state: nothing could be checked before a claim.
+pub(crate) const SEAL: Version = Version::of("seal", false, compat::SEAL_COMPAT, "seal-v2");
+
 /// Whether this is a test-only build that writes a hypothetical next version of a component.
 pub(crate) const NEXT_VERSION_BUILD: bool =
     RADIX.newest != 1 || VMALLOC.newest != 1 || BLOCK.newest != 1;
 
 /// The strings this build of the module writes (the root lists every component).
 pub(crate) const COMPAT: SubtreeCompat<'static> = SubtreeCompat {
-    root: compat::kho_compat!(compat::KHO_RS_COMPAT_BASE; BLOCK.compat, RADIX.compat, VMALLOC.compat),
+    root: compat::kho_compat!(compat::KHO_RS_COMPAT_BASE; BLOCK.compat, RADIX.compat, SEAL.compat, VMALLOC.compat),
     radix: RADIX.compat,
     vmalloc: VMALLOC.compat,
     block: BLOCK.compat,
+    seal: SEAL.compat,
 };
 
 /// What this build accepts on restore: the root's base and each component's versions.
@@ -252,6 +269,8 @@ pub(crate) struct Accept {
     pub(crate) vmalloc: Version,
     /// Block set versions read.
     pub(crate) block: Version,
+    /// Seal versions read.
+    pub(crate) seal: Version,
 }
 
 /// What this build of the module accepts.
@@ -260,6 +279,7 @@ pub(crate) const ACCEPT: Accept = Accept {
     radix: RADIX,
     vmalloc: VMALLOC,
     block: BLOCK,
+    seal: SEAL,
 };
 
 /// One component's outcome of the version check on restore.
@@ -361,6 +381,13 @@ pub(crate) fn write(buf: &mut [u8], info: &SubtreeInfo, c: &SubtreeCompat<'_>) -
     w.property_u64_ne("head", info.block_head)?;
     w.property_u64_ne("entry-size", info.block_entry_size)?;
     w.property_u64_ne("count", info.block_count)?;
+    w.end_node()?;
+    w.begin_node("seal")?;
+    w.property_str("compatible", c.seal)?;
+    w.property_u64_ne("root", info.seal.root.into())?;
+    w.property_u64_ne("radix", info.seal.radix.into())?;
+    w.property_u64_ne("vmalloc", info.seal.vmalloc.into())?;
+    w.property_u64_ne("block", info.seal.block.into())?;
     w.end_node()?;
     w.end_node()?;
     w.finish()
@@ -464,6 +491,11 @@ fn read_inner<'a>(
     let bv = listed(&root_c, &accept.block)?;
     let rv = listed(&root_c, &accept.radix)?;
     let vv = listed(&root_c, &accept.vmalloc)?;
+    // The seal is checked before anything else is touched: without it nothing can be.
+    let sv = listed(&root_c, &accept.seal)?;
+    if let Verdict::Refuse(m) = verdict(&accept.seal, sv) {
+        return Err(SubtreeError::Compat(m));
+    }
     let verdicts = (
         verdict(&accept.radix, rv),
         verdict(&accept.vmalloc, vv),
@@ -476,7 +508,12 @@ fn read_inner<'a>(
             }
         }
     }
-    let names = [accept.radix.name, accept.vmalloc.name, accept.block.name];
+    let names = [
+        accept.radix.name,
+        accept.vmalloc.name,
+        accept.block.name,
+        accept.seal.name,
+    ];
     if let Some(other) = root_c.components().find(|c| !names.contains(&c.name)) {
         return Err(SubtreeError::Compat(Mismatch::UnexpectedComponent {
             name: other.name,
@@ -485,6 +522,7 @@ fn read_inner<'a>(
     let radix = component(&root, &accept.radix, rv)?;
     let vmalloc = component(&root, &accept.vmalloc, vv)?;
     let block = component(&root, &accept.block, bv)?;
+    let seal = component(&root, &accept.seal, sv)?;
     // A generation counts kexecs from 1 and is incremented to carry the state on: 0 and
     // u64::MAX cannot come from a kho-rs kernel (and MAX + 1 would overflow).
     let generation = root.prop_u64_ne("generation")?;
@@ -503,6 +541,12 @@ fn read_inner<'a>(
             preserved_pages: match root.property("preserved-pages") {
                 Some(_) => root.prop_u64_ne("preserved-pages")?,
                 None => 0,
+            },
+            seal: Seal {
+                root: digest(&seal, "root")?,
+                radix: digest(&seal, "radix")?,
+                vmalloc: digest(&seal, "vmalloc")?,
+                block: digest(&seal, "block")?,
             },
             ..SubtreeInfo::default()
         },
@@ -529,6 +573,18 @@ fn read_inner<'a>(
         inc.info.block_count = block.prop_u64_ne("count")?;
     }
     Ok(inc)
+}
+
+/// A digest of the `seal` node: 8 bytes, a CRC-32C zero-extended.
+fn digest(seal: &Node<'_>, name: &'static str) -> Result<u32> {
+    let v = seal.prop_u64_ne(name)?;
+    u32::try_from(v).map_err(|_| {
+        Error::new(
+            super::error::errno::ERANGE,
+            "subtree: seal digest wider than 32 bits",
+            v,
+        )
+    })
 }
 
 /// Parses and validates an incoming blob; every component must be of a version this build

@@ -31,6 +31,7 @@ use crate::pure::record::{
     word, Record, KIND_FILLER, KIND_FOLIO, KIND_VMALLOC, TAG_FILLER, TAG_VMALLOC,
 };
 use crate::pure::rng::XorShift;
+use crate::pure::seal::Seal;
 use crate::pure::subtree::{self, SubtreeInfo, COMPAT};
 use crate::pure::vmalloc::{self as vm, KhoVmalloc, KHO_VMALLOC_ALLOC};
 use crate::sim::SimMem;
@@ -209,6 +210,9 @@ fn publish(
         block_count: records.len() as u64,
         // Only reported by the kernel's restore; the image target does not read it.
         preserved_pages: 0,
+        // The image target fuzzes the validation behind the seal: its restore does not
+        // check the seal (the `seal` tests and the kexec selftest do).
+        seal: Seal::default(),
     };
     let mut blob = std::vec![0u8; 4096];
     let n = subtree::write(&mut blob, &info, &COMPAT).expect("subtree write");

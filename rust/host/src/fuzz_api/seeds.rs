@@ -18,6 +18,7 @@ use crate::pure::fdt::FdtWriter;
 use crate::pure::geometry::{Geometry, G16K, G4K, G64K};
 use crate::pure::mem::PageMem;
 use crate::pure::radix::{encode_key, RadixTree};
+use crate::pure::seal::Seal;
 use crate::pure::subtree::{self, SubtreeCompat, SubtreeInfo, COMPAT};
 use crate::pure::vmalloc::{self as vm, KhoVmalloc, KHO_VMALLOC_ALLOC};
 use crate::sim::SimMem;
@@ -143,6 +144,12 @@ pub(crate) fn sample_info() -> SubtreeInfo {
         block_head: 0x3_0000_1000,
         block_entry_size: 32,
         block_count: 100_000,
+        seal: Seal {
+            root: 0x1111_2222,
+            radix: 0x3333_4444,
+            vmalloc: 0x5555_6666,
+            block: 0xffff_ffff,
+        },
         preserved_pages: 17_654,
     }
 }
@@ -246,7 +253,7 @@ fn fdt_seeds(o: &mut Out) {
 fn subtree_seeds(o: &mut Out) {
     o.add("subtree", "valid", subtree_blob(&COMPAT));
     let v2 = SubtreeCompat {
-        root: "kho-rs-v1;block-v1;radix-v1;vmalloc-v2",
+        root: "kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v2",
         vmalloc: "vmalloc-v2",
         ..COMPAT
     };
@@ -257,7 +264,7 @@ fn subtree_seeds(o: &mut Out) {
     };
     o.add("subtree", "child-block-v9", subtree_blob(&child));
     let missing = SubtreeCompat {
-        root: "kho-rs-v1;block-v1;vmalloc-v1",
+        root: "kho-rs-v1;block-v1;seal-v1;vmalloc-v1",
         ..COMPAT
     };
     o.add("subtree", "root-missing-radix", subtree_blob(&missing));
@@ -269,7 +276,7 @@ fn compat_seeds(o: &mut Out) {
         (
             "version",
             KHO_RS_COMPATIBLE,
-            "kho-rs-v1;block-v1;radix-v1;vmalloc-v2",
+            "kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v2",
         ),
         ("missing", "kho-v4;radix-v1;vmalloc-v1", "kho-v4;radix-v1"),
         ("base", "luo-v5;block-v1", "memfd-v2;vmalloc-v1"),

@@ -4,12 +4,14 @@
 //!
 //! The reference ([`model_read`]) reads the blob with the FDT reference of [`super::fdt`]
 //! and checks compatibility with the reference of [`super::compat`], in the order the ABI
-//! (`Documentation/kho-rs-abi.rst`) gives: root `compatible`, then the `radix`, `vmalloc` and
-//! `block` nodes' own strings, then the values, each of exactly 8 native-endian bytes (the
-//! descriptor 16; `preserved-pages` is optional). The target checks that `read` accepts
+//! (`Documentation/kho-rs-abi.rst`) gives: root `compatible`, then the `radix`, `vmalloc`,
+//! `block` and `seal` nodes' own strings, then the values, each of exactly 8 native-endian
+//! bytes (the descriptor 16; `preserved-pages` is optional; a seal digest must fit in 32
+//! bits). The target checks that `read` accepts
 //! exactly what the reference accepts, classifies a rejection the same way (malformed vs
 //! incompatible), and on success returns the values the bytes hold.
 
+use crate::pure::seal::Seal;
 use crate::pure::subtree::{read, SubtreeError, SubtreeInfo, COMPAT};
 use crate::pure::vmalloc::KhoVmalloc;
 
@@ -62,6 +64,10 @@ pub(crate) fn model_read(blob: &[u8]) -> Result<SubtreeInfo, MReject> {
     let radix = component(root, "radix", COMPAT.radix)?;
     let vmalloc = component(root, "vmalloc", COMPAT.vmalloc)?;
     let block = component(root, "block", COMPAT.block)?;
+    let seal = component(root, "seal", COMPAT.seal)?;
+    let digest = |name: &str| -> Result<u32, MReject> {
+        u32::try_from(u64_prop(seal, name)?).map_err(|_| MReject::Format)
+    };
     let desc: [u8; 16] = vmalloc
         .prop("descriptor")
         .ok_or(MReject::Format)?
@@ -95,6 +101,12 @@ pub(crate) fn model_read(blob: &[u8]) -> Result<SubtreeInfo, MReject> {
         block_head: u64_prop(block, "head")?,
         block_entry_size: u64_prop(block, "entry-size")?,
         block_count: u64_prop(block, "count")?,
+        seal: Seal {
+            root: digest("root")?,
+            radix: digest("radix")?,
+            vmalloc: digest("vmalloc")?,
+            block: digest("block")?,
+        },
     })
 }
 

@@ -21,13 +21,16 @@ fn rfc_values_and_alignment() {
     assert_eq!(KHO_FDT_COMPATIBLE, "kho-v4;radix-v1;vmalloc-v1");
     assert_eq!(LUO_ABI_COMPATIBLE, "luo-v5;block-v1");
     assert_eq!(MEMFD_LUO_FH_COMPATIBLE, "memfd-v2;vmalloc-v1");
-    assert_eq!(KHO_RS_COMPATIBLE, "kho-rs-v1;block-v1;radix-v1;vmalloc-v1");
+    assert_eq!(
+        KHO_RS_COMPATIBLE,
+        "kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v1"
+    );
     assert_eq!(compat_align(KHO_FDT_COMPATIBLE), 32);
     assert_eq!(compat_align(LUO_ABI_COMPATIBLE), 16);
     assert_eq!(LUO_ABI_COMPAT_LEN, 16);
     assert_eq!(compat_align(MEMFD_LUO_FH_COMPATIBLE), 24);
     assert!(compat_align(MEMFD_LUO_FH_COMPATIBLE) <= LIVEUPDATE_HNDL_COMPAT_LENGTH);
-    assert_eq!(KHO_RS_COMPAT_LEN, 40);
+    assert_eq!(KHO_RS_COMPAT_LEN, 48);
     // 7.3's plain "luo-v5" (sizeof 7).
     assert_eq!(compat_align("luo-v5"), 8);
     assert_eq!(compat_align(""), 8);
@@ -73,7 +76,7 @@ fn checker_accepts() {
         "a-v0",
         "a-v4294967295",
         "kho-v4;radix-v1",
-        "kho-rs-v1;block-v1;radix-v1;vmalloc-v1",
+        "kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v1",
         "b-v1;a-v1",      // only sub-components are sorted
         "a-v1;a-v1",      // the base may share a name with a sub-component
         "x-v1;A-v1;a-v1", // byte order: uppercase first
@@ -160,7 +163,7 @@ fn parser_round_trip() {
     );
     let subs: Vec<_> = c.components().collect();
     let names: Vec<_> = subs.iter().map(|c| c.name).collect();
-    assert_eq!(names, ["block", "radix", "vmalloc"]);
+    assert_eq!(names, ["block", "radix", "seal", "vmalloc"]);
     assert!(subs.iter().all(|c| c.version == 1));
     let mut rebuilt = c.base().to_string();
     for sub in c.components() {
@@ -209,12 +212,12 @@ fn check_against_variants() {
         "base is 'kho-v4', expected 'kho-rs-v1'"
     );
 
-    let m = check_against(exp, "kho-rs-v1;block-v1;vmalloc-v1").unwrap_err();
+    let m = check_against(exp, "kho-rs-v1;block-v1;seal-v1;vmalloc-v1").unwrap_err();
     assert_eq!(m, Mismatch::MissingComponent { name: "radix" });
     assert_eq!(m.to_string(), "component 'radix' is missing");
     assert_eq!(m.to_errno(), -errno::EPROTO);
 
-    let m = check_against(exp, "kho-rs-v1;block-v1;radix-v1;vmalloc-v2").unwrap_err();
+    let m = check_against(exp, "kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v2").unwrap_err();
     assert_eq!(
         m,
         Mismatch::VersionMismatch {
@@ -230,7 +233,11 @@ fn check_against_variants() {
     assert_eq!(m.to_errno(), -errno::EPROTO);
     assert_eq!(m.to_error().value, 2);
 
-    let m = check_against(exp, "kho-rs-v1;block-v1;kmalloc-v1;radix-v1;vmalloc-v1").unwrap_err();
+    let m = check_against(
+        exp,
+        "kho-rs-v1;block-v1;kmalloc-v1;radix-v1;seal-v1;vmalloc-v1",
+    )
+    .unwrap_err();
     assert_eq!(m, Mismatch::UnexpectedComponent { name: "kmalloc" });
     assert_eq!(m.to_string(), "unexpected component 'kmalloc'");
     assert_eq!(m.to_errno(), -errno::EPROTO);
@@ -255,15 +262,16 @@ fn check_against_variants() {
 
 #[test]
 fn fields() {
-    let mut buf = [0xffu8; 48];
-    assert_eq!(write_field(KHO_RS_COMPATIBLE, &mut buf), Ok(40));
-    assert_eq!(&buf[..38], KHO_RS_COMPATIBLE.as_bytes());
-    assert!(buf[38..40].iter().all(|&b| b == 0));
-    assert!(buf[40..].iter().all(|&b| b == 0xff));
+    // 46 bytes of string, its NUL and one byte of padding.
+    let mut buf = [0xffu8; 56];
+    assert_eq!(write_field(KHO_RS_COMPATIBLE, &mut buf), Ok(48));
+    assert_eq!(&buf[..46], KHO_RS_COMPATIBLE.as_bytes());
+    assert!(buf[46..48].iter().all(|&b| b == 0));
+    assert!(buf[48..].iter().all(|&b| b == 0xff));
     assert_eq!(from_field(&buf, KHO_RS_COMPAT_LEN), Ok(KHO_RS_COMPATIBLE));
     assert_eq!(from_field(&buf, 1000), Ok(KHO_RS_COMPATIBLE));
 
-    let mut small = [0u8; 39];
+    let mut small = [0u8; 47];
     let e = write_field(KHO_RS_COMPATIBLE, &mut small).unwrap_err();
     assert_eq!(
         (e.errno, e.what),
@@ -271,9 +279,9 @@ fn fields() {
     );
 
     // Not terminated within the bound, or within the slice.
-    let e = from_field(&buf, 38).unwrap_err();
+    let e = from_field(&buf, 46).unwrap_err();
     assert_eq!(e.what, "compat: string not NUL-terminated within bound");
-    let e = from_field(&buf[..38], 100).unwrap_err();
+    let e = from_field(&buf[..46], 100).unwrap_err();
     assert_eq!(e.what, "compat: string not NUL-terminated within bound");
     assert_eq!(from_field(&[], 8).unwrap_err().errno, errno::EINVAL);
     // Invalid UTF-8.

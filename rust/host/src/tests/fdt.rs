@@ -965,7 +965,7 @@ fn dtc_accepts_kho_rs_subtree() {
     let (out, err) = dtc("subtree", &b);
     assert!(err.is_empty(), "dtc warnings: {err}");
     assert!(
-        out.contains("compatible = \"kho-rs-v1;block-v1;radix-v1;vmalloc-v1\";"),
+        out.contains("compatible = \"kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v1\";"),
         "{out}"
     );
     for needle in [

@@ -15,6 +15,7 @@ mod fdt;
 mod fuzz;
 mod geometry;
 mod radix;
+mod seal;
 mod subtree;
 mod vmalloc;
 

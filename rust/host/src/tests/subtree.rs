@@ -72,7 +72,7 @@ fn preserved_pages_is_optional() {
 #[test]
 fn wrong_component_version_is_named() {
     let bad = SubtreeCompat {
-        root: "kho-rs-v1;block-v1;radix-v1;vmalloc-v2",
+        root: "kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v2",
         vmalloc: "vmalloc-v2",
         ..COMPAT
     };
@@ -112,7 +112,7 @@ fn child_string_is_checked() {
 
 /// A blob written with the given component versions (root and node strings agree).
 fn versioned(radix: &'static str, vmalloc: &'static str, block: &'static str) -> std::vec::Vec<u8> {
-    let root = std::format!("kho-rs-v1;{block};{radix};{vmalloc}").leak();
+    let root = std::format!("kho-rs-v1;{block};{radix};seal-v1;{vmalloc}").leak();
     blob(
         &sample(),
         &SubtreeCompat {
@@ -120,6 +120,7 @@ fn versioned(radix: &'static str, vmalloc: &'static str, block: &'static str) ->
             radix,
             vmalloc,
             block,
+            seal: "seal-v1",
         },
     )
 }
@@ -186,7 +187,7 @@ fn two_version_reader_restores_either() {
 fn extra_component_or_base_fails_whole_blob() {
     for (root, says) in [
         (
-            "kho-rs-v1;block-v1;extra-v1;radix-v1;vmalloc-v1",
+            "kho-rs-v1;block-v1;extra-v1;radix-v1;seal-v1;vmalloc-v1",
             "unexpected component 'extra'",
         ),
         (
@@ -203,7 +204,10 @@ fn extra_component_or_base_fails_whole_blob() {
 /// The default build writes and reads v1 of every component.
 #[test]
 fn default_build_is_v1() {
-    assert_eq!(COMPAT.root, "kho-rs-v1;block-v1;radix-v1;vmalloc-v1");
+    assert_eq!(
+        COMPAT.root,
+        "kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v1"
+    );
     for v in [ACCEPT.radix, ACCEPT.vmalloc, ACCEPT.block] {
         assert_eq!((v.oldest, v.newest), (1, 1), "{}", v.name);
     }
@@ -212,7 +216,7 @@ fn default_build_is_v1() {
 #[test]
 fn missing_component_and_truncation() {
     let bad = SubtreeCompat {
-        root: "kho-rs-v1;block-v1;vmalloc-v1",
+        root: "kho-rs-v1;block-v1;seal-v1;vmalloc-v1",
         ..COMPAT
     };
     let msg = read(&blob(&sample(), &bad)).unwrap_err().to_string();
@@ -288,7 +292,7 @@ fn dtc_decodes_without_warnings() {
     assert!(out.status.success(), "dtc failed: {stderr}");
     assert!(stderr.is_empty(), "dtc warned: {stderr}");
     for s in [
-        "kho-rs-v1;block-v1;radix-v1;vmalloc-v1",
+        "kho-rs-v1;block-v1;radix-v1;seal-v1;vmalloc-v1",
         "radix {",
         "vmalloc {",
         "block {",
