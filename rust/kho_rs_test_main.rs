@@ -62,7 +62,47 @@ kho_rs_module! {
             default: 0,
             description: "KUnit only: preserve the kho_rs_claim fixture for the next kernel",
         },
+        fail_nth: u32 {
+            default: 0,
+            description: "Fault sweep only: fail the n-th allocation of this load's workload (restore and preserve) through the task's fail-nth counter, and say whether it was injected (0: off)",
+        },
+        copies: u32 {
+            default: 1,
+            description: "Fault sweep only: publish the workload as this many subtrees, kho-rs and kho-rs-1.. (1..32)",
+        },
+        instance: u32 {
+            default: 0,
+            description: "Fault sweep only: restore the workload's subtree kho-rs-<instance> (0: kho-rs)",
+        },
     },
+}
+
+/// One line for the selftest's fault sweep: whether the `n`-th allocation failed, how the
+/// load ended, whether a restore consumed its state, and the module's own page count,
+/// which must be 0 after a failure (everything undone).
+fn fault_report(n: u32, injected: bool, res: &Result<workload::Live>) {
+    let owned = glue::mem::KernelMem::owned_pages();
+    let consumed = if workload::last_restore_consumed() {
+        "state consumed"
+    } else {
+        "state not consumed"
+    };
+    match res {
+        Ok(_) => pr_info!(
+            "fault sweep: fail_nth={}: {}, load succeeded, {}\n",
+            n,
+            if injected { "injected" } else { "not injected" },
+            consumed
+        ),
+        Err(e) => pr_info!(
+            "fault sweep: fail_nth={}: {}, load failed (errno {}), {}, {} pages owned\n",
+            n,
+            if injected { "injected" } else { "not injected" },
+            e.to_errno(),
+            consumed,
+            owned
+        ),
+    }
 }
 
 struct KhoRs {
@@ -123,6 +163,8 @@ impl kernel::Module for KhoRs {
             corrupt: param(module_parameters::corrupt.value()),
             damage_seed: param(module_parameters::damage_seed.value()),
             damage_bytes: param(module_parameters::damage_bytes.value()),
+            copies: param(module_parameters::copies.value()),
+            instance: param(module_parameters::instance.value()),
             ..workload::Params::new(
                 param(module_parameters::seed.value()),
                 param(module_parameters::folios.value()),
@@ -131,12 +173,21 @@ impl kernel::Module for KhoRs {
                 param(module_parameters::block_entries.value()),
             )
         };
+        let fail_nth: u32 = param(module_parameters::fail_nth.value());
+        let fail = match fail_nth {
+            0 => None,
+            n => Some(glue::kho::FailNth::arm(n)?),
+        };
         let live = workload::Live::start(
             c"kho_rs_test",
             workload != 0,
             &p,
             param(module_parameters::chain.value()),
-        )?;
+        );
+        if let Some(fail) = fail {
+            fault_report(fail_nth, fail.disarm(), &live);
+        }
+        let live = live?;
         let mut vmx_out = None;
         if vmx_mib != 0 && !vmx::restore_and_verify()? {
             vmx_out = Some(vmx::VmxOut::create(

@@ -28,7 +28,9 @@ use crate::pure::compat::Mismatch;
 use crate::pure::radix::RadixTree;
 use crate::pure::record::Record;
 use crate::pure::seal::Parts;
-use crate::pure::subtree::{self, Footprint, SubtreeInfo, SUBTREE_NAME_C};
+use crate::pure::subtree::{self, Footprint, SubtreeInfo, SUBTREE_NAME};
+use kernel::str::CString;
+use kernel::sync::atomic::{Atomic, Relaxed};
 
 mod block;
 mod damage;
@@ -60,6 +62,12 @@ pub(crate) struct Params {
     pub(crate) damage_seed: u64,
     /// Random damage: number of bytes to damage (1..=[`crate::pure::damage::MAX_HITS`]).
     pub(crate) damage_bytes: u32,
+    /// Subtrees the workload is published under ([`subtree_name`] `0..copies`), for the
+    /// selftest's fault sweep of restores (each restore that fails after consuming its
+    /// state needs another).
+    pub(crate) copies: u32,
+    /// Subtree restored ([`subtree_name`]).
+    pub(crate) instance: u32,
 }
 
 impl Params {
@@ -80,8 +88,40 @@ impl Params {
             corrupt: 0,
             damage_seed: 0,
             damage_bytes: 1,
+            copies: 1,
+            instance: 0,
         }
     }
+}
+
+/// Most subtrees a workload is published under (KHO's root FDT is one page).
+pub(crate) const MAX_COPIES: u32 = 32;
+
+/// The name of the workload's subtree `i`: `kho-rs` for 0, else `kho-rs-<i>`.
+pub(crate) fn subtree_name(i: u32) -> Result<CString> {
+    let name = if i == 0 {
+        CString::try_from_fmt(fmt!("{}", SUBTREE_NAME))
+    } else {
+        CString::try_from_fmt(fmt!("{}-{}", SUBTREE_NAME, i))
+    };
+    name.map_err(|_| nomem("subtree name"))
+}
+
+/// `-ENOMEM`, after one line naming what could not be allocated.
+fn nomem(what: &str) -> Error {
+    pr_err!("workload: out of memory for the {}\n", what);
+    ENOMEM
+}
+
+/// Whether the last restore consumed its state (claimed the blob), whether it then
+/// succeeded or not. For the selftest's fault sweep, which must then move on to another
+/// copy of the state.
+static CONSUMED: Atomic<u32> = Atomic::new(0);
+
+/// See [`CONSUMED`].
+#[cfg(kho_rs_test)]
+pub(crate) fn last_restore_consumed() -> bool {
+    CONSUMED.load(Relaxed) != 0
 }
 
 /// Largest folio order of the workload.
@@ -97,6 +137,8 @@ const MIB: usize = 1 << 20;
 /// the tree's node pages, the vmalloc area (`vdesc`), every block of `blocks` and the blob
 /// page are preserved; the subtree is registered. [`Drop`] undoes all of it.
 pub(crate) struct Outgoing {
+    /// The subtree's name.
+    name: CString,
     mem: KernelMem,
     tree: Option<RadixTree>,
     folios: KVec<(u64, u32)>,
@@ -127,12 +169,14 @@ pub(crate) struct Outgoing {
 unsafe impl Sync for Outgoing {}
 
 impl Outgoing {
-    /// Builds, preserves and publishes the workload of `p` with `generation`.
+    /// Builds, preserves and publishes the workload of `p` with `generation` as the
+    /// subtree `name`.
     ///
     /// On failure everything done so far is undone (by [`Drop`]).
-    pub(crate) fn create(p: &Params, generation: u64) -> Result<Self> {
+    pub(crate) fn create(p: &Params, generation: u64, name: CString) -> Result<Self> {
         let t = Instant::<Monotonic>::now();
         let mut s = Self {
+            name,
             mem: KernelMem::new(),
             tree: None,
             folios: KVec::new(),
@@ -224,7 +268,7 @@ impl Outgoing {
         // nothing writes them while the seal is taken.
         self.info.seal = unsafe { crate::glue::seal::seal_outgoing(&self.mem, &self.info) }?;
         let info = self.info;
-        self.blob = Some(OutgoingBlob::publish(SUBTREE_NAME_C, |buf| {
+        self.blob = Some(OutgoingBlob::publish(&self.name, |buf| {
             let size = subtree::write(buf, &info, c)?;
             Ok(if truncate { size / 2 } else { size })
         })?);
@@ -275,11 +319,12 @@ const STAGE_VMALLOC: &str = "vmalloc";
 /// ended: `damage outcome: rejected (<structure>, errno -N), P pages claimed`, `detected
 /// (verification found N mismatches)` or `harmless (PASS)`. A rejection by the blob or
 /// the seal claims nothing (`0 pages claimed`).
-pub(crate) fn restore_and_verify(classify: bool) -> Result<Option<Report>> {
+pub(crate) fn restore_and_verify(classify: bool, name: &CStr) -> Result<Option<Report>> {
     let t = Instant::<Monotonic>::now();
     let before = KernelMem::owned_pages();
     let claimed_before = KernelMem::claimed_pages();
-    let blob = match IncomingBlob::retrieve(SUBTREE_NAME_C) {
+    CONSUMED.store(0, Relaxed);
+    let blob = match IncomingBlob::retrieve(name) {
         Ok(Some(blob)) => blob,
         Ok(None) => return Ok(None),
         Err(e) => {
@@ -419,6 +464,7 @@ fn verify_blob(
     crate::glue::seal::check_incoming(&inc.info, parts)?
         .map_err(|e| core_err("restore: rejected before any claim", e))?;
     blob.consume()?;
+    CONSUMED.store(1, Relaxed);
     // Each component's version is checked on its own: one this build does not read is
     // refused by name and nothing of it is touched (its pages stay reserved); the others
     // are restored and verified as far as they can be without it.
@@ -522,7 +568,8 @@ pub(crate) struct Live {
     // Holds its own copy of the status.
     _status: Pin<KBox<kernel::debugfs::File<crate::status::Status>>>,
     _dir: kernel::debugfs::Dir,
-    outgoing: Option<Outgoing>,
+    /// The published copies ([`Params::copies`]; empty if none).
+    outgoing: KVec<Outgoing>,
 }
 
 impl Live {
@@ -535,7 +582,7 @@ impl Live {
             crate::glue::kho::require_enabled("workload")?;
             run(p, chain)?
         } else {
-            (None, crate::status::Status::IDLE)
+            (KVec::new(), crate::status::Status::IDLE)
         };
         let dir = kernel::debugfs::Dir::new(dir);
         let file = KBox::pin_init(dir.read_only_file(c"status", st), GFP_KERNEL)?;
@@ -550,13 +597,13 @@ impl Live {
 impl Drop for Live {
     fn drop(&mut self) {
         // Unpublishes, unpreserves and frees the outgoing workload.
-        self.outgoing = None;
+        self.outgoing.clear();
     }
 }
 
 /// Verifies an incoming workload, or preserves a new one. KHO is enabled (checked by the
 /// caller).
-fn run(p: &Params, chain: u32) -> Result<(Option<Outgoing>, crate::status::Status)> {
+fn run(p: &Params, chain: u32) -> Result<(KVec<Outgoing>, crate::status::Status)> {
     use crate::status::{Role, Status};
     if p.damage_bytes == 0 || p.damage_bytes as usize > crate::pure::damage::MAX_HITS {
         pr_err!(
@@ -566,8 +613,18 @@ fn run(p: &Params, chain: u32) -> Result<(Option<Outgoing>, crate::status::Statu
         );
         return Err(EINVAL);
     }
+    if !(1..=MAX_COPIES).contains(&p.copies) || p.instance >= MAX_COPIES {
+        pr_err!(
+            "workload: copies={} is not within 1..={}, or instance={} not below {}\n",
+            p.copies,
+            MAX_COPIES,
+            p.instance,
+            MAX_COPIES
+        );
+        return Err(EINVAL);
+    }
     let mut st = Status::IDLE;
-    let generation = match restore_and_verify(p.damage_seed != 0)? {
+    let generation = match restore_and_verify(p.damage_seed != 0, &subtree_name(p.instance)?)? {
         None => 1,
         Some(report) => {
             if report.mismatches != 0 {
@@ -580,19 +637,29 @@ fn run(p: &Params, chain: u32) -> Result<(Option<Outgoing>, crate::status::Statu
             // `subtree::read` rejects a generation of u64::MAX; saturate all the same.
             let next = report.info.generation.saturating_add(1);
             if u64::from(chain) < next {
-                return Ok((None, st));
+                return Ok((KVec::new(), st));
             }
             next
         }
     };
-    let out = Outgoing::create(p, generation)?;
+    let mut outs =
+        KVec::with_capacity(p.copies as usize, GFP_KERNEL).map_err(|_| nomem("outgoing list"))?;
+    for i in 0..p.copies {
+        // Room was reserved above.
+        outs.push(
+            Outgoing::create(p, generation, subtree_name(i)?)?,
+            GFP_KERNEL,
+        )?;
+    }
     st.role = if st.restored.is_some() {
         Role::Carried
     } else {
         Role::Preserved
     };
-    st.preserved = Some(out.info);
-    st.preserve_us = out.preserve_us;
-    st.footprint = out.footprint;
-    Ok((Some(out), st))
+    if let Some(out) = outs.first() {
+        st.preserved = Some(out.info);
+        st.preserve_us = out.preserve_us;
+        st.footprint = out.footprint;
+    }
+    Ok((outs, st))
 }

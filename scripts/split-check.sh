@@ -27,7 +27,7 @@ product="block_entries chain folios seed vmalloc_huge vmalloc_mib workload"
 got=$(params "$dir/kho_rs.ko")
 [ "$got" = "$product" ]
 ok $? "kho_rs.ko has only the user's parameters ($got)"
-test_only="bench blockx claim_prep corrupt damage_bytes damage_seed vmx_mib vmx_rounds"
+test_only="bench blockx claim_prep copies corrupt damage_bytes damage_seed fail_nth instance vmx_mib vmx_rounds"
 got=$(params "$dir/kho_rs_test.ko")
 missing=$(for p in $product $test_only; do echo " $got " | grep -q " $p " || echo "$p"; done)
 [ -z "$missing" ]

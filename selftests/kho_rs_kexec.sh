@@ -116,7 +116,7 @@ declare -A regression_expect=(
 
 # The plan: cases per section (each section below runs exactly these many).
 # basic 8, unload 6, sample 4, workload 19, chain 6, corrupt 9 x 7 + 1, claim 4, vmx 7,
-# blockx 13, kho-off 5 + one per load, 1GiB 6; damage 7 per seed, and 1 for
+# blockx 13, faults 15, kho-off 5 + one per load, 1GiB 6; damage 7 per seed, and 1 for
 # the share of outcomes.
 # The share of outcomes is judged from 10 random seeds on (fewer say SKIP: one seed
 # reproduced with make stress SEEDS=1 may well be harmless).
@@ -126,7 +126,7 @@ if [ "$only" = damage ]; then
 	tap_plan "$damage_plan"
 else
 	kho_off_plan=$((5 + $(echo $kho_off_loads | wc -w)))
-	tap_plan $((8 + 6 + 4 + 19 + 6 + 9 * 7 + 1 + damage_plan + 4 + 7 + 13 + kho_off_plan + 6))
+	tap_plan $((8 + 6 + 4 + 19 + 6 + 9 * 7 + 1 + damage_plan + 4 + 7 + 13 + 15 + kho_off_plan + 6))
 fi
 [ "$scope" = full ] ||
 	skip "random damage" "random seeds run on the full-scope kernel only (KHO_RS_SELFTEST_SCOPE=$scope); its regression seeds run here"
@@ -223,6 +223,8 @@ SCN
 	start_boot claim 2
 	scenario blockx "$here/scenarios/blockx.sh"
 	start_boot blockx 2
+	scenario faults "$here/scenarios/faults.sh"
+	start_boot faults 2
 	# kho-off: one boot with KHO switched off; every module loads without a
 	# preserving parameter, and every load that would preserve anything (KHO's
 	# preserve calls WARN when it is off) must be refused cleanly.
@@ -533,6 +535,42 @@ else
 fi
 grep -o "kho_rs_kexec_faults: restore: .*" "$log" | tr -d '\r' | sed 's/^/# /'
 no_oops "$log" claim
+
+# --- faults: an allocation failure at every point of a whole load of the
+# workload, one boot per phase, many loads per boot (scenarios/faults.sh).
+log="$out/faults.log"
+booted faults "faults: QEMU ran both stages to the end (log $log)"
+tr -d '\r' <"$log" | sed -n '1,/kho-rs-init: stage 2/p' >"$out/faults-1.log"
+tr -d '\r' <"$log" | sed -n '/kho-rs-init: stage 2/,$p' >"$out/faults-2.log"
+# fault_phase LOG NAME: the checks of one phase's sweep.
+fault_phase() {
+	local log=$1 name=$2 end points failed silent k
+	end=$(sed -n 's/^KHO_RS_FAULT end k=\([0-9]*\)$/\1/p' "$log")
+	points=$((${end:-1} - 1))
+	failed=$(grep -c "fault sweep: fail_nth=[0-9]*: injected, load failed" "$log")
+	echo "# $name: $points allocation points; $failed loads (busybox retries included) failed with an errno," \
+		"$(grep -c "fault sweep: fail_nth=[0-9]*: injected, load succeeded" "$log") absorbed the failure"
+	[ -n "$end" ] && [ "$points" -ge 5 ] && ! grep -q "KHO_RS_FAULT no report" "$log"
+	ok $? "$name: the sweep failed every allocation of a load in turn until one ran with nothing injected (${points} points)"
+	# Every failed load undid everything: the module's own page count is 0.
+	[ "$failed" -gt 0 ] && ! grep "fault sweep: fail_nth=[0-9]*: injected, load failed" "$log" | grep -qv ", 0 pages owned$"
+	ok $? "$name: every failed load left no page owned by the module"
+	# Every failed load said why: a line of the module's between its marker and its report.
+	silent=$(awk '/^KHO_RS_FAULT k=/ {k = $2; said = 0; next}
+		/kho_rs_test: fault sweep: fail_nth=[0-9]*: injected, load failed/ { if (!said && !(k in seen)) print k; seen[k] = 1; next }
+		/kho_rs_test: / && !/loaded: |taints kernel|unloaded|fault sweep|no claimed pages left/ {said = 1}' "$log" | paste -sd, -)
+	[ -z "$silent" ]
+	ok $? "$name: every failed load logged its cause${silent:+ (silent at $silent)}"
+	! grep -q "KHO_RS_FAULT registered" "$log" && ! grep -q "left behind (leak)" "$log"
+	ok $? "$name: no subtree left registered and no claimed page kept after any load"
+	mem_check "$log" "$name"
+}
+fault_phase "$out/faults-1.log" "faults: preserve"
+check "$out/faults-1.log" "faults: a clean load after the sweep publishes the copies for the restore phase" "KHO_RS_STEP preserve ok"
+fault_phase "$out/faults-2.log" "faults: restore+verify"
+check "$out/faults-2.log" "faults: a copy the sweep consumed is refused cleanly afterwards" "KHO_RS_STEP consumed refused"
+check "$out/faults-2.log" "faults: a copy the sweep did not touch restores and verifies" "KHO_RS_STEP last verify ok"
+no_oops "$log" faults
 
 # --- vmalloc exchange: Rust and C each restore what the other preserved.
 log="$out/vmx.log"

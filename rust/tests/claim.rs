@@ -118,12 +118,19 @@ mod tests {
         let mut mem = KernelMem::new();
         let claimed = KernelMem::claimed_pages();
         let owned = KernelMem::owned_pages();
+        let page = crate::glue::mem::GEOMETRY.page_size as u64;
         for &(pa, order) in blocks.iter() {
-            // A wrong order (the order-2 block as one page; the order-0 page as two) is
-            // refused before anything is restored: the mark is still there afterwards.
-            let wrong = if order == 0 { 2 } else { 1 };
-            // SAFETY: `pa` is a page of this module's own claim fixture, preserved by the previous kernel.
-            assert!(unsafe { mem.claim(pa, wrong) }.is_err());
+            // A wrong order (the order-2 block as one page; the order-0 page as the
+            // order-1 block of its even-aligned pair) is refused before anything is
+            // restored: the mark is still there afterwards. (Two pages from an odd page
+            // would be two order-0 blocks, and its neighbour may be another preserved
+            // order-0 page of the fixture.)
+            let (start, wrong) = match order {
+                0 => (pa & !(2 * page - 1), 2),
+                _ => (pa, 1),
+            };
+            // SAFETY: the range holds a page of this module's own claim fixture, preserved by the previous kernel; the claim is refused, nothing is claimed.
+            assert!(unsafe { mem.claim(start, wrong) }.is_err());
             assert_eq!(KernelMem::page_private(pa) >> 32, KHO_PAGE_MAGIC);
         }
         assert_eq!(KernelMem::claimed_pages(), claimed);

@@ -73,8 +73,10 @@ pub(super) fn read_records(mem: &mut KernelMem, info: &SubtreeInfo) -> Result<KV
 /// their sum bounds the buffer.
 fn read_all(mem: &KernelMem, blocks: &BlockSet<Record>) -> Result<KVVec<Record>> {
     let n = blocks.written(mem);
-    let mut records = KVVec::with_capacity(n, GFP_KERNEL)?;
-    records.extend_with(n, Record::default(), GFP_KERNEL)?;
+    let mut records = KVVec::with_capacity(n, GFP_KERNEL).map_err(|_| super::nomem("records"))?;
+    records
+        .extend_with(n, Record::default(), GFP_KERNEL)
+        .map_err(|_| super::nomem("records"))?;
     let got = blocks.iter().read_slice(mem, &mut records);
     records.truncate(got);
     Ok(records)
@@ -102,7 +104,9 @@ pub(super) fn check_records(
         let ok = in_order
             && match r.kind {
                 KIND_FOLIO => {
-                    folio_records.push((r.pa, r.order, r.tag, r.sum), GFP_KERNEL)?;
+                    folio_records
+                        .push((r.pa, r.order, r.tag, r.sum), GFP_KERNEL)
+                        .map_err(|_| super::nomem("folio records"))?;
                     true
                 }
                 KIND_VMALLOC => r.order == 0 && r.pa == 0,

@@ -41,12 +41,12 @@ impl Outgoing {
                 return Err(core_err("folio preserve", e));
             }
             self.footprint.data_bytes += (GEOMETRY.page_size as u64) << order;
-            if let Err(e) = self.folios.push((pa, order), GFP_KERNEL) {
+            if self.folios.push((pa, order), GFP_KERNEL).is_err() {
                 // SAFETY: preserved just above.
                 unsafe { mem.unpreserve(pa, 1 << order) };
                 // SAFETY: allocated above with `order`, unpreserved again, not referenced.
                 unsafe { mem.free_pages(pa, order) };
-                return Err(e.into());
+                return Err(super::nomem("folio list"));
             }
             let key = encode_key(&GEOMETRY, pa, order).map_err(|e| core_err("radix", e))?;
             if let Some(tree) = self.tree.as_mut() {

@@ -76,11 +76,10 @@ impl SealSource for Owned<'_> {
 
 /// Scratch memory for a seal walk.
 fn scratch() -> Result<KVVec<u64>> {
-    Ok(KVVec::from_elem(
-        0u64,
-        seal::scratch_words(&GEOMETRY),
-        GFP_KERNEL,
-    )?)
+    KVVec::from_elem(0u64, seal::scratch_words(&GEOMETRY), GFP_KERNEL).map_err(|_| {
+        pr_err!("seal: out of memory for the walk\n");
+        ENOMEM
+    })
 }
 
 /// Seals the state `info` describes, just before its blob is written.

@@ -135,7 +135,10 @@ impl IncomingBlob {
             pr_err!("subtree blob size {} is not within one page\n", size);
             return Err(EINVAL);
         }
-        let mut copy = KVec::from_elem(0u8, GEOMETRY.page_size, GFP_KERNEL)?;
+        let mut copy = KVec::from_elem(0u8, GEOMETRY.page_size, GFP_KERNEL).map_err(|_| {
+            pr_err!("restore blob: out of memory for the copy of the blob\n");
+            ENOMEM
+        })?;
         // SAFETY: `copy` is a writable buffer of one page; the shim copies the page only
         // if KHO's mark says it is an order-0 page preserved by the previous kernel and not
         // claimed, and claims nothing.

@@ -49,8 +49,9 @@ use super::fdt::{Fdt, FdtWriter, Node};
 use super::seal::Seal;
 use super::vmalloc::KhoVmalloc;
 
-/// The same name as a C string, for `kho_add_subtree()`.
-pub(crate) const SUBTREE_NAME_C: &core::ffi::CStr = c"kho-rs";
+/// The name of the workload's subtree (`kho_add_subtree()`); further copies of it, which
+/// the selftest's fault sweep publishes, add `-<n>`.
+pub(crate) const SUBTREE_NAME: &str = "kho-rs";
 
 /// Everything the subtree records.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
