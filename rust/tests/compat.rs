@@ -48,14 +48,14 @@ mod tests {
         let c = Composite::parse(KHO_RS_COMPATIBLE).map_err(|_| EINVAL)?;
         assert_eq!(c.base().name, "kho-rs");
         assert_eq!(c.base().version, 1);
-        let expected = ["block", "radix", "vmalloc"];
+        let expected = ["block", "radix", "seal", "vmalloc"];
         let mut n = 0;
         for (i, comp) in c.components().enumerate() {
             assert_eq!(Some(&comp.name), expected.get(i));
             assert_eq!(comp.version, 1);
             n += 1;
         }
-        assert_eq!(n, 3);
+        assert_eq!(n, 4);
         assert_eq!(c.get("vmalloc").map(|v| v.version), Some(1));
         assert!(c.get("memfd").is_none());
         Ok(())
