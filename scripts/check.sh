@@ -9,7 +9,9 @@
 #          and the sample carry nothing of the test harness (scripts/split-check.sh),
 #          run the test module's KUnit suites with kunit.py under QEMU
 #   qemu   the kexec live-update selftest (selftests/kho_rs_kexec.sh) on each
-#          kernel, then between 7.2 and 7.3 (selftests/kho_rs_cross.sh)
+#          kernel, then between 7.2 and 7.3 (selftests/kho_rs_cross.sh); then the
+#          kernel patches of patches/kernel/ (scripts/kernel-patches.sh: they apply,
+#          checkpatch is clean, a patched 7.3 kernel passes their KUnit suite)
 # `make check` runs scripts/setup.sh deps first, then this with "all".
 #
 # Kernels: a KDIR the user passed is tested alone; otherwise every kernel in
@@ -249,6 +251,15 @@ if [ "$what" != host ]; then
 		wait "${p%%:*}"
 		cat "$logs/${p#*:}.out"
 	done
+	# The kernel patches (patches/kernel/): they apply to both kernels' sources,
+	# checkpatch is clean, and a patched 7.3 kernel passes their KUnit suite.
+	if [ "$what" = qemu ] || [ "$what" = all ]; then
+		if [ "${kernels[0]}" = user ]; then
+			skip_stage "kernel patches" "KDIR was given: the patches are tested against the cached sources only"
+		else
+			stage "kernel patches: apply, checkpatch, KUnit" tap bash "$here/kernel-patches.sh"
+		fi
+	fi
 fi
 
 # The summary: per stage, then per boot, then the total of cases.

@@ -33,7 +33,8 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # ---------------------------------------------------------------- packages
 APT_PKGS="flex bison bc libelf-dev libssl-dev cpio qemu-system-x86 busybox-static
-device-tree-compiler make gcc g++ libc6-dev python3 xz-utils dwarves kmod rsync file"
+device-tree-compiler make gcc g++ libc6-dev python3 xz-utils dwarves kmod rsync file
+patch perl"
 
 need_apt() {
 	local p missing=""

@@ -165,12 +165,26 @@ int kho_rs_check_preserved(u64 phys, unsigned long nr_pages)
  * restore are one step for every claim this module makes, so two of its users
  * (threads restoring different states, or a damaged state naming a page twice)
  * cannot both pass the check of one page and then both restore it; the second
- * would WARN in kho_restore_page(). A KHO user outside this module that restores
- * the same page at the same moment can still race with it: the kernel has no
- * non-warning claim (see the reliability issue's kho_try_restore_pages()).
+ * would WARN in kho_restore_page(). The seal's copies are taken under the same
+ * lock, so no claim of the module frees a page while it is copied.
+ *
+ * A KHO user outside this module that restores the same page at the same
+ * moment can still race with it, unless the kernel has kho_try_restore_pages()
+ * (patches/kernel/0002-*: it takes each block's mark atomically and fails
+ * without a WARN), which the claims below then use.
  */
 static DEFINE_MUTEX(kho_rs_claim_lock);
 
+#ifdef kho_try_restore_pages
+/*
+ * Restores [@phys, @phys + @nr_pages pages) all or nothing, atomically against
+ * every other claimer in the kernel, without a WARN when one wins the race.
+ */
+static bool kho_rs_restore_range(u64 phys, unsigned long nr_pages)
+{
+	return kho_try_restore_pages(phys, nr_pages);
+}
+#else
 /* Gives back the order-0 pages [@pfn, @end) that kho_restore_pages() restored. */
 static void kho_rs_release_pfns(unsigned long pfn, unsigned long end)
 {
@@ -179,28 +193,42 @@ static void kho_rs_release_pfns(unsigned long pfn, unsigned long end)
 }
 
 /*
- * Check, then claim: kho_restore_pages() only after kho_rs_check_preserved(),
- * under kho_rs_claim_lock, one block at a time. If a block fails anyway (a user
- * outside the module claimed it in between), the blocks already restored are
+ * Restores [@phys, @phys + @nr_pages pages), checked by the caller, one block
+ * at a time. If a block fails anyway (a user outside the module claimed it in
+ * between, and kho_restore_page() WARNed), the blocks already restored are
  * freed again, so a failed claim leaves nothing restored.
  */
-int kho_rs_claim_pages(u64 phys, unsigned long nr_pages)
+static bool kho_rs_restore_range(u64 phys, unsigned long nr_pages)
 {
 	unsigned long pfn = PHYS_PFN(phys), start = pfn, end = pfn + nr_pages;
 	unsigned int order;
+
+	while (pfn < end) {
+		order = min_t(unsigned int, __ffs(pfn), ilog2(end - pfn));
+		if (!kho_restore_pages(PFN_PHYS(pfn), 1UL << order)) {
+			kho_rs_release_pfns(start, pfn);
+			return false;
+		}
+		pfn += 1UL << order;
+	}
+	return true;
+}
+#endif
+
+/*
+ * Check, then claim: the range is restored only after kho_rs_check_preserved()
+ * (the module's own policy: exactly the blocks kho_restore_pages() splits it
+ * into, none above MAX_PAGE_ORDER), under kho_rs_claim_lock. A failed claim
+ * leaves nothing restored.
+ */
+int kho_rs_claim_pages(u64 phys, unsigned long nr_pages)
+{
 	int err;
 
 	mutex_lock(&kho_rs_claim_lock);
 	err = kho_rs_check_preserved(phys, nr_pages);
-	while (!err && pfn < end) {
-		order = min_t(unsigned int, __ffs(pfn), ilog2(end - pfn));
-		if (!kho_restore_pages(PFN_PHYS(pfn), 1UL << order)) {
-			kho_rs_release_pfns(start, pfn);
-			err = -ENOENT;
-			break;
-		}
-		pfn += 1UL << order;
-	}
+	if (!err && !kho_rs_restore_range(phys, nr_pages))
+		err = -ENOENT;
 	mutex_unlock(&kho_rs_claim_lock);
 	return err;
 }
@@ -243,7 +271,7 @@ int kho_rs_claim_blocks_pages(const u64 *phys, unsigned long n, unsigned int ord
 			err = -ENOENT;
 			break;
 		}
-		if (info.order != order || !kho_restore_pages(phys[i], nr)) {
+		if (info.order != order || !kho_rs_restore_range(phys[i], nr)) {
 			err = -EINVAL;
 			break;
 		}
