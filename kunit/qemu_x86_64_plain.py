@@ -2,7 +2,7 @@
 #
 # kunit.py --qemu_config for in-kernel KUnit suites (scripts/kernel-patches.sh):
 # the stock x86_64 setup, run through qemu-system-x86_64-plain
-# (kunit/qemu-wrapper-plain.sh, put on PATH by the script), which drops
+# (kunit/qemu-wrapper.sh, put on PATH under that name by the script), which drops
 # kunit.py's "-accel kvm" where KVM hangs guests. A WARN panics the guest.
 from ..qemu_config import QemuArchParams
 

@@ -76,9 +76,11 @@ if [ ! -f "$dir/.applied" ]; then
 	[ $applied = 1 ] && date >"$dir/.applied"
 fi
 bin=$(mktemp -d)
-ln -s "$top/kunit/qemu-wrapper-plain.sh" "$bin/qemu-system-x86_64-plain"
+ln -s "$top/kunit/qemu-wrapper.sh" "$bin/qemu-system-x86_64-plain"
 KHO_RS_ACCEL=$(qemu_accel)
 export KHO_RS_ACCEL
+# Without a console log to write, the wrapper only drops "-accel kvm".
+unset KHO_RS_KUNIT_LOG
 cp "$top/kunit/qemu_x86_64_plain.py" "$dir/src/tools/testing/kunit/qemu_configs/kho_rs_plain.py"
 log="$dir/kunit.log"
 echo "# kernel-patches: kunit.py run (build: $dir/build; log $log)"

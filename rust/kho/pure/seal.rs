@@ -280,6 +280,32 @@ pub(crate) fn block_digest<S: SealSource + ?Sized>(
     Ok(crc.finish())
 }
 
+/// The digests of the root's values and of the components in `parts` (0 for the
+/// others), in that order; `scratch` has at least [`scratch_words`] words.
+fn digests<S: SealSource + ?Sized>(
+    src: &mut S,
+    geo: &Geometry,
+    info: &SubtreeInfo,
+    parts: Parts,
+    scratch: &mut [u64],
+) -> Result<Seal> {
+    let mut d = Seal {
+        root: root_digest(src, info),
+        ..Seal::default()
+    };
+    if parts.radix {
+        d.radix = radix_digest(src, geo, info.radix_root, info.radix_keys, scratch)?;
+    }
+    if parts.vmalloc {
+        d.vmalloc = vmalloc_digest(src, geo, &info.vmalloc, info.vmalloc_bytes, scratch)?;
+    }
+    if parts.block {
+        let (head, size, count) = (info.block_head, info.block_entry_size, info.block_count);
+        d.block = block_digest(src, geo, head, size, count, scratch)?;
+    }
+    Ok(d)
+}
+
 /// Seals the state `info` describes: every digest. In the first kernel, just before the
 /// blob is written; `scratch` has at least [`scratch_words`] words.
 pub(crate) fn seal<S: SealSource + ?Sized>(
@@ -288,19 +314,7 @@ pub(crate) fn seal<S: SealSource + ?Sized>(
     info: &SubtreeInfo,
     scratch: &mut [u64],
 ) -> Result<Seal> {
-    Ok(Seal {
-        root: root_digest(src, info),
-        radix: radix_digest(src, geo, info.radix_root, info.radix_keys, scratch)?,
-        vmalloc: vmalloc_digest(src, geo, &info.vmalloc, info.vmalloc_bytes, scratch)?,
-        block: block_digest(
-            src,
-            geo,
-            info.block_head,
-            info.block_entry_size,
-            info.block_count,
-            scratch,
-        )?,
-    })
+    digests(src, geo, info, Parts::ALL, scratch)
 }
 
 /// Checks an incoming state against the seal its blob carries (`info.seal`), for the
@@ -308,8 +322,8 @@ pub(crate) fn seal<S: SealSource + ?Sized>(
 /// nothing claimed).
 ///
 /// A page that cannot be read (not preserved, claimed already) fails with the source's
-/// errno; a digest that differs fails with `-EBADMSG`, naming the component, the value
-/// being the digest computed here.
+/// errno; a digest that differs fails with `-EBADMSG`, naming the first component that
+/// differs (root, radix, vmalloc, block), the value being the digest computed here.
 pub(crate) fn check<S: SealSource + ?Sized>(
     src: &mut S,
     geo: &Geometry,
@@ -317,48 +331,37 @@ pub(crate) fn check<S: SealSource + ?Sized>(
     parts: Parts,
     scratch: &mut [u64],
 ) -> Result {
+    let got = digests(src, geo, info, parts, scratch)?;
     let want = &info.seal;
-    let mismatch = |what: &'static str, got: u32| Error::new(errno::EBADMSG, what, got.into());
-    let got = root_digest(src, info);
-    if got != want.root {
-        return Err(mismatch(
+    [
+        (
+            true,
+            got.root,
+            want.root,
             "seal: the root's values do not match their digest",
-            got,
-        ));
-    }
-    if parts.radix {
-        let got = radix_digest(src, geo, info.radix_root, info.radix_keys, scratch)?;
-        if got != want.radix {
-            return Err(mismatch(
-                "seal: the radix tree does not match its digest",
-                got,
-            ));
-        }
-    }
-    if parts.vmalloc {
-        let got = vmalloc_digest(src, geo, &info.vmalloc, info.vmalloc_bytes, scratch)?;
-        if got != want.vmalloc {
-            return Err(mismatch(
-                "seal: the vmalloc chunks do not match their digest",
-                got,
-            ));
-        }
-    }
-    if parts.block {
-        let got = block_digest(
-            src,
-            geo,
-            info.block_head,
-            info.block_entry_size,
-            info.block_count,
-            scratch,
-        )?;
-        if got != want.block {
-            return Err(mismatch(
-                "seal: the block set does not match its digest",
-                got,
-            ));
-        }
-    }
-    Ok(())
+        ),
+        (
+            parts.radix,
+            got.radix,
+            want.radix,
+            "seal: the radix tree does not match its digest",
+        ),
+        (
+            parts.vmalloc,
+            got.vmalloc,
+            want.vmalloc,
+            "seal: the vmalloc chunks do not match their digest",
+        ),
+        (
+            parts.block,
+            got.block,
+            want.block,
+            "seal: the block set does not match its digest",
+        ),
+    ]
+    .into_iter()
+    .find(|&(checked, got, want, _)| checked && got != want)
+    .map_or(Ok(()), |(_, got, _, what)| {
+        Err(Error::new(errno::EBADMSG, what, got.into()))
+    })
 }
