@@ -313,7 +313,8 @@ const STAGE_RADIX: &str = "radix";
 const STAGE_SEAL: &str = "seal";
 const STAGE_VMALLOC: &str = "vmalloc";
 
-/// Finds the `kho-rs` subtree of the previous kernel; `Ok(None)` if there is none.
+/// Finds the previous kernel's workload subtree `name` (`kho-rs`, or a copy of it),
+/// checks it against its seal, restores and verifies it; `Ok(None)` if there is none.
 ///
 /// With `classify` (the `damage_seed` parameter is set) one line says how the restore
 /// ended: `damage outcome: rejected (<structure>, errno -N), P pages claimed`, `detected
