@@ -184,7 +184,16 @@ static bool kho_rs_restore_range(u64 phys, unsigned long nr_pages)
 {
 	return kho_try_restore_pages(phys, nr_pages);
 }
+
+/* One preserved block, checked by the caller: the same call. */
+#define kho_rs_restore_block(phys, nr_pages) kho_try_restore_pages(phys, nr_pages)
 #else
+/*
+ * One preserved block of @nr_pages pages at @phys, checked by the caller. (A
+ * vmalloc chunk restores thousands: no range loop around the call.)
+ */
+#define kho_rs_restore_block(phys, nr_pages) kho_restore_pages(phys, nr_pages)
+
 /* Gives back the order-0 pages [@pfn, @end) that kho_restore_pages() restored. */
 static void kho_rs_release_pfns(unsigned long pfn, unsigned long end)
 {
@@ -271,7 +280,7 @@ int kho_rs_claim_blocks_pages(const u64 *phys, unsigned long n, unsigned int ord
 			err = -ENOENT;
 			break;
 		}
-		if (info.order != order || !kho_rs_restore_range(phys[i], nr)) {
+		if (info.order != order || !kho_rs_restore_block(phys[i], nr)) {
 			err = -EINVAL;
 			break;
 		}
