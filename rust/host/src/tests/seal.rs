@@ -204,14 +204,18 @@ fn every_single_byte_damage_of_a_metadata_page_is_caught_before_any_claim() {
     let (m, info, meta) = state(G4K, 600, 700);
     let ps = m.geometry().page_size;
     let mut caught = [0usize; 2];
+    // One kexec; each damage is undone before the next.
+    let mut m2 = m.kexec();
+    // A different flip per offset, so that high and low bits are both covered.
+    let flip = |m2: &mut SimMem, pa: u64, off: usize| {
+        let w = &mut m2.page_mut(pa).unwrap()[off / 8];
+        let mut b = w.to_ne_bytes();
+        b[off % 8] ^= 1 << (off % 8);
+        *w = u64::from_ne_bytes(b);
+    };
     for &pa in &meta {
         for off in 0..ps {
-            let mut m2 = m.kexec();
-            let w = &mut m2.page_mut(pa).unwrap()[off / 8];
-            let mut b = w.to_ne_bytes();
-            // A different flip per offset, so that high and low bits are both covered.
-            b[off % 8] ^= 1 << (off % 8);
-            *w = u64::from_ne_bytes(b);
+            flip(&mut m2, pa, off);
             match check_on(&m2, &info, Parts::ALL) {
                 Err(e) if e.errno == errno::EBADMSG => caught[0] += 1,
                 // A damaged pointer that names a page the previous kernel did not
@@ -219,8 +223,11 @@ fn every_single_byte_damage_of_a_metadata_page_is_caught_before_any_claim() {
                 Err(e) if e.what.starts_with("seal: ") => caught[1] += 1,
                 other => panic!("page {pa:#x} byte {off}: {other:?}"),
             }
+            flip(&mut m2, pa, off);
         }
     }
+    // Every damage was undone: the state matches again.
+    check_on(&m2, &info, Parts::ALL).unwrap();
     assert_eq!(caught[0] + caught[1], meta.len() * ps);
     assert!(caught[0] > 0 && caught[1] > 0, "{caught:?}");
 }
