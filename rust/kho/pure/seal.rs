@@ -136,6 +136,27 @@ impl Crc {
         Ok(())
     }
 
+    /// Copies and hashes the chain of pages from `first` (each starting with the address
+    /// of the next, 0 ending it), at most `cap` pages, through `buf`.
+    fn chain<S: SealSource + ?Sized>(
+        &mut self,
+        src: &mut S,
+        first: u64,
+        cap: u64,
+        buf: &mut [u64],
+        what: &'static str,
+    ) -> Result {
+        let mut pa = first;
+        for _ in 0..cap {
+            if pa == 0 {
+                break;
+            }
+            self.page(src, pa, buf, what)?;
+            pa = buf.first().copied().unwrap_or(0);
+        }
+        Ok(())
+    }
+
     fn finish(self) -> u32 {
         !self.0
     }
@@ -237,21 +258,14 @@ pub(crate) fn vmalloc_digest<S: SealSource + ?Sized>(
     let mut crc = Crc::new();
     crc.bytes(src, desc.as_bytes());
     crc.values(src, &[bytes]);
-    let buf = scratch_page(scratch, geo.page_words, 0)?;
-    let mut pa = desc.first;
-    for _ in 0..chunk_pages(geo, desc) {
-        if pa == 0 {
-            break;
-        }
-        crc.page(
-            src,
-            pa,
-            buf,
-            "seal: vmalloc chunk not preserved or claimed already",
-        )?;
-        // A chunk starts with the address of the next one.
-        pa = buf.first().copied().unwrap_or(0);
-    }
+    // A chunk starts with the address of the next one.
+    crc.chain(
+        src,
+        desc.first,
+        chunk_pages(geo, desc),
+        scratch_page(scratch, geo.page_words, 0)?,
+        "seal: vmalloc chunk not preserved or claimed already",
+    )?;
     Ok(crc.finish())
 }
 
@@ -267,16 +281,14 @@ pub(crate) fn block_digest<S: SealSource + ?Sized>(
 ) -> Result<u32> {
     let mut crc = Crc::new();
     crc.values(src, &[head, entry_size, count]);
-    let buf = scratch_page(scratch, geo.page_words, 0)?;
-    let mut pa = head;
-    for _ in 0..count.min(KHO_MAX_BLOCKS as u64) {
-        if pa == 0 {
-            break;
-        }
-        crc.page(src, pa, buf, "seal: block not preserved or claimed already")?;
-        // A block starts with the address of the next one (`struct kho_block`'s `next`).
-        pa = buf.first().copied().unwrap_or(0);
-    }
+    // A block starts with the address of the next one (`struct kho_block`'s `next`).
+    crc.chain(
+        src,
+        head,
+        count.min(KHO_MAX_BLOCKS as u64),
+        scratch_page(scratch, geo.page_words, 0)?,
+        "seal: block not preserved or claimed already",
+    )?;
     Ok(crc.finish())
 }
 
